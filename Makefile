@@ -1,0 +1,52 @@
+# schema_guard: online ALTER TABLE ... ADD COLUMN for PostgreSQL
+
+EXTENSION = schema_guard
+EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
+
+MODULE_big = schema_guard
+OBJS = \
+	src/schema_guard.o \
+	src/utility_hook.o \
+	src/lockwait.o \
+	src/classify.o \
+	src/stage.o \
+	src/job.o \
+	src/launcher.o \
+	src/worker.o \
+	src/backfill.o \
+	src/finalize.o \
+	src/throttle.o \
+	src/trigger.o \
+	src/api.o \
+	src/explain.o
+
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+PGFILEDESC = "schema_guard - online ADD COLUMN"
+
+# Regression tests (sql/, expected/) run against a temporary instance that
+# preloads the library, as a real server must.
+REGRESS = setup stage_volatile
+REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=./test/schema_guard.conf
+
+# Isolation tests (test/specs, test/expected)
+ISOLATION := $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=./test --outputdir=./test/output_iso \
+	--temp-instance=./tmp_check_iso --temp-config=./test/schema_guard.conf
+
+# TAP tests (test/t)
+TAP_TESTS = 1
+PROVE_TESTS := $(sort $(wildcard test/t/*.pl))
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# installcheck without an already running server: every suite brings its own
+installcheck: export PGPORT ?= 65432
+
+.PHONY: demo bench
+demo:
+	scripts/demo
+
+bench:
+	bench/run

@@ -1,0 +1,60 @@
+-- Shared setup for the regression tests: the extension, and helpers that
+-- describe a table the way the tests compare them.
+CREATE EXTENSION schema_guard;
+
+CREATE SCHEMA sg_test;
+
+-- Start each test's job numbers at a fixed point, so outputs are stable.
+CREATE FUNCTION sg_test.number_jobs_from(first bigint) RETURNS void
+LANGUAGE sql AS $$
+  SELECT pg_catalog.setval('schema_guard.jobs_job_id_seq', first, false);
+$$;
+
+-- Wait for every unfinished job, quietly.
+CREATE PROCEDURE sg_test.wait_all()
+LANGUAGE plpgsql AS $$
+DECLARE j bigint;
+BEGIN
+  FOR j IN SELECT job_id FROM schema_guard.jobs
+            WHERE state IN ('queued', 'running') ORDER BY job_id LOOP
+    CALL schema_guard.wait(j, '5 min');
+  END LOOP;
+END $$;
+
+-- Everything PostgreSQL records about a table's columns, defaults,
+-- constraints, triggers, indexes and owned sequences, with the table's
+-- own name replaced by "T", so two tables built by the same statements
+-- (one plain, one guarded) can be compared.
+CREATE FUNCTION sg_test.catalog(tab regclass) RETURNS SETOF text
+LANGUAGE sql STABLE AS $$
+  WITH n AS (SELECT relname::text AS name FROM pg_class WHERE oid = tab)
+  SELECT replace(x, (SELECT name FROM n), 'T') FROM (
+    SELECT format('column %s %s notnull=%s identity=%s generated=%s default=%s collation=%s',
+                  a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                  nullif(a.attidentity, ''), nullif(a.attgenerated, ''),
+                  pg_get_expr(d.adbin, d.adrelid), a.attcollation::regcollation) AS x,
+           1 AS k, a.attnum::text AS o
+      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+     WHERE a.attrelid = tab AND a.attnum > 0 AND NOT a.attisdropped
+    UNION ALL
+    SELECT format('constraint %s %s validated=%s', c.conname, pg_get_constraintdef(c.oid), c.convalidated),
+           2, c.conname::text
+      FROM pg_constraint c WHERE c.conrelid = tab
+    UNION ALL
+    SELECT format('trigger %s %s', t.tgname, t.tgenabled), 3, t.tgname::text
+      FROM pg_trigger t WHERE t.tgrelid = tab AND NOT t.tgisinternal
+    UNION ALL
+    SELECT format('index %s', pg_get_indexdef(i.indexrelid)), 4, i.indexrelid::regclass::text
+      FROM pg_index i WHERE i.indrelid = tab
+    UNION ALL
+    SELECT format('sequence %s owned by %s (%s) type=%s start=%s inc=%s min=%s max=%s cache=%s cycle=%s',
+                  s.seqrelid::regclass, a.attname, dep.deptype, format_type(s.seqtypid, NULL),
+                  s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle),
+           5, s.seqrelid::regclass::text
+      FROM pg_depend dep
+      JOIN pg_sequence s ON s.seqrelid = dep.objid
+      JOIN pg_attribute a ON a.attrelid = dep.refobjid AND a.attnum = dep.refobjsubid
+     WHERE dep.classid = 'pg_class'::regclass AND dep.refclassid = 'pg_class'::regclass
+       AND dep.refobjid = tab AND dep.deptype IN ('a', 'i')
+  ) s ORDER BY k, o;
+$$;

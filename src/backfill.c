@@ -1,0 +1,251 @@
+/*-------------------------------------------------------------------------
+ *
+ * backfill.c
+ *	  One batch of a job's backfill: fill the rows of a range of blocks
+ *	  whose stored tuples predate the job's columns.
+ *
+ * A batch is a single UPDATE over a ctid range (a TID range scan), as the
+ * job's role, setting each column to the ADD COLUMN's own fill expression
+ * (never the column's current default).  needs_fill() in its WHERE clause
+ * applies the row rule to each stored tuple, and again to the newest
+ * version when a concurrent update intervened, so values the application
+ * wrote after the ALTER, explicit NULLs included, are never overwritten.
+ * The cursor moves in the same transaction.
+ *
+ * Pass 1 covers the blocks that existed when the ALTER committed.  Pass 2
+ * covers the whole table once more: a row version written after the ALTER
+ * can still lack the column (a trigger that hands back the old row while
+ * the fill trigger is disabled), possibly in a block past the first range.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/nodes.h"
+#include "portability/instr_time.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+
+#include "schema_guard.h"
+#include "job.h"
+#include "worker.h"
+
+/*
+ * The fill expression as SQL, with every name qualified (deparsed under a
+ * search_path of pg_catalog alone), so that the batch computes exactly the
+ * cooked expression the ALTER stored.  Implicit coercions stay implicit:
+ * the UPDATE applies the same assignment coercion the ALTER did.
+ */
+static char *
+fill_sql(SgJobColumn *col)
+{
+	int			nestlevel = NewGUCNestLevel();
+	char	   *sql;
+
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	sql = deparse_expression(stringToNode(col->fill_node), NIL, false, false);
+	AtEOXact_GUC(true, nestlevel);
+	return sql;
+}
+
+static char *
+batch_sql(SgJob *job, SgJobLeaf *leaf, BlockNumber start, BlockNumber end)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "UPDATE ONLY %s SET ", sg_qualified_relname(leaf->relid));
+	foreach(lc, job->columns)
+	{
+		SgJobColumn *col = lfirst(lc);
+		char	   *name = get_attname(job->relid, col->attnum, true);
+
+		if (name == NULL)
+			continue;			/* dropped meanwhile */
+		appendStringInfo(&buf, "%s%s = %s", first ? "" : ", ",
+						 quote_identifier(name), fill_sql(col));
+		first = false;
+	}
+	appendStringInfo(&buf,
+					 " WHERE ctid >= '(%u,0)'::pg_catalog.tid AND ctid < '(%u,0)'::pg_catalog.tid"
+					 " AND schema_guard.needs_fill('%u'::pg_catalog.regclass, ctid, '%d'::pg_catalog.int2)",
+					 start, end, leaf->relid, leaf->min_attnum);
+	return first ? NULL : buf.data;
+}
+
+static SgJobLeaf *
+next_leaf(SgJob *job)
+{
+	ListCell   *lc;
+
+	foreach(lc, job->leaves)
+	{
+		SgJobLeaf  *leaf = lfirst(lc);
+
+		if (!leaf->done)
+			return leaf;
+	}
+	return NULL;
+}
+
+static void
+save_cursor(SgJob *job, SgJobLeaf *leaf, SgStepResult *result, int next_size)
+{
+	Oid			leaf_types[4] = {INT8OID, OIDOID, INT8OID, BOOLOID};
+	Datum		leaf_values[4];
+	Oid			job_types[4] = {INT8OID, INT8OID, INT8OID, INT4OID};
+	Datum		job_values[4];
+
+	leaf_values[0] = Int64GetDatum(job->job_id);
+	leaf_values[1] = ObjectIdGetDatum(leaf->relid);
+	leaf_values[2] = Int64GetDatum(leaf->next_block);
+	leaf_values[3] = BoolGetDatum(leaf->done);
+
+	job_values[0] = Int64GetDatum(job->job_id);
+	job_values[1] = Int64GetDatum(leaf->pass == 1 ? result->blocks : 0);
+	job_values[2] = Int64GetDatum(result->rows);
+	job_values[3] = Int32GetDatum(next_size);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	SPI_execute_with_args("UPDATE schema_guard.job_leaves SET next_block = $3, done = $4 "
+						  "WHERE job_id = $1 AND relid = $2",
+						  4, leaf_types, leaf_values, NULL, false, 0);
+	SPI_execute_with_args("UPDATE schema_guard.jobs SET blocks_done = blocks_done + $2, "
+						  "rows_done = rows_done + $3, batches = batches + 1, "
+						  "batch_blocks = $4, updated_at = pg_catalog.now() "
+						  "WHERE job_id = $1 AND state IN ('queued', 'running')",
+						  4, job_types, job_values, NULL, false, 0);
+	result->committed = SPI_processed == 1;
+	SPI_finish();
+	job->batch_blocks = next_size;
+}
+
+/* Every leaf done with pass 1: cover the whole table once more. */
+static void
+start_verify_pass(SgJob *job, SgStepResult *result)
+{
+	ListCell   *lc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	foreach(lc, job->leaves)
+	{
+		SgJobLeaf  *leaf = lfirst(lc);
+		Relation	rel = try_relation_open(leaf->relid, AccessShareLock);
+		Oid			types[3] = {INT8OID, OIDOID, INT8OID};
+		Datum		values[3];
+
+		values[0] = Int64GetDatum(job->job_id);
+		values[1] = ObjectIdGetDatum(leaf->relid);
+		values[2] = Int64GetDatum(rel ? RelationGetNumberOfBlocks(rel) : 0);
+		if (rel)
+			relation_close(rel, AccessShareLock);
+		SPI_execute_with_args("UPDATE schema_guard.job_leaves SET pass = 2, next_block = 0, "
+							  "end_block = $3, done = false WHERE job_id = $1 AND relid = $2",
+							  3, types, values, NULL, false, 0);
+	}
+	SPI_finish();
+	result->committed = sg_job_advance(job, "verify", NULL);
+}
+
+static void
+finish_backfill(SgJob *job, SgStepResult *result)
+{
+	ListCell   *lc;
+	bool		any_check = false;
+
+	foreach(lc, job->columns)
+		any_check |= ((SgJobColumn *) lfirst(lc))->check_name != NULL;
+	result->committed = sg_job_advance(job, any_check ? "validate" : "finalize", NULL);
+}
+
+/*
+ * A table file changed without schema_guard (VACUUM FULL, CLUSTER, a
+ * rewriting ALTER, pg_repack): the tuples were formed anew, so rows that
+ * still needed a value now look filled.  Fail loudly rather than finish as
+ * if all were well.
+ */
+static void
+check_not_rewritten(SgJob *job, SgJobLeaf *leaf, Relation rel)
+{
+	StringInfoData cols;
+	ListCell   *lc;
+
+	if (rel->rd_rel->relfilenode == leaf->relfilenode)
+		return;
+	initStringInfo(&cols);
+	foreach(lc, job->columns)
+		appendStringInfo(&cols, "%s\"%s\"", cols.len ? ", " : "",
+						 ((SgJobColumn *) lfirst(lc))->colname);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("table \"%s\" was rewritten outside schema_guard during job %lld",
+					RelationGetRelationName(rel), (long long) job->job_id),
+			 errdetail("Rows of column %s that were not filled yet may now read NULL, "
+					   "and schema_guard can no longer tell them from values written since.",
+					   cols.data),
+			 errhint("Check the column for NULLs and fill them by hand, then end the job with schema_guard.cancel(%lld).",
+					 (long long) job->job_id)));
+}
+
+void
+sg_backfill_step(SgJob *job, SgStepResult *result)
+{
+	SgJobLeaf  *leaf = next_leaf(job);
+	Relation	rel;
+	BlockNumber start;
+	BlockNumber end;
+	char	   *sql;
+	instr_time	before;
+	instr_time	after;
+
+	if (leaf == NULL)
+	{
+		if (strcmp(job->phase, "backfill") == 0)
+			start_verify_pass(job, result);
+		else
+			finish_backfill(job, result);
+		return;
+	}
+
+	/* the lock the UPDATE takes anyway, bounded by lock_timeout */
+	rel = try_relation_open(leaf->relid, RowExclusiveLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table %u of job %lld no longer exists",
+						leaf->relid, (long long) job->job_id)));
+	check_not_rewritten(job, leaf, rel);
+	sg_check_job_role(job, rel);
+
+	start = (BlockNumber) leaf->next_block;
+	end = (BlockNumber) Min(leaf->next_block + Max(job->batch_blocks, 1),
+							leaf->end_block);
+	sql = batch_sql(job, leaf, start, end);
+	relation_close(rel, NoLock);
+
+	INSTR_TIME_SET_CURRENT(before);
+	result->rows = sql ? sg_exec_as_job_role(job, sql, false) : 0;
+	INSTR_TIME_SET_CURRENT(after);
+	INSTR_TIME_SUBTRACT(after, before);
+	result->elapsed_ms = INSTR_TIME_GET_MILLISEC(after);
+	result->blocks = end - start;
+	result->batch = true;
+
+	leaf->next_block = end;
+	leaf->done = end >= leaf->end_block;
+	save_cursor(job, leaf, result, sg_next_batch_blocks(job, result));
+}

@@ -1,0 +1,523 @@
+/*-------------------------------------------------------------------------
+ *
+ * classify.c
+ *	  Decide, for each ADD COLUMN subcommand, what the plain ALTER TABLE
+ *	  would do while it holds its ACCESS EXCLUSIVE lock: nothing but a
+ *	  catalog change, a scan, an index build, or a rewrite of the table.
+ *
+ * The rules are PostgreSQL's own (ATExecAddColumn, transformColumnDefinition
+ * and Phase 3 of ALTER TABLE): the default is cooked against the table and
+ * planned, and the server's volatility test decides.  Nothing here guesses
+ * from the statement text, and nothing here changes the database.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/heap.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "commands/typecmds.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_relation.h"
+#include "parser/parse_type.h"
+#include "storage/bufmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/ruleutils.h"
+#include "utils/typcache.h"
+
+#include "schema_guard.h"
+#include "classify.h"
+#include "stage.h"
+
+static const char *const risk_names[] = {"none", "scan", "index build", "rewrite"};
+
+const char *
+sg_risk_name(SgRisk risk)
+{
+	return risk_names[risk];
+}
+
+bool
+sg_statement_has_add_column(AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (SG_IS_ADD_COLUMN(cmd->subtype))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Blocks of every table in the statement's reach that stores rows: the
+ * table itself, and with recursion its partitions and inheritance children.
+ * Children are locked with lockmode, in the order ALTER TABLE would lock them.
+ */
+int64
+sg_storage_blocks(Oid relid, bool recurse, LOCKMODE lockmode)
+{
+	List	   *rels;
+	ListCell   *lc;
+	int64		blocks = 0;
+
+	rels = recurse ? find_all_inheritors(relid, lockmode, NULL)
+		: list_make1_oid(relid);
+	foreach(lc, rels)
+	{
+		Oid			child = lfirst_oid(lc);
+		Relation	rel;
+
+		if (!RELKIND_HAS_STORAGE(get_rel_relkind(child)))
+			continue;
+		rel = relation_open(child, NoLock);
+		blocks += RelationGetNumberOfBlocks(rel);
+		relation_close(rel, NoLock);
+	}
+	return blocks;
+}
+
+/*
+ * Other ALTER TABLE subcommands that may rewrite the table (which would
+ * also destroy the "row predates the column" marker the backfill relies
+ * on), scan it, or build an index.
+ */
+SgRisk
+sg_subcommand_risk(AlterTableCmd *cmd, const char **what)
+{
+	switch (cmd->subtype)
+	{
+		case AT_AlterColumnType:
+			*what = "ALTER COLUMN TYPE may rewrite the table";
+			return SG_RISK_REWRITE;
+		case AT_SetLogged:
+		case AT_SetUnLogged:
+			*what = "SET LOGGED/UNLOGGED rewrites the table";
+			return SG_RISK_REWRITE;
+		case AT_SetAccessMethod:
+			*what = "SET ACCESS METHOD rewrites the table";
+			return SG_RISK_REWRITE;
+		case AT_SetTableSpace:
+			*what = "SET TABLESPACE copies the table";
+			return SG_RISK_REWRITE;
+		case AT_SetNotNull:
+			*what = "SET NOT NULL scans the table unless a valid CHECK constraint proves it";
+			return SG_RISK_SCAN;
+		case AT_AddConstraint:
+		case AT_ValidateConstraint:
+			*what = "the constraint is verified by scanning the table";
+			return SG_RISK_SCAN;
+		case AT_AddIndex:
+		case AT_AddIndexConstraint:
+			*what = "the index is built under the lock";
+			return SG_RISK_INDEX_BUILD;
+		case AT_AttachPartition:
+			*what = "ATTACH PARTITION scans the partition unless a constraint proves its bound";
+			return SG_RISK_SCAN;
+		default:
+			*what = "catalog-only change";
+			return SG_RISK_NONE;
+	}
+}
+
+/* PostgreSQL's serial pseudo-types, as transformColumnDefinition knows them. */
+static Oid
+serial_type(TypeName *typeName)
+{
+	const char *name;
+
+	if (typeName == NULL || list_length(typeName->names) != 1 ||
+		typeName->pct_type)
+		return InvalidOid;
+	name = strVal(linitial(typeName->names));
+	if (strcmp(name, "smallserial") == 0 || strcmp(name, "serial2") == 0)
+		return INT2OID;
+	if (strcmp(name, "serial") == 0 || strcmp(name, "serial4") == 0)
+		return INT4OID;
+	if (strcmp(name, "bigserial") == 0 || strcmp(name, "serial8") == 0)
+		return INT8OID;
+	return InvalidOid;
+}
+
+/*
+ * Cook a column default against the table, as AddRelationNewConstraints
+ * does when ALTER TABLE stores it.
+ */
+Node *
+sg_cook_default(Relation rel, Node *raw_default, Oid typid, int32 typmod,
+				const char *colname, const char *queryString)
+{
+	ParseState *pstate = make_parsestate(NULL);
+	ParseNamespaceItem *nsitem;
+	Node	   *expr;
+
+	pstate->p_sourcetext = queryString;
+	nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock,
+										   NULL, false, true);
+	addNSItemToQuery(pstate, nsitem, true, true, true);
+	expr = cookDefault(pstate, copyObject(raw_default), typid, typmod,
+					   colname, '\0');
+	free_parsestate(pstate);
+	return expr;
+}
+
+/*
+ * The value stock PostgreSQL fills existing rows with: the column's DEFAULT,
+ * or else the type's default, as build_column_default finds it.  A DEFAULT
+ * NULL stores no default, so the type's default applies then too.
+ */
+static Node *
+cook_fill_expr(Relation rel, SgAddColumn *col, const char *queryString)
+{
+	Node	   *expr = NULL;
+
+	if (col->raw_default)
+	{
+		expr = sg_cook_default(rel, col->raw_default, col->typid, col->typmod,
+							   col->colname, queryString);
+		if (IsA(expr, Const) && castNode(Const, expr)->constisnull)
+			expr = NULL;
+	}
+	if (expr == NULL)
+	{
+		expr = get_typdefault(col->typid);
+		if (expr != NULL)
+			expr = coerce_to_target_type(NULL, expr, exprType(expr),
+										 col->typid, col->typmod,
+										 COERCION_ASSIGNMENT,
+										 COERCE_IMPLICIT_CAST, -1);
+	}
+	return expr;
+}
+
+/* Does the planned fill expression certainly yield NULL? */
+static bool
+fill_is_null(Node *fill_expr)
+{
+	Expr	   *planned;
+
+	if (fill_expr == NULL)
+		return true;
+	planned = expression_planner((Expr *) copyObject(fill_expr));
+	return IsA(planned, Const) && ((Const *) planned)->constisnull;
+}
+
+static void
+read_column_definition(SgAddColumn *col)
+{
+	ListCell   *lc;
+	Oid			serial;
+
+	serial = serial_type(col->def->typeName);
+	if (OidIsValid(serial))
+	{
+		if (col->def->typeName->arrayBounds != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("array of serial is not implemented")));
+		col->is_serial = true;
+		col->typid = serial;
+		col->typmod = -1;
+		col->not_null = true;
+		col->fill_volatile = true;
+	}
+	else
+		typenameTypeIdAndMod(NULL, col->def->typeName, &col->typid, &col->typmod);
+
+	foreach(lc, col->def->constraints)
+	{
+		Constraint *con = lfirst_node(Constraint, lc);
+
+		switch (con->contype)
+		{
+			case CONSTR_NOTNULL:
+				col->not_null = true;
+				break;
+			case CONSTR_DEFAULT:
+				col->raw_default = con->raw_expr;
+				break;
+			case CONSTR_IDENTITY:
+				col->identity = con->generated_when;
+				col->identity_options = con->options;
+				col->not_null = true;
+				break;
+			case CONSTR_GENERATED:
+				col->generated = true;
+				col->raw_default = con->raw_expr;
+				break;
+			case CONSTR_CHECK:
+				col->has_check = true;
+				break;
+			case CONSTR_PRIMARY:
+				col->has_pkey = true;
+				col->not_null = true;
+				break;
+			case CONSTR_UNIQUE:
+				col->has_unique = true;
+				break;
+			case CONSTR_FOREIGN:
+				col->has_fk = true;
+				break;
+			default:
+				break;
+		}
+	}
+
+	/* transformAlterTableStmt validates an FK only when there is a default */
+	col->fk_validates = col->has_fk && (col->raw_default != NULL || col->is_serial);
+	col->domain_checks = DomainHasConstraints(col->typid);
+}
+
+static void add_reason(SgAddColumn *col, SgRisk risk, SgPath path,
+					   const char *fmt,...) pg_attribute_printf(4, 5);
+
+/* Append one clause to a column's reason, and raise its risk and path. */
+static void
+add_reason(SgAddColumn *col, SgRisk risk, SgPath path, const char *fmt,...)
+{
+	StringInfoData buf;
+	va_list		args;
+	int			needed;
+
+	initStringInfo(&buf);
+	if (col->reason)
+		appendStringInfo(&buf, "%s; ", col->reason);
+	for (;;)
+	{
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	col->reason = buf.data;
+	if (risk > col->risk)
+		col->risk = risk;
+	if (path > col->path)
+		col->path = path;
+}
+
+static void
+classify_column(Relation rel, bool recurse, int64 table_blocks,
+				SgAddColumn *col, const char *queryString)
+{
+	Oid			relid = RelationGetRelid(rel);
+	bool		has_rows = table_blocks > 0;
+
+	col->risk = SG_RISK_NONE;
+	col->path = SG_PATH_PLAIN;
+
+	if (get_attnum(relid, col->colname) != InvalidAttrNumber)
+	{
+		if (col->cmd->missing_ok)
+		{
+			col->already_exists = true;
+			add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
+					   "the column exists already, so IF NOT EXISTS skips it");
+		}
+		else
+			add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
+					   "the column exists already, so the statement fails");
+		return;
+	}
+
+	read_column_definition(col);
+
+	/* Tables without storage (foreign tables) never rewrite nor scan. */
+	if (rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
+	{
+		add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
+				   "a foreign table stores no rows locally");
+		return;
+	}
+
+	if (col->generated)
+	{
+		add_reason(col, SG_RISK_REWRITE, SG_PATH_NONE,
+				   "a stored generated column is computed for every row by rewriting the table");
+		col->refuse_detail = "PostgreSQL computes a stored generated column for every existing row "
+			"while it holds an ACCESS EXCLUSIVE lock on the table, and offers no way to add one without that.";
+		col->refuse_hint = "Add a plain column kept current by a trigger, or run the statement "
+			"in a maintenance window after SET schema_guard.mode = off.";
+	}
+	if (col->domain_checks)
+	{
+		add_reason(col, SG_RISK_REWRITE, SG_PATH_NONE,
+				   "type %s is a domain with constraints, which are checked for every row by rewriting the table",
+				   format_type_be(col->typid));
+		col->refuse_detail = "PostgreSQL checks a domain's constraints for every existing row "
+			"while it holds an ACCESS EXCLUSIVE lock on the table.";
+		col->refuse_hint = "Add the column with the domain's base type and a CHECK constraint, or run the "
+			"statement in a maintenance window after SET schema_guard.mode = off.";
+	}
+
+	if (col->identity)
+	{
+		if (recurse && find_inheritance_children(relid, NoLock) != NIL)
+			add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
+					   "PostgreSQL cannot add an identity column to a table with children, so the statement fails");
+		else
+			add_reason(col, SG_RISK_REWRITE, SG_PATH_STAGE,
+					   "an identity column is filled from its sequence by rewriting the table");
+	}
+	else if (col->is_serial)
+		add_reason(col, SG_RISK_REWRITE, SG_PATH_STAGE,
+				   "a serial column is filled from its sequence by rewriting the table");
+	else if (!col->generated)
+	{
+		col->fill_expr = cook_fill_expr(rel, col, queryString);
+		if (col->fill_expr != NULL)
+			col->fill_volatile =
+				contain_volatile_functions((Node *) expression_planner((Expr *) copyObject(col->fill_expr)));
+		if (col->fill_volatile)
+			add_reason(col, SG_RISK_REWRITE, SG_PATH_STAGE,
+					   "the default %s is volatile, so every row gets its own value by rewriting the table",
+					   deparse_expression(col->fill_expr, NIL, false, false));
+		else if (col->not_null && fill_is_null(col->fill_expr) && !col->domain_checks)
+		{
+			if (has_rows)
+				add_reason(col, SG_RISK_SCAN, SG_PATH_FAILS_FAST,
+						   "NOT NULL without a default fails at once on a table with rows");
+			else
+				add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
+						   "NOT NULL without a default on an empty table");
+		}
+		else if (col->fill_expr != NULL && !col->domain_checks)
+			add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
+					   "the default is not volatile, so it is stored once in the catalog");
+		else if (!col->domain_checks)
+			add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
+					   "no default, so existing rows read NULL without a rewrite");
+	}
+
+	if (col->has_unique || col->has_pkey)
+		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_NOT_YET,
+				   "the %s index is built under the lock",
+				   col->has_pkey ? "PRIMARY KEY" : "UNIQUE");
+	if (col->has_check)
+		add_reason(col, SG_RISK_SCAN, SG_PATH_NOT_YET,
+				   "the CHECK constraint is verified by scanning the table");
+	if (col->fk_validates)
+		add_reason(col, SG_RISK_SCAN, SG_PATH_NOT_YET,
+				   "the foreign key is verified against every row by scanning the table");
+	else if (col->has_fk)
+		add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
+				   "the foreign key needs no check, since every existing row holds NULL");
+}
+
+/*
+ * Classify a whole ALTER TABLE statement.  The caller holds the table's
+ * lock; children are locked here in lockmode.
+ */
+SgAlterPlan *
+sg_classify_alter(Relation rel, AlterTableStmt *stmt, const char *queryString,
+				  LOCKMODE lockmode)
+{
+	SgAlterPlan *plan = palloc0(sizeof(SgAlterPlan));
+	ListCell   *lc;
+	bool		any_stage = false;
+
+	plan->relid = RelationGetRelid(rel);
+	plan->relkind = rel->rd_rel->relkind;
+	plan->recurse = stmt->relation->inh;
+	plan->table_blocks = sg_storage_blocks(plan->relid, plan->recurse, lockmode);
+	plan->risk = SG_RISK_NONE;
+	plan->path = SG_PATH_PLAIN;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		SgAddColumn *col;
+
+		if (!SG_IS_ADD_COLUMN(cmd->subtype))
+		{
+			const char *what;
+
+			if (sg_subcommand_risk(cmd, &what) == SG_RISK_REWRITE &&
+				plan->other_rewrite == NULL)
+				plan->other_rewrite = pstrdup(what);
+			continue;
+		}
+		col = palloc0(sizeof(SgAddColumn));
+		col->cmd = cmd;
+		col->def = castNode(ColumnDef, cmd->def);
+		col->colname = col->def->colname;
+		classify_column(rel, plan->recurse, plan->table_blocks, col, queryString);
+		plan->columns = lappend(plan->columns, col);
+		if (col->risk > plan->risk)
+			plan->risk = col->risk;
+		if (col->path == SG_PATH_STAGE)
+			any_stage = true;
+		else if (col->path > plan->path)
+			plan->path = col->path;
+	}
+
+	/*
+	 * A statement that rewrites the table anyway gains nothing from staging,
+	 * and its rewrite would erase the marker the backfill reads.
+	 */
+	if (any_stage && plan->other_rewrite != NULL && plan->path < SG_PATH_NOT_YET)
+		plan->path = SG_PATH_NOT_YET;
+	else if (any_stage && plan->path == SG_PATH_PLAIN)
+		plan->path = SG_PATH_STAGE;
+	return plan;
+}
+
+/*
+ * Classify inside a subtransaction, so that a statement the server will
+ * reject (unknown type, bad default, ...) reaches PostgreSQL untouched and
+ * fails there with PostgreSQL's own error, in PostgreSQL's own order.
+ */
+SgAlterPlan *
+sg_classify_alter_safely(Relation rel, AlterTableStmt *stmt,
+						 const char *queryString, LOCKMODE lockmode)
+{
+	MemoryContext callercxt = CurrentMemoryContext;
+	ResourceOwner callerowner = CurrentResourceOwner;
+	SgAlterPlan *volatile plan = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(callercxt);
+	PG_TRY();
+	{
+		plan = sg_classify_alter(rel, stmt, queryString, lockmode);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(callercxt);
+		CurrentResourceOwner = callerowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(callercxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(callercxt);
+		CurrentResourceOwner = callerowner;
+
+		plan = palloc0(sizeof(SgAlterPlan));
+		plan->relid = RelationGetRelid(rel);
+		plan->relkind = rel->rd_rel->relkind;
+		plan->recurse = stmt->relation->inh;
+		plan->path = SG_PATH_FAILS_FAST;
+		plan->error = edata->message;
+	}
+	PG_END_TRY();
+	return plan;
+}

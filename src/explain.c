@@ -1,0 +1,217 @@
+/*-------------------------------------------------------------------------
+ *
+ * explain.c
+ *	  schema_guard.explain(sql): what each subcommand of each statement of
+ *	  a script would cost under PostgreSQL's lock, and what schema_guard
+ *	  would do about it in the current mode.  Executes nothing.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
+#include "tcop/cmdtag.h"
+#include "tcop/tcopprot.h"
+#include "tcop/utility.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
+
+#include "schema_guard.h"
+#include "classify.h"
+#include "stage.h"
+
+PG_FUNCTION_INFO_V1(sg_explain_v1);
+
+#define EXPLAIN_COLS 8
+
+typedef struct ExplainRow
+{
+	int			statement;
+	Oid			relid;
+	const char *column;
+	const char *subcommand;
+	const char *risk;
+	const char *reason;
+	const char *action;
+	List	   *steps;
+} ExplainRow;
+
+static void
+emit(ReturnSetInfo *rsinfo, ExplainRow *row)
+{
+	Datum		values[EXPLAIN_COLS];
+	bool		nulls[EXPLAIN_COLS] = {0};
+
+	values[0] = Int32GetDatum(row->statement);
+	values[1] = ObjectIdGetDatum(row->relid);
+	nulls[1] = !OidIsValid(row->relid);
+	values[2] = row->column ? CStringGetDatum(row->column) : (Datum) 0;
+	nulls[2] = row->column == NULL;
+	if (row->column)
+		values[2] = DirectFunctionCall1(namein, CStringGetDatum(row->column));
+	values[3] = CStringGetTextDatum(row->subcommand);
+	values[4] = row->risk ? CStringGetTextDatum(row->risk) : (Datum) 0;
+	nulls[4] = row->risk == NULL;
+	values[5] = CStringGetTextDatum(row->reason);
+	values[6] = CStringGetTextDatum(row->action);
+	if (row->steps != NIL)
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * list_length(row->steps));
+		ListCell   *lc;
+		int			i = 0;
+
+		foreach(lc, row->steps)
+			elems[i++] = CStringGetTextDatum((char *) lfirst(lc));
+		values[7] = PointerGetDatum(construct_array(elems, i, TEXTOID, -1, false, TYPALIGN_INT));
+	}
+	else
+		nulls[7] = true;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+static const char *
+action_name(SgAction action, SgAddColumn *col, SgAlterPlan *plan)
+{
+	switch (action)
+	{
+		case SG_ACTION_STAGE:
+			return col->path == SG_PATH_STAGE ? "stage" : "pass";
+		case SG_ACTION_WARN:
+			return col->risk != SG_RISK_NONE && col->path != SG_PATH_FAILS_FAST
+				? "warn" : "pass";
+		case SG_ACTION_REFUSE:
+			return "refuse";
+		default:
+			return "pass";
+	}
+}
+
+/* Why the action differs from what the risk alone suggests, if it does. */
+static const char *
+action_note(SgAction action, SgAlterPlan *plan, Relation rel, const char *reason)
+{
+	if (plan->error)
+		return psprintf("PostgreSQL would reject the statement: %s", plan->error);
+	if (rel && sg_table_is_exempt(rel))
+		return psprintf("%s; schema_guard leaves temporary tables and tables created in this transaction alone", reason);
+	if (sg_mode == SG_MODE_OFF)
+		return psprintf("%s; schema_guard.mode is off", reason);
+	if (action == SG_ACTION_PASS && plan->path >= SG_PATH_STAGE &&
+		plan->table_blocks * (BLCKSZ / 1024) < sg_min_table_size_kb)
+		return psprintf("%s; the table is smaller than schema_guard.min_table_size", reason);
+	if (plan->other_rewrite && plan->path == SG_PATH_NOT_YET)
+		return psprintf("%s; another subcommand rewrites the table anyway (%s)", reason, plan->other_rewrite);
+	return reason;
+}
+
+static void
+explain_alter(ReturnSetInfo *rsinfo, int stmtno, AlterTableStmt *stmt,
+			  const char *sql)
+{
+	Oid			relid;
+	Relation	rel;
+	SgAlterPlan *plan;
+	SgAction	action;
+	ListCell   *lc;
+	ListCell   *pc;
+	ExplainRow	row;
+
+	memset(&row, 0, sizeof(row));
+	row.statement = stmtno;
+	row.subcommand = "ALTER TABLE";
+
+	relid = RangeVarGetRelid(stmt->relation, AccessShareLock, true);
+	if (!OidIsValid(relid))
+	{
+		row.reason = psprintf("relation \"%s\" does not exist%s", stmt->relation->relname,
+							  stmt->missing_ok ? ", so IF EXISTS skips the statement" : "");
+		row.action = stmt->missing_ok ? "pass" : "error";
+		emit(rsinfo, &row);
+		return;
+	}
+	rel = table_open(relid, NoLock);
+	plan = sg_classify_alter_safely(rel, stmt, sql, AccessShareLock);
+	action = (sg_hook_is_inert() || sg_table_is_exempt(rel)) ? SG_ACTION_PASS : sg_decide(plan);
+	row.relid = relid;
+
+	pc = list_head(plan->columns);
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		row.steps = NIL;
+		if (SG_IS_ADD_COLUMN(cmd->subtype) && pc != NULL)
+		{
+			SgAddColumn *col = lfirst(pc);
+
+			pc = lnext(plan->columns, pc);
+			row.column = col->colname;
+			row.subcommand = "ADD COLUMN";
+			row.risk = plan->error ? NULL : sg_risk_name(col->risk);
+			row.reason = action_note(action, plan, rel, col->reason ? col->reason : "");
+			row.action = action_name(action, col, plan);
+			if (strcmp(row.action, "stage") == 0)
+				row.steps = sg_describe_steps(rel, plan, col);
+		}
+		else
+		{
+			const char *what;
+			SgRisk		risk = sg_subcommand_risk(cmd, &what);
+
+			row.column = cmd->name;
+			row.subcommand = "other subcommand";
+			row.risk = sg_risk_name(risk);
+			row.reason = psprintf("%s; schema_guard runs it as written", what);
+			row.action = action == SG_ACTION_REFUSE ? "refuse" : "pass";
+		}
+		emit(rsinfo, &row);
+	}
+	table_close(rel, NoLock);
+}
+
+Datum
+sg_explain_v1(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	List	   *stmts;
+	ListCell   *lc;
+	int			stmtno = 0;
+
+	InitMaterializedSRF(fcinfo, 0);
+	stmts = pg_parse_query(sql);
+	if (stmts == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("schema_guard.explain() needs at least one SQL statement")));
+
+	foreach(lc, stmts)
+	{
+		RawStmt    *raw = lfirst_node(RawStmt, lc);
+		ExplainRow	row;
+
+		stmtno++;
+		if (IsA(raw->stmt, AlterTableStmt) &&
+			castNode(AlterTableStmt, raw->stmt)->objtype == OBJECT_TABLE)
+		{
+			explain_alter(rsinfo, stmtno, castNode(AlterTableStmt, raw->stmt), sql);
+			continue;
+		}
+		memset(&row, 0, sizeof(row));
+		row.statement = stmtno;
+		row.subcommand = GetCommandTagName(CreateCommandTag(raw->stmt));
+		row.reason = "not an ALTER TABLE: schema_guard lets it through";
+		row.action = "pass";
+		emit(rsinfo, &row);
+	}
+	return (Datum) 0;
+}

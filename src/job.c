@@ -1,0 +1,446 @@
+/*-------------------------------------------------------------------------
+ *
+ * job.c
+ *	  Reading and writing the job catalog (schema_guard.jobs, job_columns,
+ *	  job_leaves, job_events).
+ *
+ * Every access goes through SPI in the caller's transaction, so a job
+ * created by an ALTER vanishes with it on rollback, and progress is made
+ * durable by the same commit as the rows it describes.  The tables belong
+ * to the extension's owner; backends switch to that role for the duration
+ * of a catalog statement and back, on every path.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "schema_guard.h"
+#include "job.h"
+
+Oid
+sg_extension_owner(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			owner = InvalidOid;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum(SG_EXTENSION_NAME));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (!OidIsValid(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"%s\" is not installed in this database",
+						SG_EXTENSION_NAME),
+				 errhint("Run CREATE EXTENSION schema_guard.")));
+	return owner;
+}
+
+void
+sg_become_extension_owner(SgSavedUser *saved)
+{
+	Oid			owner = sg_extension_owner();
+
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(owner,
+						   saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+sg_restore_user(const SgSavedUser *saved)
+{
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+}
+
+/*
+ * Run one catalog statement as the extension's owner.  Returns SPI's result
+ * code; the caller reads SPI_tuptable before its SPI_finish.
+ */
+static int
+catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
+			 const char *nulls, bool read_only)
+{
+	SgSavedUser saved;
+	int			rc;
+
+	sg_become_extension_owner(&saved);
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args(sql, nargs, types, values, nulls,
+								   read_only, 0);
+	}
+	PG_FINALLY();
+	{
+		sg_restore_user(&saved);
+	}
+	PG_END_TRY();
+	if (rc < 0)
+		elog(ERROR, "schema_guard catalog statement failed: %s",
+			 SPI_result_code_string(rc));
+	return rc;
+}
+
+static void
+connect_spi(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+static void
+finish_spi(void)
+{
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+}
+
+int64
+sg_job_next_id(void)
+{
+	int64		id;
+	bool		isnull;
+
+	connect_spi();
+	catalog_exec("SELECT pg_catalog.nextval('schema_guard.jobs_job_id_seq')",
+				 0, NULL, NULL, NULL, false);
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									 SPI_tuptable->tupdesc, 1, &isnull));
+	finish_spi();
+	return id;
+}
+
+static Datum
+text_or_null(const char *s, char *null)
+{
+	*null = s ? ' ' : 'n';
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+void
+sg_job_insert(SgJob *job)
+{
+	ListCell   *lc;
+	int64		blocks_total = 0;
+
+	connect_spi();
+
+	foreach(lc, job->leaves)
+		blocks_total += ((SgJobLeaf *) lfirst(lc))->end_block;
+	job->blocks_total = blocks_total;
+
+	{
+		Oid			types[8] = {INT8OID, OIDOID, OIDOID, TEXTOID, TEXTOID,
+		NAMEOID, INT8OID, INT4OID};
+		Datum		values[8];
+
+		values[0] = Int64GetDatum(job->job_id);
+		values[1] = ObjectIdGetDatum(job->relid);
+		values[2] = ObjectIdGetDatum(job->role);
+		values[3] = CStringGetTextDatum(job->statement);
+		values[4] = CStringGetTextDatum(job->search_path);
+		values[5] = CStringGetDatum(job->trigger_name);
+		values[6] = Int64GetDatum(blocks_total);
+		values[7] = Int32GetDatum(job->batch_blocks);
+		catalog_exec("INSERT INTO schema_guard.jobs (job_id, relid, role, statement, "
+					 "search_path, trigger_name, blocks_total, batch_blocks) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+					 8, types, values, NULL, false);
+	}
+
+	foreach(lc, job->columns)
+	{
+		SgJobColumn *col = lfirst(lc);
+		Oid			types[11] = {INT8OID, INT2OID, NAMEOID, TEXTOID, TEXTOID,
+			TEXTOID, BOOLOID, NAMEOID, CHAROID, TEXTOID, OIDOID};
+		Datum		values[11];
+		char		nulls[11];
+
+		memset(nulls, ' ', sizeof(nulls));
+		values[0] = Int64GetDatum(job->job_id);
+		values[1] = Int16GetDatum(col->attnum);
+		values[2] = CStringGetDatum(col->colname);
+		values[3] = CStringGetTextDatum(col->kind);
+		values[4] = CStringGetTextDatum(col->fill_expr);
+		values[5] = CStringGetTextDatum(col->fill_node);
+		values[6] = BoolGetDatum(col->not_null);
+		values[7] = col->check_name ? CStringGetDatum(col->check_name) : (Datum) 0;
+		nulls[7] = col->check_name ? ' ' : 'n';
+		values[8] = CharGetDatum(col->identity);
+		nulls[8] = col->identity ? ' ' : 'n';
+		values[9] = text_or_null(col->identity_options, &nulls[9]);
+		values[10] = ObjectIdGetDatum(col->staging_seq);
+		nulls[10] = OidIsValid(col->staging_seq) ? ' ' : 'n';
+		catalog_exec("INSERT INTO schema_guard.job_columns (job_id, attnum, colname, "
+					 "kind, fill_expr, fill_node, not_null, check_name, identity, "
+					 "identity_options, staging_seq) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+					 11, types, values, nulls, false);
+	}
+
+	foreach(lc, job->leaves)
+	{
+		SgJobLeaf  *leaf = lfirst(lc);
+		Oid			types[5] = {INT8OID, OIDOID, INT8OID, OIDOID, INT2OID};
+		Datum		values[5];
+
+		values[0] = Int64GetDatum(job->job_id);
+		values[1] = ObjectIdGetDatum(leaf->relid);
+		values[2] = Int64GetDatum(leaf->end_block);
+		values[3] = ObjectIdGetDatum(leaf->relfilenode);
+		values[4] = Int16GetDatum(leaf->min_attnum);
+		catalog_exec("INSERT INTO schema_guard.job_leaves (job_id, relid, end_block, "
+					 "relfilenode, min_attnum) VALUES ($1, $2, $3, $4, $5)",
+					 5, types, values, NULL, false);
+	}
+
+	finish_spi();
+	sg_job_event(job->job_id, "created", job->statement);
+}
+
+static char *
+get_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static void
+load_columns(SgJob *job, MemoryContext cxt)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(job->job_id)};
+	uint64		i;
+
+	catalog_exec("SELECT attnum, colname::text, kind, fill_expr, fill_node, not_null, "
+				 "check_name::text, identity, identity_options, staging_seq::oid "
+				 "FROM schema_guard.job_columns WHERE job_id = $1 ORDER BY attnum",
+				 1, types, values, NULL, true);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		SgJobColumn *col = palloc0(sizeof(SgJobColumn));
+		bool		isnull;
+		Datum		d;
+
+		col->attnum = DatumGetInt16(SPI_getbinval(tup, desc, 1, &isnull));
+		col->colname = get_text(tup, desc, 2);
+		col->kind = get_text(tup, desc, 3);
+		col->fill_expr = get_text(tup, desc, 4);
+		col->fill_node = get_text(tup, desc, 5);
+		col->not_null = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		col->check_name = get_text(tup, desc, 7);
+		d = SPI_getbinval(tup, desc, 8, &isnull);
+		col->identity = isnull ? '\0' : DatumGetChar(d);
+		col->identity_options = get_text(tup, desc, 9);
+		d = SPI_getbinval(tup, desc, 10, &isnull);
+		col->staging_seq = isnull ? InvalidOid : DatumGetObjectId(d);
+		job->columns = lappend(job->columns, col);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+static void
+load_leaves(SgJob *job, MemoryContext cxt)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(job->job_id)};
+	uint64		i;
+
+	catalog_exec("SELECT relid::oid, pass, end_block, next_block, relfilenode, "
+				 "min_attnum, done FROM schema_guard.job_leaves WHERE job_id = $1 "
+				 "ORDER BY relid::oid",
+				 1, types, values, NULL, true);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		SgJobLeaf  *leaf = palloc0(sizeof(SgJobLeaf));
+		bool		isnull;
+
+		leaf->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		leaf->pass = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		leaf->end_block = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		leaf->next_block = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		leaf->relfilenode = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
+		leaf->min_attnum = DatumGetInt16(SPI_getbinval(tup, desc, 6, &isnull));
+		leaf->done = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+		job->leaves = lappend(job->leaves, leaf);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * Load a job with its columns and leaves, allocated in the caller's memory
+ * context.  Unknown ids are an error unless missing_ok.
+ */
+SgJob *
+sg_job_load(int64 job_id, bool missing_ok)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(job_id)};
+	SgJob	   *job = NULL;
+
+	connect_spi();
+	catalog_exec("SELECT relid::oid, role::oid, state, phase, statement, search_path, "
+				 "trigger_name::text, blocks_total, blocks_done, rows_done, batch_blocks, "
+				 "COALESCE(batch_time, 0), COALESCE(batch_delay, -1), last_error "
+				 "FROM schema_guard.jobs WHERE job_id = $1",
+				 1, types, values, NULL, true);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		bool		isnull;
+
+		job = palloc0(sizeof(SgJob));
+		job->job_id = job_id;
+		job->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		job->role = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		job->state = get_text(tup, desc, 3);
+		job->phase = get_text(tup, desc, 4);
+		job->statement = get_text(tup, desc, 5);
+		job->search_path = get_text(tup, desc, 6);
+		job->trigger_name = get_text(tup, desc, 7);
+		job->blocks_total = DatumGetInt64(SPI_getbinval(tup, desc, 8, &isnull));
+		job->blocks_done = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
+		job->rows_done = DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
+		job->batch_blocks = DatumGetInt32(SPI_getbinval(tup, desc, 11, &isnull));
+		job->batch_time = DatumGetInt32(SPI_getbinval(tup, desc, 12, &isnull));
+		job->batch_delay = DatumGetInt32(SPI_getbinval(tup, desc, 13, &isnull));
+		job->last_error = get_text(tup, desc, 14);
+		MemoryContextSwitchTo(old);
+
+		load_columns(job, cxt);
+		load_leaves(job, cxt);
+	}
+	finish_spi();
+
+	if (job == NULL && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("schema_guard job %lld does not exist", (long long) job_id)));
+	return job;
+}
+
+void
+sg_job_event(int64 job_id, const char *event, const char *detail)
+{
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = CStringGetTextDatum(event);
+	values[2] = text_or_null(detail, &nulls[2]);
+	connect_spi();
+	catalog_exec("INSERT INTO schema_guard.job_events (job_id, event, detail) "
+				 "VALUES ($1, $2, $3)", 3, types, values, nulls, false);
+	finish_spi();
+}
+
+/*
+ * Change a job's state (and phase, when given), record why, and log it.
+ * A NULL error leaves last_error as it was unless the job leaves 'failed'.
+ */
+void
+sg_job_set_state(int64 job_id, const char *state, const char *phase,
+				 const char *error, const char *detail)
+{
+	Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = CStringGetTextDatum(state);
+	values[2] = text_or_null(phase, &nulls[2]);
+	values[3] = text_or_null(error, &nulls[3]);
+	values[4] = text_or_null(detail, &nulls[4]);
+	connect_spi();
+	catalog_exec("UPDATE schema_guard.jobs SET state = $2, "
+				 "phase = COALESCE($3, phase), "
+				 "last_error = CASE WHEN $4 IS NOT NULL THEN $4 "
+				 "                  WHEN $2 = 'failed' THEN last_error END, "
+				 "error_detail = CASE WHEN $4 IS NOT NULL THEN $5 "
+				 "                    WHEN $2 = 'failed' THEN error_detail END, "
+				 "started_at = CASE WHEN $2 = 'running' THEN COALESCE(started_at, pg_catalog.now()) "
+				 "                  ELSE started_at END, "
+				 "finished_at = CASE WHEN $2 IN ('done', 'cancelled', 'reverted') "
+				 "                   THEN pg_catalog.now() END, "
+				 "updated_at = pg_catalog.now() WHERE job_id = $1",
+				 5, types, values, nulls, false);
+	finish_spi();
+	sg_job_event(job_id, error ? "failed" : state, error ? error : detail);
+}
+
+bool
+sg_job_is_runnable(const SgJob *job)
+{
+	return strcmp(job->state, "queued") == 0 || strcmp(job->state, "running") == 0;
+}
+
+bool
+sg_job_is_finished(const SgJob *job)
+{
+	return strcmp(job->state, "done") == 0 ||
+		strcmp(job->state, "cancelled") == 0 ||
+		strcmp(job->state, "reverted") == 0;
+}
+
+/* Ids of the unfinished jobs on a table, oldest first. */
+List *
+sg_jobs_active_on(Oid relid)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	List	   *ids = NIL;
+	uint64		i;
+
+	connect_spi();
+	catalog_exec("SELECT job_id FROM schema_guard.jobs WHERE relid = $1 "
+				 "AND state NOT IN ('done', 'cancelled', 'reverted') ORDER BY job_id",
+				 1, types, values, NULL, true);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		int64	   *p = palloc(sizeof(int64));
+
+		*p = id;
+		ids = lappend(ids, p);
+		MemoryContextSwitchTo(old);
+	}
+	finish_spi();
+	return ids;
+}

@@ -1,0 +1,85 @@
+/*-------------------------------------------------------------------------
+ *
+ * job.h
+ *	  The job catalog: the tables in schema schema_guard that hold every
+ *	  job's definition, progress and history.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SG_JOB_H
+#define SG_JOB_H
+
+#include "access/attnum.h"
+#include "nodes/pg_list.h"
+
+/* One column a job added. */
+typedef struct SgJobColumn
+{
+	AttrNumber	attnum;			/* in the job's table */
+	char	   *colname;		/* at ALTER time, for messages */
+	char	   *kind;			/* "default", "serial" or "identity" */
+	char	   *fill_expr;		/* the fill value, deparsed, for people */
+	char	   *fill_node;		/* the fill value, cooked, for evaluation */
+	bool		not_null;
+	char	   *check_name;		/* helper CHECK (c IS NOT NULL) NOT VALID */
+	char		identity;		/* ATTRIBUTE_IDENTITY_* or '\0' */
+	char	   *identity_options;	/* SQL of the identity's sequence options */
+	Oid			staging_seq;	/* identity: the sequence used meanwhile */
+} SgJobColumn;
+
+/* One table that stores rows the job fills. */
+typedef struct SgJobLeaf
+{
+	Oid			relid;
+	int			pass;			/* 1: blocks at ALTER time; 2: whole table */
+	int64		end_block;		/* the pass covers [0, end_block) */
+	int64		next_block;		/* cursor */
+	Oid			relfilenode;	/* as last seen by schema_guard */
+	AttrNumber	min_attnum;		/* first job column, in this table */
+	bool		done;
+} SgJobLeaf;
+
+typedef struct SgJob
+{
+	int64		job_id;
+	Oid			relid;
+	Oid			role;			/* the role that issued the ALTER */
+	char	   *state;
+	char	   *phase;
+	char	   *statement;
+	char	   *search_path;	/* the ALTER's search_path, pinned */
+	char	   *trigger_name;
+	int64		blocks_total;
+	int64		blocks_done;
+	int64		rows_done;
+	int			batch_blocks;
+	int			batch_time;		/* per-job override, 0 = setting */
+	int			batch_delay;	/* per-job override, -1 = setting */
+	char	   *last_error;
+	List	   *columns;		/* SgJobColumn */
+	List	   *leaves;			/* SgJobLeaf */
+} SgJob;
+
+/* Run catalog SQL as the extension's owner (ordinary roles cannot). */
+typedef struct SgSavedUser
+{
+	Oid			userid;
+	int			sec_context;
+} SgSavedUser;
+
+extern Oid	sg_extension_owner(void);
+extern void sg_become_extension_owner(SgSavedUser *saved);
+extern void sg_restore_user(const SgSavedUser *saved);
+
+extern int64 sg_job_next_id(void);
+extern void sg_job_insert(SgJob *job);
+extern SgJob *sg_job_load(int64 job_id, bool missing_ok);
+extern void sg_job_event(int64 job_id, const char *event, const char *detail);
+extern void sg_job_set_state(int64 job_id, const char *state,
+							 const char *phase, const char *error,
+							 const char *detail);
+extern bool sg_job_is_runnable(const SgJob *job);
+extern bool sg_job_is_finished(const SgJob *job);
+extern List *sg_jobs_active_on(Oid relid);
+
+#endif							/* SG_JOB_H */

@@ -1,0 +1,541 @@
+/*-------------------------------------------------------------------------
+ *
+ * launcher.c
+ *	  Shared memory, the commit-time wakeup, and the launcher that starts
+ *	  one worker per database with runnable jobs.
+ *
+ * Shared memory only caches and wakes: which databases may have runnable
+ * jobs, which have a worker, and what each worker is waiting for.  The job
+ * rows are the truth.  So the launcher is told at the commit of an ALTER
+ * that staged a job, and also starts a worker for every database once at
+ * server start (to resume) and every naptime for databases known to have
+ * schema_guard (to catch jobs that committed without telling it, such as
+ * by COMMIT PREPARED).  A worker exits when its database has nothing left
+ * to run, freeing its slot.
+ *
+ * The launcher never connects to a database and never reads a job.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "schema_guard.h"
+#include "launcher.h"
+
+#define SG_MAX_DATABASES 128
+
+typedef struct SgDatabase
+{
+	Oid			dboid;			/* InvalidOid: free entry */
+	bool		pending;		/* may have runnable jobs */
+	bool		known;			/* schema_guard is installed there */
+	TimestampTz pending_since;
+	pid_t		worker_pid;		/* 0: no worker running */
+	bool		worker_starting;
+	SgWorkerState state;		/* written by the worker */
+} SgDatabase;
+
+typedef struct SgShared
+{
+	slock_t		mutex;
+	Latch	   *launcher_latch;
+	pid_t		launcher_pid;
+	SgDatabase	dbs[SG_MAX_DATABASES];
+} SgShared;
+
+static SgShared *sg_shared = NULL;
+
+#ifdef SG_HAVE_SHMEM_REQUEST_HOOK
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* Set when this transaction created or revived a job. */
+static bool wake_at_commit = false;
+
+static Size
+shared_size(void)
+{
+	return MAXALIGN(sizeof(SgShared));
+}
+
+#ifdef SG_HAVE_SHMEM_REQUEST_HOOK
+static void
+request_shmem(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(shared_size());
+}
+#endif
+
+static void
+startup_shmem(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	sg_shared = ShmemInitStruct("schema_guard", shared_size(), &found);
+	if (!found)
+	{
+		memset(sg_shared, 0, shared_size());
+		SpinLockInit(&sg_shared->mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+sg_shmem_request(void)
+{
+#ifdef SG_HAVE_SHMEM_REQUEST_HOOK
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = request_shmem;
+#else
+	RequestAddinShmemSpace(shared_size());
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = startup_shmem;
+}
+
+/* Find or add a database's entry; caller holds the mutex.  May be NULL. */
+static SgDatabase *
+database_entry(Oid dboid, bool add)
+{
+	SgDatabase *free_entry = NULL;
+	int			i;
+
+	for (i = 0; i < SG_MAX_DATABASES; i++)
+	{
+		SgDatabase *db = &sg_shared->dbs[i];
+
+		if (db->dboid == dboid)
+			return db;
+		if (free_entry == NULL && !OidIsValid(db->dboid))
+			free_entry = db;
+	}
+	/* reuse an idle entry of a database not known to use schema_guard */
+	for (i = 0; add && free_entry == NULL && i < SG_MAX_DATABASES; i++)
+	{
+		SgDatabase *db = &sg_shared->dbs[i];
+
+		if (!db->known && !db->pending && db->worker_pid == 0 && !db->worker_starting)
+			free_entry = db;
+	}
+	if (!add || free_entry == NULL)
+		return NULL;
+	memset(free_entry, 0, sizeof(SgDatabase));
+	free_entry->dboid = dboid;
+	return free_entry;
+}
+
+/* Mark a database as having runnable jobs and wake the launcher. */
+void
+sg_wake_launcher(Oid dboid)
+{
+	SgDatabase *db;
+	Latch	   *latch;
+
+	if (sg_shared == NULL)
+		return;
+	SpinLockAcquire(&sg_shared->mutex);
+	db = database_entry(dboid, true);
+	if (db && !db->pending)
+	{
+		db->pending = true;
+		db->pending_since = GetCurrentTimestamp();
+	}
+	latch = sg_shared->launcher_latch;
+	SpinLockRelease(&sg_shared->mutex);
+	if (latch)
+		SetLatch(latch);
+}
+
+void
+sg_request_worker_at_commit(void)
+{
+	wake_at_commit = true;
+}
+
+/* Nothing here may fail: the transaction has committed already. */
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (wake_at_commit)
+				sg_wake_launcher(MyDatabaseId);
+			wake_at_commit = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			wake_at_commit = false;
+			break;
+		default:
+			break;
+	}
+}
+
+void
+sg_xact_callback_register(void)
+{
+	RegisterXactCallback(xact_callback, NULL);
+}
+
+void
+sg_launcher_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "schema_guard");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "sg_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "schema_guard launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "schema_guard launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * Worker side: claim the database's entry, publish state, let go at exit.
+ */
+static SgDatabase *my_database = NULL;
+
+static void
+worker_detach(int code, Datum arg)
+{
+	if (my_database == NULL)
+		return;
+	SpinLockAcquire(&sg_shared->mutex);
+	my_database->worker_pid = 0;
+	my_database->worker_starting = false;
+	memset(&my_database->state, 0, sizeof(SgWorkerState));
+	SpinLockRelease(&sg_shared->mutex);
+	my_database = NULL;
+}
+
+void
+sg_worker_attach(Oid dboid)
+{
+	SpinLockAcquire(&sg_shared->mutex);
+	my_database = database_entry(dboid, true);
+	if (my_database)
+	{
+		my_database->worker_pid = MyProcPid;
+		my_database->worker_starting = false;
+	}
+	SpinLockRelease(&sg_shared->mutex);
+	before_shmem_exit(worker_detach, (Datum) 0);
+}
+
+void
+sg_worker_set_known(bool known)
+{
+	if (my_database == NULL)
+		return;
+	SpinLockAcquire(&sg_shared->mutex);
+	my_database->known = known;
+	SpinLockRelease(&sg_shared->mutex);
+}
+
+void
+sg_worker_publish(const SgWorkerState *state)
+{
+	if (my_database == NULL)
+		return;
+	SpinLockAcquire(&sg_shared->mutex);
+	my_database->state = *state;
+	SpinLockRelease(&sg_shared->mutex);
+}
+
+/* Copy out every running worker's state, for worker_status(). */
+int
+sg_worker_states(Oid *dboids, pid_t *pids, SgWorkerState *states, int max)
+{
+	int			n = 0;
+	int			i;
+
+	if (sg_shared == NULL)
+		return 0;
+	SpinLockAcquire(&sg_shared->mutex);
+	for (i = 0; i < SG_MAX_DATABASES && n < max; i++)
+	{
+		SgDatabase *db = &sg_shared->dbs[i];
+
+		if (db->worker_pid == 0)
+			continue;
+		dboids[n] = db->dboid;
+		pids[n] = db->worker_pid;
+		states[n] = db->state;
+		n++;
+	}
+	SpinLockRelease(&sg_shared->mutex);
+	return n;
+}
+
+/*
+ * Launcher side.
+ */
+typedef struct LauncherWorker
+{
+	Oid			dboid;
+	BackgroundWorkerHandle *handle;
+} LauncherWorker;
+
+static List *launched = NIL;	/* LauncherWorker, in TopMemoryContext */
+
+static void
+launcher_detach(int code, Datum arg)
+{
+	SpinLockAcquire(&sg_shared->mutex);
+	sg_shared->launcher_latch = NULL;
+	sg_shared->launcher_pid = 0;
+	SpinLockRelease(&sg_shared->mutex);
+}
+
+/* Every database a worker can connect to gets a look, once. */
+static void
+mark_all_databases_pending(void)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	List	   *dboids = NIL;
+	ListCell   *lc;
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+		if (db->datallowconn && db->datconnlimit != -2)
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+			dboids = lappend_oid(dboids, db->oid);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	foreach(lc, dboids)
+		sg_wake_launcher(lfirst_oid(lc));
+	list_free(dboids);
+}
+
+static void
+mark_known_databases_pending(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	SpinLockAcquire(&sg_shared->mutex);
+	for (i = 0; i < SG_MAX_DATABASES; i++)
+	{
+		SgDatabase *db = &sg_shared->dbs[i];
+
+		if (OidIsValid(db->dboid) && db->known && !db->pending)
+		{
+			db->pending = true;
+			db->pending_since = now;
+		}
+	}
+	SpinLockRelease(&sg_shared->mutex);
+}
+
+/* Forget workers that have exited. */
+static void
+reap_workers(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, launched)
+	{
+		LauncherWorker *lw = lfirst(lc);
+		pid_t		pid;
+
+		if (GetBackgroundWorkerPid(lw->handle, &pid) == BGWH_STOPPED)
+		{
+			SgDatabase *db;
+
+			SpinLockAcquire(&sg_shared->mutex);
+			db = database_entry(lw->dboid, false);
+			if (db)
+			{
+				db->worker_pid = 0;
+				db->worker_starting = false;
+			}
+			SpinLockRelease(&sg_shared->mutex);
+			pfree(lw->handle);
+			pfree(lw);
+			launched = foreach_delete_current(launched, lc);
+		}
+	}
+}
+
+static bool
+start_worker(Oid dboid)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	LauncherWorker *lw;
+	MemoryContext old;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
+	worker.bgw_notify_pid = MyProcPid;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "schema_guard");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "sg_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "schema_guard worker for database %u", dboid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "schema_guard worker");
+
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		MemoryContextSwitchTo(old);
+		return false;
+	}
+	lw = palloc(sizeof(LauncherWorker));
+	lw->dboid = dboid;
+	lw->handle = handle;
+	launched = lappend(launched, lw);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/*
+ * Start workers for pending databases, oldest request first, while fewer
+ * than max_workers run.  Returns true if some database is left waiting.
+ */
+static bool
+start_pending_workers(void)
+{
+	for (;;)
+	{
+		SgDatabase *next = NULL;
+		Oid			dboid;
+		int			running = 0;
+		int			i;
+		bool		started;
+
+		SpinLockAcquire(&sg_shared->mutex);
+		for (i = 0; i < SG_MAX_DATABASES; i++)
+		{
+			SgDatabase *db = &sg_shared->dbs[i];
+
+			if (db->worker_pid != 0 || db->worker_starting)
+				running++;
+			else if (db->pending &&
+					 (next == NULL || db->pending_since < next->pending_since))
+				next = db;
+		}
+		if (next == NULL || running >= sg_max_workers)
+		{
+			SpinLockRelease(&sg_shared->mutex);
+			return next != NULL;
+		}
+		/* the worker reads the jobs after this, so clearing now loses nothing */
+		next->pending = false;
+		next->worker_starting = true;
+		dboid = next->dboid;
+		SpinLockRelease(&sg_shared->mutex);
+
+		started = start_worker(dboid);
+		if (!started)
+		{
+			SpinLockAcquire(&sg_shared->mutex);
+			next->pending = true;
+			next->worker_starting = false;
+			SpinLockRelease(&sg_shared->mutex);
+			ereport(WARNING,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("schema_guard could not start a worker for database %u", dboid),
+					 errdetail("All background worker slots are in use."),
+					 errhint("Raise max_worker_processes; the jobs wait and start later.")));
+			return true;
+		}
+	}
+}
+
+void
+sg_launcher_main(Datum main_arg)
+{
+	TimestampTz last_probe;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("schema_guard launcher");
+
+	SpinLockAcquire(&sg_shared->mutex);
+	sg_shared->launcher_latch = MyLatch;
+	sg_shared->launcher_pid = MyProcPid;
+	SpinLockRelease(&sg_shared->mutex);
+	before_shmem_exit(launcher_detach, (Datum) 0);
+
+	mark_all_databases_pending();
+	last_probe = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		bool		backlog;
+		long		timeout_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		reap_workers();
+		if (TimestampDifferenceExceeds(last_probe, GetCurrentTimestamp(),
+									   sg_naptime_s * 1000))
+		{
+			mark_known_databases_pending();
+			last_probe = GetCurrentTimestamp();
+		}
+		backlog = start_pending_workers();
+
+		/* with a backlog, look again soon: a slot may free up */
+		timeout_ms = backlog ? 1000L : sg_naptime_s * 1000L;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}

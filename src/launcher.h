@@ -1,0 +1,43 @@
+/*-------------------------------------------------------------------------
+ *
+ * launcher.h
+ *	  What workers publish in shared memory, and how they are woken.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SG_LAUNCHER_H
+#define SG_LAUNCHER_H
+
+#include "datatype/timestamp.h"
+
+/* Why a worker is not filling rows right now. */
+typedef enum SgWaitReason
+{
+	SG_WAIT_NONE = 0,			/* working */
+	SG_WAIT_DELAY,				/* the pause between batches */
+	SG_WAIT_LOCK,				/* a lock wait timed out; backing off */
+	SG_WAIT_REPLICATION_LAG,	/* a standby is too far behind */
+	SG_WAIT_WAL_RATE,			/* over schema_guard.max_wal_rate */
+	SG_WAIT_VACUUM				/* making processed pages' space reusable */
+} SgWaitReason;
+
+typedef struct SgWorkerState
+{
+	int64		job_id;
+	SgWaitReason waiting;
+	TimestampTz waiting_since;
+	int			batch_blocks;
+	int			delay_ms;
+} SgWorkerState;
+
+extern void sg_wake_launcher(Oid dboid);
+extern void sg_worker_attach(Oid dboid);
+extern void sg_worker_set_known(bool known);
+extern void sg_worker_publish(const SgWorkerState *state);
+extern int	sg_worker_states(Oid *dboids, pid_t *pids, SgWorkerState *states, int max);
+extern const char *sg_wait_reason_name(SgWaitReason reason);
+
+extern PGDLLEXPORT void sg_launcher_main(Datum main_arg);
+extern PGDLLEXPORT void sg_worker_main(Datum main_arg);
+
+#endif							/* SG_LAUNCHER_H */

@@ -1,0 +1,150 @@
+/*-------------------------------------------------------------------------
+ *
+ * lockwait.c
+ *	  Take the ALTER's table lock without making the application queue.
+ *
+ * A session waiting for ACCESS EXCLUSIVE makes every later query on the
+ * table wait behind it, even while the lock holder is an idle transaction.
+ * So the lock is requested with schema_guard.lock_timeout; when the wait
+ * times out it is given up (the queue behind it drains), and retried after
+ * a backoff, up to schema_guard.lock_retries times.  Then the statement
+ * fails with an error naming the processes that hold the table.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "commands/tablecmds.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "schema_guard.h"
+#include "stage.h"
+
+/* One attempt: the lookup ALTER TABLE does, with a bounded lock wait. */
+static bool
+try_lock(AlterTableStmt *stmt, LOCKMODE lockmode, Oid *relid)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool locked = false;
+	char		timeout[32];
+	int			nestlevel;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	nestlevel = NewGUCNestLevel();
+	snprintf(timeout, sizeof(timeout), "%dms", sg_lock_timeout_ms);
+	(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	PG_TRY();
+	{
+		*relid = AlterTableLookupRelation(stmt, lockmode);
+		/* children too, in the order ALTER TABLE locks them */
+		if (OidIsValid(*relid) && stmt->relation->inh)
+			(void) find_all_inheritors(*relid, lockmode, NULL);
+		AtEOXact_GUC(true, nestlevel);
+		/* the locks now belong to the user's transaction */
+		ReleaseCurrentSubTransaction();
+		locked = true;
+	}
+	PG_CATCH();
+	{
+		if (geterrcode() != ERRCODE_LOCK_NOT_AVAILABLE)
+		{
+			/* any other error is the ALTER's own: raise it as is */
+			MemoryContextSwitchTo(cxt);
+			RollbackAndReleaseCurrentSubTransaction();
+			CurrentResourceOwner = owner;
+			PG_RE_THROW();
+		}
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return locked;
+}
+
+/* Who holds the table: "pid 123 (idle in transaction), pid 456 (active)". */
+static char *
+describe_holders(AlterTableStmt *stmt)
+{
+	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	char	   *holders = NULL;
+
+	if (!OidIsValid(relid) || SPI_connect() != SPI_OK_CONNECT)
+		return NULL;
+	if (SPI_execute_with_args("SELECT pg_catalog.string_agg(DISTINCT 'process ' || l.pid || "
+							  "COALESCE(' (' || a.state || ')', ''), ', ') "
+							  "FROM pg_catalog.pg_locks l "
+							  "LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+							  "WHERE l.locktype = 'relation' AND l.relation = $1 AND l.granted "
+							  "AND l.database = (SELECT oid FROM pg_catalog.pg_database "
+							  "                   WHERE datname = pg_catalog.current_database()) "
+							  "AND l.pid <> pg_catalog.pg_backend_pid()",
+							  1, types, values, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		char	   *s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (s)
+			holders = MemoryContextStrdup(TopTransactionContext, s);
+	}
+	SPI_finish();
+	return holders;
+}
+
+Oid
+sg_lock_table_for_alter(AlterTableStmt *stmt)
+{
+	LOCKMODE	lockmode = AlterTableGetLockLevel(stmt->cmds);
+	Oid			relid = InvalidOid;
+	int			attempt;
+
+	char	   *holders;
+
+	for (attempt = 0;; attempt++)
+	{
+		long		backoff;
+
+		if (try_lock(stmt, lockmode, &relid))
+			return relid;
+		if (attempt >= sg_lock_retries)
+			break;
+
+		/* back off, with jitter, so the sessions queued behind get through */
+		backoff = Min((long) sg_lock_timeout_ms << Min(attempt, 4), 2000L);
+		backoff += (long) (pg_prng_double(&pg_global_prng_state) * backoff / 2);
+		pgstat_report_activity(STATE_RUNNING, "schema_guard: waiting to retry the table lock");
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 backoff, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	holders = describe_holders(stmt);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+			 errmsg("could not lock table \"%s\" for ALTER TABLE", stmt->relation->relname),
+			 errdetail("Each of %d attempts gave up after waiting %d ms, so that queries on the table would not queue behind it. Held by: %s.",
+					   sg_lock_retries + 1, sg_lock_timeout_ms,
+					   holders ? holders : "no process found"),
+			 errhint("Retry when the long-running transactions end, or raise schema_guard.lock_retries or schema_guard.lock_timeout.")));
+	return InvalidOid;			/* keep compiler quiet */
+}

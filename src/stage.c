@@ -1,0 +1,539 @@
+/*-------------------------------------------------------------------------
+ *
+ * stage.c
+ *	  Replace a risky ADD COLUMN, in the user's transaction, by short
+ *	  metadata-only steps, and record the job that fills existing rows.
+ *
+ * For each staged column the user's ALTER TABLE is changed, not split:
+ * the column is added without its default, NOT NULL or identity, a
+ * SET DEFAULT goes first in the subcommand list (so that a later SET
+ * DEFAULT in the same statement still wins, as it does in PostgreSQL), and
+ * NOT NULL becomes CHECK (c IS NOT NULL) NOT VALID.  Serial and identity
+ * columns get their sequence first, as PostgreSQL creates it, owned by the
+ * column.  Then the fill trigger and the job rows are created.  All of it
+ * commits or rolls back with the user's transaction.
+ *
+ * This file never waits for the worker and never evaluates a default.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_constraint.h"
+#include "commands/defrem.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_type.h"
+#include "storage/bufmgr.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+#include "utils/regproc.h"
+
+#include "schema_guard.h"
+#include "classify.h"
+#include "job.h"
+#include "stage.h"
+
+/* What staging one column produced. */
+typedef struct StagedColumn
+{
+	SgAddColumn *col;
+	char	   *seq_name;		/* serial or identity sequence, or NULL */
+	Node	   *raw_default;	/* what SET DEFAULT installs, or NULL */
+	char	   *check_name;
+} StagedColumn;
+
+/* Run a statement built as a node, as ALTER TABLE runs its own pieces. */
+static void
+run_node(Node *stmt, const char *sql)
+{
+	PlannedStmt *wrapper = makeNode(PlannedStmt);
+
+	wrapper->commandType = CMD_UTILITY;
+	wrapper->canSetTag = false;
+	wrapper->utilityStmt = stmt;
+	wrapper->stmt_location = -1;
+	wrapper->stmt_len = 0;
+	ProcessUtility(wrapper, sql, false, PROCESS_UTILITY_SUBCOMMAND,
+				   NULL, NULL, None_Receiver, NULL);
+	CommandCounterIncrement();
+}
+
+/* Run generated SQL as the current user. */
+static void
+run_sql(const char *sql)
+{
+	int			rc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute(sql, false, 0);
+	if (rc < 0)
+		elog(ERROR, "schema_guard step failed (%s): %s",
+			 SPI_result_code_string(rc), sql);
+	SPI_finish();
+	CommandCounterIncrement();
+}
+
+/* The text of this statement alone, out of a possibly longer string. */
+static char *
+statement_text(PlannedStmt *pstmt, const char *queryString)
+{
+	int			loc = pstmt->stmt_location;
+	int			len = pstmt->stmt_len;
+
+	if (loc < 0)
+		loc = 0;
+	if (len <= 0)
+		len = strlen(queryString + loc);
+	return pnstrdup(queryString + loc, len);
+}
+
+static Node *
+nextval_call(const char *nspname, const char *seqname)
+{
+	A_Const    *name = makeNode(A_Const);
+	TypeCast   *cast = makeNode(TypeCast);
+
+	name->val.sval.type = T_String;
+	name->val.sval.sval = (char *) quote_qualified_identifier(nspname, seqname);
+	name->location = -1;
+	cast->typeName = SystemTypeName("regclass");
+	cast->arg = (Node *) name;
+	cast->location = -1;
+	return (Node *) makeFuncCall(SystemFuncName("nextval"), list_make1(cast),
+								 COERCE_EXPLICIT_CALL, -1);
+}
+
+/* The SQL of an identity's sequence options, for ADD GENERATED at the end. */
+static char *
+identity_options_sql(List *options)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	if (options == NIL)
+		return NULL;
+	initStringInfo(&buf);
+	foreach(lc, options)
+	{
+		DefElem    *opt = lfirst_node(DefElem, lc);
+		const char *name = opt->defname;
+		Node	   *arg = opt->arg;
+
+		if (buf.len > 0)
+			appendStringInfoChar(&buf, ' ');
+		if (strcmp(name, "sequence_name") == 0)
+			appendStringInfo(&buf, "SEQUENCE NAME %s",
+							 NameListToQuotedString(castNode(List, arg)));
+		else if (strcmp(name, "cycle") == 0)
+			appendStringInfoString(&buf, boolVal(arg) ? "CYCLE" : "NO CYCLE");
+		else if (strcmp(name, "logged") == 0 || strcmp(name, "unlogged") == 0)
+			appendStringInfoString(&buf, strcmp(name, "logged") == 0 ? "LOGGED" : "UNLOGGED");
+		else if ((strcmp(name, "minvalue") == 0 || strcmp(name, "maxvalue") == 0) && arg == NULL)
+			appendStringInfo(&buf, "NO %s", strcmp(name, "minvalue") == 0 ? "MINVALUE" : "MAXVALUE");
+		else
+		{
+			const char *keyword;
+
+			if (strcmp(name, "start") == 0)
+				keyword = "START WITH";
+			else if (strcmp(name, "increment") == 0)
+				keyword = "INCREMENT BY";
+			else if (strcmp(name, "restart") == 0)
+				keyword = arg ? "RESTART WITH" : "RESTART";
+			else if (strcmp(name, "minvalue") == 0)
+				keyword = "MINVALUE";
+			else if (strcmp(name, "maxvalue") == 0)
+				keyword = "MAXVALUE";
+			else if (strcmp(name, "cache") == 0)
+				keyword = "CACHE";
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("identity option \"%s\" is not supported by schema_guard", name)));
+			appendStringInfoString(&buf, keyword);
+			if (arg != NULL)
+				appendStringInfo(&buf, " %s",
+								 IsA(arg, Integer) ? psprintf("%d", intVal(arg))
+								 : castNode(Float, arg)->fval);
+		}
+	}
+	return buf.data;
+}
+
+/*
+ * Create the sequence of a serial or identity column, as PostgreSQL would:
+ * in the table's schema, with the table's persistence and owner.  For an
+ * identity column this is a staging sequence with the identity's options;
+ * it takes the name the identity will have, and finalize replaces it by
+ * the real identity sequence under the same name.
+ */
+static char *
+create_column_sequence(Relation rel, SgAddColumn *col)
+{
+	CreateSeqStmt *seq = makeNode(CreateSeqStmt);
+	Oid			nspid = RelationGetNamespace(rel);
+	char	   *nspname = get_namespace_name(nspid);
+	char	   *seqname = NULL;
+	char		persistence = rel->rd_rel->relpersistence;
+	List	   *options = NIL;
+	ListCell   *lc;
+
+	foreach(lc, col->identity_options)
+	{
+		DefElem    *opt = lfirst_node(DefElem, lc);
+
+		if (strcmp(opt->defname, "sequence_name") == 0)
+		{
+			RangeVar   *rv = makeRangeVarFromNameList(castNode(List, opt->arg));
+
+			if (rv->schemaname)
+				nspname = rv->schemaname;
+			seqname = rv->relname;
+		}
+		else if (strcmp(opt->defname, "logged") == 0)
+			persistence = RELPERSISTENCE_PERMANENT;
+		else if (strcmp(opt->defname, "unlogged") == 0)
+			persistence = RELPERSISTENCE_UNLOGGED;
+		else
+			options = lappend(options, opt);
+	}
+	if (seqname == NULL)
+		seqname = ChooseRelationName(RelationGetRelationName(rel), col->colname,
+									 "seq", nspid, false);
+
+	seq->sequence = makeRangeVar(nspname, seqname, -1);
+	seq->sequence->relpersistence = persistence;
+	seq->options = lcons(makeDefElem("as", (Node *) makeTypeNameFromOid(col->typid, -1), -1),
+						 options);
+	seq->ownerId = rel->rd_rel->relowner;
+	seq->for_identity = false;
+	run_node((Node *) seq,
+			 psprintf("CREATE SEQUENCE %s AS %s",
+					  quote_qualified_identifier(nspname, seqname),
+					  format_type_be(col->typid)));
+	return psprintf("%s", quote_qualified_identifier(nspname, seqname));
+}
+
+static void
+own_sequence(Relation rel, const char *qualified_seq, const char *colname)
+{
+	AlterSeqStmt *alter = makeNode(AlterSeqStmt);
+	List	   *names;
+
+	names = list_make3(makeString(get_namespace_name(RelationGetNamespace(rel))),
+					   makeString(RelationGetRelationName(rel)),
+					   makeString(pstrdup(colname)));
+	alter->sequence = makeRangeVarFromNameList(stringToQualifiedNameList(qualified_seq));
+	alter->options = list_make1(makeDefElem("owned_by", (Node *) names, -1));
+	run_node((Node *) alter,
+			 psprintf("ALTER SEQUENCE %s OWNED BY %s.%s", qualified_seq,
+					  quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												 RelationGetRelationName(rel)),
+					  quote_identifier(colname)));
+}
+
+static AlterTableCmd *
+set_default_cmd(const char *colname, Node *raw_default)
+{
+	AlterTableCmd *cmd = makeNode(AlterTableCmd);
+
+	cmd->subtype = AT_ColumnDefault;
+	cmd->name = pstrdup(colname);
+	cmd->def = copyObject(raw_default);
+	return cmd;
+}
+
+static AlterTableCmd *
+not_null_check_cmd(const char *colname, const char *conname)
+{
+	AlterTableCmd *cmd = makeNode(AlterTableCmd);
+	Constraint *con = makeNode(Constraint);
+	NullTest   *test = makeNode(NullTest);
+	ColumnRef  *ref = makeNode(ColumnRef);
+
+	ref->fields = list_make1(makeString(pstrdup(colname)));
+	ref->location = -1;
+	test->arg = (Expr *) ref;
+	test->nulltesttype = IS_NOT_NULL;
+	test->argisrow = false;
+	test->location = -1;
+	con->contype = CONSTR_CHECK;
+	con->conname = pstrdup(conname);
+	con->raw_expr = (Node *) test;
+	con->skip_validation = true;
+	con->initially_valid = false;
+	con->location = -1;
+	cmd->subtype = AT_AddConstraint;
+	cmd->def = (Node *) con;
+	return cmd;
+}
+
+/*
+ * Strip what makes the column expensive from its definition; return the
+ * subcommands and sequence that stand in for it.
+ */
+static StagedColumn *
+stage_column(Relation rel, SgAddColumn *col, int64 job_id,
+			 List **prefix, List **suffix)
+{
+	StagedColumn *staged = palloc0(sizeof(StagedColumn));
+	List	   *kept = NIL;
+	ListCell   *lc;
+
+	staged->col = col;
+	foreach(lc, col->def->constraints)
+	{
+		Constraint *con = lfirst_node(Constraint, lc);
+
+		if (con->contype != CONSTR_DEFAULT && con->contype != CONSTR_NOTNULL &&
+			con->contype != CONSTR_IDENTITY)
+			kept = lappend(kept, con);
+	}
+	col->def->constraints = kept;
+
+	if (col->is_serial || col->identity)
+	{
+		char	   *nspname = get_namespace_name(RelationGetNamespace(rel));
+		List	   *names;
+
+		col->def->typeName = makeTypeNameFromOid(col->typid, col->typmod);
+		staged->seq_name = create_column_sequence(rel, col);
+		names = stringToQualifiedNameList(staged->seq_name);
+		if (list_length(names) == 2)
+			nspname = strVal(linitial(names));
+		staged->raw_default = nextval_call(nspname, strVal(llast(names)));
+	}
+	else if (col->raw_default != NULL && col->fill_volatile)
+		staged->raw_default = col->raw_default;
+
+	/* SET DEFAULT goes first so a later one in the same statement wins */
+	if (staged->raw_default)
+		*prefix = lappend(*prefix, set_default_cmd(col->colname, staged->raw_default));
+
+	if (col->not_null)
+	{
+		staged->check_name =
+			ChooseConstraintName(RelationGetRelationName(rel), col->colname,
+								 psprintf("sg%lld_not_null", (long long) job_id),
+								 RelationGetNamespace(rel), NIL);
+		*suffix = lappend(*suffix, not_null_check_cmd(col->colname, staged->check_name));
+	}
+	return staged;
+}
+
+/* The job's record of one staged column, once the column exists. */
+static SgJobColumn *
+job_column(Relation rel, StagedColumn *staged, const char *queryString)
+{
+	SgAddColumn *col = staged->col;
+	SgJobColumn *jc = palloc0(sizeof(SgJobColumn));
+	Node	   *fill;
+
+	jc->attnum = get_attnum(RelationGetRelid(rel), col->colname);
+	if (jc->attnum == InvalidAttrNumber)
+		return NULL;			/* dropped again by the same statement */
+	jc->colname = pstrdup(col->colname);
+	jc->not_null = col->not_null;
+	jc->check_name = staged->check_name;
+	if (col->identity)
+	{
+		jc->kind = "identity";
+		jc->identity = col->identity;
+		jc->identity_options = identity_options_sql(col->identity_options);
+		jc->staging_seq = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(staged->seq_name)),
+										   NoLock, false);
+	}
+	else
+		jc->kind = col->is_serial ? "serial" : "default";
+
+	/* the ADD COLUMN's own value, never the column's current default */
+	if (staged->seq_name)
+		fill = sg_cook_default(rel, staged->raw_default, col->typid, col->typmod,
+							   col->colname, queryString);
+	else
+		fill = col->fill_expr;
+	jc->fill_node = nodeToString(fill);
+	jc->fill_expr = deparse_expression(fill, NIL, false, false);
+	return jc;
+}
+
+static void
+create_fill_trigger(Oid relid, SgJob *job)
+{
+	char	   *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												   get_rel_name(relid));
+
+	run_sql(psprintf("CREATE TRIGGER %s BEFORE UPDATE ON %s FOR EACH ROW "
+					 "EXECUTE FUNCTION schema_guard.fill_trigger('%lld')",
+					 quote_identifier(job->trigger_name), table,
+					 (long long) job->job_id));
+	/* it must fire under session_replication_role = replica too */
+	run_sql(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", table,
+					 quote_identifier(job->trigger_name)));
+}
+
+static SgJobLeaf *
+job_leaf(Relation rel, AttrNumber min_attnum)
+{
+	SgJobLeaf  *leaf = palloc0(sizeof(SgJobLeaf));
+
+	leaf->relid = RelationGetRelid(rel);
+	leaf->pass = 1;
+	leaf->end_block = RelationGetNumberOfBlocks(rel);
+	leaf->relfilenode = rel->rd_rel->relfilenode;
+	leaf->min_attnum = min_attnum;
+	return leaf;
+}
+
+static void
+run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
+		   const char *queryString, ProcessUtilityContext context,
+		   ParamListInfo params, QueryEnvironment *queryEnv,
+		   DestReceiver *dest, QueryCompletion *qc, SgJob *job)
+{
+	AlterTableStmt *stmt = (AlterTableStmt *) pstmt->utilityStmt;
+	List	   *prefix = NIL;
+	List	   *suffix = NIL;
+	List	   *staged = NIL;
+	ListCell   *lc;
+	AttrNumber	min_attnum = MaxAttrNumber;
+	Relation	rel;
+
+	rel = table_open(relid, NoLock);
+	foreach(lc, plan->columns)
+	{
+		SgAddColumn *col = lfirst(lc);
+
+		if (col->path == SG_PATH_STAGE)
+			staged = lappend(staged, stage_column(rel, col, job->job_id,
+												  &prefix, &suffix));
+	}
+	stmt->cmds = list_concat(list_concat(prefix, stmt->cmds), suffix);
+	/* ALTER TABLE refuses a table this session still has open */
+	table_close(rel, NoLock);
+
+	/* the user's ALTER, now metadata-only */
+	sg_next_ProcessUtility(pstmt, queryString, false, context, params,
+						   queryEnv, dest, qc);
+	CommandCounterIncrement();
+	rel = table_open(relid, NoLock);
+
+	foreach(lc, staged)
+	{
+		StagedColumn *sc = lfirst(lc);
+		SgJobColumn *jc;
+
+		if (sc->seq_name)
+			own_sequence(rel, sc->seq_name, sc->col->colname);
+		jc = job_column(rel, sc, queryString);
+		if (jc == NULL)
+			continue;
+		job->columns = lappend(job->columns, jc);
+		min_attnum = Min(min_attnum, jc->attnum);
+	}
+	if (job->columns != NIL)
+		job->leaves = list_make1(job_leaf(rel, min_attnum));
+	table_close(rel, NoLock);
+	if (job->columns == NIL)
+		return;
+	create_fill_trigger(relid, job);
+	sg_job_insert(job);
+}
+
+void
+sg_stage_alter(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
+			   const char *queryString, ProcessUtilityContext context,
+			   ParamListInfo params, QueryEnvironment *queryEnv,
+			   DestReceiver *dest, QueryCompletion *qc)
+{
+	SgJob	   *job = palloc0(sizeof(SgJob));
+	bool		saved_guard = sg_running_own_statement;
+
+	job->job_id = sg_job_next_id();
+	job->relid = relid;
+	job->role = GetUserId();
+	job->statement = statement_text(pstmt, queryString);
+	job->search_path = pstrdup(GetConfigOption("search_path", false, false));
+	job->trigger_name = psprintf("~schema_guard_fill_%lld", (long long) job->job_id);
+	job->batch_blocks = Max(sg_batch_min_blocks, Min(16, sg_batch_max_blocks));
+
+	sg_running_own_statement = true;
+	PG_TRY();
+	{
+		run_staged(relid, plan, pstmt, queryString, context, params, queryEnv,
+				   dest, qc, job);
+	}
+	PG_FINALLY();
+	{
+		sg_running_own_statement = saved_guard;
+	}
+	PG_END_TRY();
+
+	if (job->columns == NIL)
+		return;
+	sg_request_worker_at_commit();
+	ereport(NOTICE,
+			(errmsg("schema_guard staged ALTER TABLE \"%s\" as job %lld",
+					get_rel_name(relid), (long long) job->job_id),
+			 errdetail("Existing rows are filled in the background once this transaction commits; until then they read NULL in the new column."),
+			 errhint("Watch it with SELECT * FROM schema_guard.progress, or wait for it with CALL schema_guard.wait(%lld).",
+					 (long long) job->job_id)));
+}
+
+/*
+ * The steps schema_guard runs for one column, as text for explain().  They
+ * mirror what sg_stage_alter and the worker do.
+ */
+List *
+sg_describe_steps(Relation rel, SgAlterPlan *plan, SgAddColumn *col)
+{
+	const char *table = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												   RelationGetRelationName(rel));
+	const char *c = quote_identifier(col->colname);
+	List	   *steps = NIL;
+	const char *fill;
+
+	if (col->path != SG_PATH_STAGE || plan->path != SG_PATH_STAGE)
+		return NIL;
+	if (col->is_serial || col->identity)
+	{
+		steps = lappend(steps, psprintf("CREATE SEQUENCE %s AS %s OWNED BY %s.%s",
+										col->identity ? "<identity sequence>" : "<serial sequence>",
+										format_type_be(col->typid), table, c));
+		fill = "nextval(<sequence>)";
+	}
+	else
+		fill = deparse_expression(col->fill_expr, NIL, false, false);
+
+	steps = lappend(steps, psprintf("ALTER TABLE %s ADD COLUMN %s %s", table, c,
+									format_type_with_typemod(col->typid, col->typmod)));
+	if (col->raw_default || col->is_serial || col->identity)
+		steps = lappend(steps, psprintf("ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s",
+										table, c, fill));
+	if (col->not_null)
+		steps = lappend(steps, psprintf("ALTER TABLE %s ADD CHECK (%s IS NOT NULL) NOT VALID", table, c));
+	steps = lappend(steps, psprintf("CREATE TRIGGER fill BEFORE UPDATE ON %s (fills rows that predate %s)", table, c));
+	steps = lappend(steps, psprintf("background: UPDATE %s SET %s = %s in batches, for rows that predate the column",
+									table, c, fill));
+	if (col->not_null)
+	{
+		steps = lappend(steps, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT <check>", table));
+		steps = lappend(steps, psprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", table, c));
+		steps = lappend(steps, psprintf("ALTER TABLE %s DROP CONSTRAINT <check>", table));
+	}
+	if (col->identity)
+		steps = lappend(steps, psprintf("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT, ADD GENERATED %s AS IDENTITY, continuing the sequence",
+										table, c, col->identity == ATTRIBUTE_IDENTITY_ALWAYS ? "ALWAYS" : "BY DEFAULT"));
+	steps = lappend(steps, psprintf("DROP TRIGGER fill ON %s", table));
+	return steps;
+}

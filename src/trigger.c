@@ -1,0 +1,410 @@
+/*-------------------------------------------------------------------------
+ *
+ * trigger.c
+ *	  The row rule, and the trigger that applies it to application updates.
+ *
+ * The rule: a row needs the backfill if and only if its stored tuple was
+ * formed before the column existed.  PostgreSQL does not store trailing
+ * attributes a tuple was formed without, so HeapTupleHeaderGetNatts() below
+ * the column's attnum says exactly that, with no marker column and no
+ * guessing from xmin.  Every tuple written after the ALTER (by INSERT,
+ * UPDATE, COPY or the backfill) has the column physically, even when it
+ * holds NULL.
+ *
+ * needs_fill() reads the rule off the stored tuple at a ctid, for the
+ * backfill's UPDATE.  fill_trigger() is a BEFORE UPDATE row trigger, named
+ * to fire after the table's own BEFORE triggers and enabled ALWAYS, that
+ * fills the job's columns when the application updates a row that predates
+ * them: so no row escapes the backfill, and the NOT VALID helper check
+ * never rejects the application's update of an old row.  It computes the
+ * value as the role that issued the ALTER, as PostgreSQL's rewrite would.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/bitmapset.h"
+#include "optimizer/optimizer.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "schema_guard.h"
+#include "job.h"
+#include "trigger.h"
+
+PG_FUNCTION_INFO_V1(sg_needs_fill);
+PG_FUNCTION_INFO_V1(sg_fill_trigger);
+
+/* The last row version needs_fill() let through, for error reports. */
+ItemPointerData sg_last_filled_tid;
+Oid			sg_last_filled_rel = InvalidOid;
+
+/*
+ * What a job fills, cached per backend: a job's columns, fill expressions
+ * and role never change once it exists.
+ */
+typedef struct FillSpec
+{
+	int64		job_id;			/* hash key */
+	Oid			relid;
+	Oid			role;
+	char	   *search_path;
+	int			ncols;
+	AttrNumber *attnums;		/* in the job's table */
+	Node	  **exprs;			/* cooked fill expressions */
+	List	   *checked_leaves; /* tables verified to be in the job's tree */
+} FillSpec;
+
+static HTAB *fill_specs = NULL;
+static MemoryContext fill_spec_cxt = NULL;
+
+static FillSpec *
+load_fill_spec(int64 job_id)
+{
+	FillSpec   *spec;
+	bool		found;
+	SgJob	   *job;
+	ListCell   *lc;
+	int			i = 0;
+	MemoryContext old;
+
+	if (fill_specs == NULL)
+	{
+		HASHCTL		ctl;
+
+		fill_spec_cxt = AllocSetContextCreate(CacheMemoryContext,
+											  "schema_guard fill specs",
+											  ALLOCSET_SMALL_SIZES);
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(FillSpec);
+		ctl.hcxt = fill_spec_cxt;
+		fill_specs = hash_create("schema_guard fill specs", 16, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	spec = hash_search(fill_specs, &job_id, HASH_FIND, NULL);
+	if (spec)
+		return spec;
+
+	job = sg_job_load(job_id, true);
+	if (job == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("schema_guard fill trigger refers to job %lld, which does not exist",
+						(long long) job_id),
+				 errhint("Drop the trigger; it belongs to a job that is gone.")));
+
+	old = MemoryContextSwitchTo(fill_spec_cxt);
+	spec = hash_search(fill_specs, &job_id, HASH_ENTER, &found);
+	spec->relid = job->relid;
+	spec->role = job->role;
+	spec->search_path = pstrdup(job->search_path);
+	spec->ncols = list_length(job->columns);
+	spec->attnums = palloc(sizeof(AttrNumber) * spec->ncols);
+	spec->exprs = palloc(sizeof(Node *) * spec->ncols);
+	spec->checked_leaves = NIL;
+	foreach(lc, job->columns)
+	{
+		SgJobColumn *col = lfirst(lc);
+
+		spec->attnums[i] = col->attnum;
+		spec->exprs[i] = stringToNode(col->fill_node);
+		i++;
+	}
+	MemoryContextSwitchTo(old);
+	return spec;
+}
+
+/* Does the stored tuple at tid predate attribute attnum? */
+bool
+sg_tuple_predates(Relation rel, ItemPointer tid, AttrNumber attnum)
+{
+	BlockNumber block = ItemPointerGetBlockNumber(tid);
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	Buffer		buf;
+	Page		page;
+	bool		result = false;
+
+	buf = ReadBuffer(rel, block);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (off >= FirstOffsetNumber && off <= PageGetMaxOffsetNumber(page))
+	{
+		ItemId		id = PageGetItemId(page, off);
+
+		if (ItemIdIsNormal(id))
+		{
+			HeapTupleHeader htup = (HeapTupleHeader) PageGetItem(page, id);
+
+			result = HeapTupleHeaderGetNatts(htup) < attnum;
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return result;
+}
+
+typedef struct NeedsFillState
+{
+	Oid			relid;
+	BlockNumber nblocks;
+} NeedsFillState;
+
+/*
+ * needs_fill(rel, ctid, attnum): does the row version stored at ctid
+ * predate the column numbered attnum?  For the backfill's WHERE clause,
+ * evaluated on the row the scan returns, and again on the newest version
+ * if a concurrent update intervened.
+ */
+Datum
+sg_needs_fill(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	ItemPointer tid = (ItemPointer) PG_GETARG_POINTER(1);
+	AttrNumber	attnum = PG_GETARG_INT16(2);
+	NeedsFillState *state = fcinfo->flinfo->fn_extra;
+	Relation	rel;
+	bool		result;
+
+	if (state == NULL || state->relid != relid)
+	{
+		AclResult	acl;
+
+		/* held until the end of the transaction, like any read */
+		LockRelationOid(relid, AccessShareLock);
+		rel = relation_open(relid, NoLock);
+		if (rel->rd_rel->relkind != RELKIND_RELATION)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("\"%s\" is not a table that stores rows",
+							RelationGetRelationName(rel))));
+		acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+		if (acl != ACLCHECK_OK)
+			aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(rel));
+		state = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(NeedsFillState));
+		state->relid = relid;
+		state->nblocks = RelationGetNumberOfBlocks(rel);
+		fcinfo->flinfo->fn_extra = state;
+	}
+	else
+		rel = relation_open(relid, NoLock);
+
+	if (ItemPointerGetBlockNumber(tid) >= state->nblocks)
+		state->nblocks = RelationGetNumberOfBlocks(rel);
+	result = ItemPointerGetBlockNumber(tid) < state->nblocks &&
+		sg_tuple_predates(rel, tid, attnum);
+	relation_close(rel, NoLock);
+
+	if (result)
+	{
+		ItemPointerCopy(tid, &sg_last_filled_tid);
+		sg_last_filled_rel = relid;
+	}
+	PG_RETURN_BOOL(result);
+}
+
+/* Per-statement state of the fill trigger, in the trigger's fn_mcxt. */
+typedef struct FillTriggerState
+{
+	int64		job_id;
+	Oid			relid;			/* the table the trigger fired on */
+	FillSpec   *spec;
+	AttrNumber	min_attnum;		/* in relid */
+	int		   *attnums;		/* in relid, for heap_modify_tuple_by_cols */
+	ExprState **exprstates;		/* built on first use */
+	ExprContext *econtext;
+} FillTriggerState;
+
+static void
+check_leaf_of_job(FillSpec *spec, Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	MemoryContext old;
+
+	if (relid == spec->relid || list_member_oid(spec->checked_leaves, relid))
+		return;
+	if (!list_member_oid(find_all_inheritors(spec->relid, NoLock, NULL), relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("schema_guard fill trigger on table \"%s\" belongs to a job on another table",
+						RelationGetRelationName(rel))));
+	old = MemoryContextSwitchTo(fill_spec_cxt);
+	spec->checked_leaves = lappend_oid(spec->checked_leaves, relid);
+	MemoryContextSwitchTo(old);
+}
+
+static FillTriggerState *
+trigger_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
+{
+	FillTriggerState *state = fcinfo->flinfo->fn_extra;
+	Relation	rel = trigdata->tg_relation;
+	Trigger    *trigger = trigdata->tg_trigger;
+	int64		job_id;
+	int			i;
+
+	if (state && state->relid == RelationGetRelid(rel))
+		return state;
+
+	if (trigger->tgnargs != 1)
+		elog(ERROR, "schema_guard fill trigger needs one argument, the job id");
+	job_id = pg_strtoint64(trigger->tgargs[0]);
+
+	state = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FillTriggerState));
+	state->job_id = job_id;
+	state->relid = RelationGetRelid(rel);
+	state->spec = load_fill_spec(job_id);
+	check_leaf_of_job(state->spec, rel);
+
+	state->attnums = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
+										sizeof(int) * state->spec->ncols);
+	state->min_attnum = MaxAttrNumber;
+	for (i = 0; i < state->spec->ncols; i++)
+	{
+		AttrNumber	attnum = state->spec->attnums[i];
+
+		if (state->relid != state->spec->relid)
+			attnum = get_attnum(state->relid,
+								get_attname(state->spec->relid, attnum, false));
+		if (attnum == InvalidAttrNumber)
+			elog(ERROR, "column of schema_guard job %lld is missing from \"%s\"",
+				 (long long) job_id, RelationGetRelationName(rel));
+		state->attnums[i] = attnum;
+		state->min_attnum = Min(state->min_attnum, attnum);
+	}
+	fcinfo->flinfo->fn_extra = state;
+	return state;
+}
+
+/*
+ * Evaluate the job's fill expressions as the role that issued the ALTER,
+ * under the search_path it had.  On error, the (sub)transaction abort
+ * restores the user and the settings, as it does for SECURITY DEFINER
+ * functions.
+ */
+static void
+evaluate_fill(FunctionCallInfo fcinfo, FillTriggerState *state,
+			  int nfill, const int *which, Datum *values, bool *nulls)
+{
+	FillSpec   *spec = state->spec;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel = -1;
+	int			i;
+
+	if (state->exprstates == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		state->exprstates = palloc(sizeof(ExprState *) * spec->ncols);
+		for (i = 0; i < spec->ncols; i++)
+			state->exprstates[i] =
+				ExecInitExpr(expression_planner((Expr *) copyObject(spec->exprs[i])), NULL);
+		state->econtext = CreateStandaloneExprContext();
+		MemoryContextSwitchTo(old);
+	}
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(spec->role, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (strcmp(namespace_search_path, spec->search_path) != 0)
+	{
+		save_nestlevel = NewGUCNestLevel();
+		(void) set_config_option("search_path", spec->search_path,
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
+	}
+
+	for (i = 0; i < nfill; i++)
+		values[i] = ExecEvalExprSwitchContext(state->exprstates[which[i]],
+											  state->econtext, &nulls[i]);
+
+	if (save_nestlevel >= 0)
+		AtEOXact_GUC(true, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+Datum
+sg_fill_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	FillTriggerState *state;
+	HeapTuple	oldtup;
+	HeapTuple	newtup;
+	bool		old_lacks;
+	bool		new_lacks;
+	int			nfill = 0;
+	int		   *cols;
+	Datum	   *values;
+	bool	   *nulls;
+	HeapTuple	result;
+	int			i;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("schema_guard.fill_trigger() must be a BEFORE UPDATE row trigger")));
+
+	state = trigger_state(fcinfo, trigdata);
+	oldtup = trigdata->tg_trigtuple;
+	newtup = trigdata->tg_newtuple;
+	old_lacks = HeapTupleHeaderGetNatts(oldtup->t_data) < state->min_attnum;
+	new_lacks = HeapTupleHeaderGetNatts(newtup->t_data) < state->min_attnum;
+	if (!old_lacks && !new_lacks)
+		return PointerGetDatum(newtup);
+
+	/*
+	 * NEW lacking the columns means an earlier trigger handed back the old
+	 * row: fill everything.  Otherwise fill what the UPDATE does not set
+	 * and no earlier trigger set either.
+	 */
+	cols = palloc(sizeof(int) * state->spec->ncols);
+	for (i = 0; i < state->spec->ncols; i++)
+	{
+		AttrNumber	attnum = state->attnums[i];
+		bool		isnull;
+
+		if (!new_lacks)
+		{
+			if (bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber,
+							  trigdata->tg_updatedcols))
+				continue;
+			(void) heap_getattr(newtup, attnum,
+								RelationGetDescr(trigdata->tg_relation), &isnull);
+			if (!isnull)
+				continue;
+		}
+		cols[nfill++] = i;
+	}
+	if (nfill == 0)
+		return PointerGetDatum(newtup);
+
+	values = palloc(sizeof(Datum) * nfill);
+	nulls = palloc(sizeof(bool) * nfill);
+	evaluate_fill(fcinfo, state, nfill, cols, values, nulls);
+	for (i = 0; i < nfill; i++)
+		cols[i] = state->attnums[cols[i]];
+	result = heap_modify_tuple_by_cols(newtup, RelationGetDescr(trigdata->tg_relation),
+									   nfill, cols, values, nulls);
+	ResetExprContext(state->econtext);
+	return PointerGetDatum(result);
+}

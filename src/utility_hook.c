@@ -1,0 +1,279 @@
+/*-------------------------------------------------------------------------
+ *
+ * utility_hook.c
+ *	  The ProcessUtility hook: sees every ALTER TABLE ... ADD COLUMN and
+ *	  either hands it on untouched, warns, refuses it, or has stage.c run
+ *	  the staged equivalent in the same transaction.
+ *
+ * The hook never waits for the background worker and never touches a
+ * statement after handing it on.  It is inert where schema_guard is not
+ * installed, inside extension scripts, in binary upgrade, for temporary
+ * tables and tables created in the current transaction, for schema_guard's
+ * own statements, and when schema_guard.mode = off.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "commands/extension.h"
+#include "commands/tablecmds.h"
+#include "miscadmin.h"
+#include "nodes/nodes.h"
+#include "tcop/utility.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "schema_guard.h"
+#include "classify.h"
+#include "stage.h"
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+static void sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+							  bool readOnlyTree, ProcessUtilityContext context,
+							  ParamListInfo params, QueryEnvironment *queryEnv,
+							  DestReceiver *dest, QueryCompletion *qc);
+
+void
+sg_install_utility_hook(void)
+{
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = sg_ProcessUtility;
+}
+
+/* Hand a statement on to the next hook in the chain, or to PostgreSQL. */
+void
+sg_next_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					   bool readOnlyTree, ProcessUtilityContext context,
+					   ParamListInfo params, QueryEnvironment *queryEnv,
+					   DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+bool
+sg_extension_active(void)
+{
+	return OidIsValid(get_extension_oid(SG_EXTENSION_NAME, true));
+}
+
+/* Cases where schema_guard must behave exactly like stock PostgreSQL. */
+bool
+sg_hook_is_inert(void)
+{
+	return sg_mode == SG_MODE_OFF ||
+		sg_running_own_statement ||
+		IsBinaryUpgrade ||
+		creating_extension ||
+		!IsTransactionState() ||
+		!sg_extension_active();
+}
+
+bool
+sg_table_is_exempt(Relation rel)
+{
+	char		relkind = rel->rd_rel->relkind;
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		return true;
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		return true;
+	/* nobody else can see a table created in this transaction */
+	if (rel->rd_createSubid != InvalidSubTransactionId)
+		return true;
+	return false;
+}
+
+/* First column whose path decides the statement's fate. */
+static SgAddColumn *
+deciding_column(SgAlterPlan *plan)
+{
+	ListCell   *lc;
+	SgAddColumn *found = NULL;
+
+	foreach(lc, plan->columns)
+	{
+		SgAddColumn *col = lfirst(lc);
+
+		if (col->risk == SG_RISK_NONE)
+			continue;
+		if (found == NULL || col->path > found->path)
+			found = col;
+	}
+	return found;
+}
+
+/* A clause as a sentence: capital first letter, final period. */
+char *
+sg_sentence(const char *clause)
+{
+	char	   *s = psprintf("%s.", clause);
+
+	s[0] = pg_toupper((unsigned char) s[0]);
+	return s;
+}
+
+static void
+warn_plain_run(Relation rel, SgAlterPlan *plan, const char *hint)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->columns)
+	{
+		SgAddColumn *col = lfirst(lc);
+
+		if (col->risk == SG_RISK_NONE || col->path == SG_PATH_FAILS_FAST)
+			continue;
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("ADD COLUMN \"%s\" locks table \"%s\" for a %s",
+						col->colname, RelationGetRelationName(rel),
+						sg_risk_name(col->risk)),
+				 errdetail("%s", sg_sentence(col->reason)),
+				 errhint("%s", hint)));
+	}
+}
+
+static void
+refuse(Relation rel, SgAddColumn *col, bool blocked_by_mode)
+{
+	if (blocked_by_mode)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ADD COLUMN \"%s\" would lock table \"%s\" for a %s",
+						col->colname, RelationGetRelationName(rel),
+						sg_risk_name(col->risk)),
+				 errdetail("%s", sg_sentence(col->reason)),
+				 errhint("schema_guard.mode is \"block\". Set it to \"rewrite\" to run the statement online "
+						 "where possible, or to \"off\" to run it as written.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("ADD COLUMN \"%s\" on table \"%s\" cannot be run online",
+					col->colname, RelationGetRelationName(rel)),
+			 errdetail("%s", col->refuse_detail),
+			 errhint("%s", col->refuse_hint)));
+}
+
+/*
+ * What schema_guard does with a classified statement in the current mode.
+ * The single place where modes, sizes and paths meet: the hook acts on it,
+ * explain() reports it.
+ */
+SgAction
+sg_decide(SgAlterPlan *plan)
+{
+	if (plan->path == SG_PATH_PLAIN || plan->path == SG_PATH_FAILS_FAST ||
+		plan->table_blocks * (BLCKSZ / 1024) < sg_min_table_size_kb)
+		return SG_ACTION_PASS;
+	switch (sg_mode)
+	{
+		case SG_MODE_WARN:
+			return SG_ACTION_WARN;
+		case SG_MODE_BLOCK:
+			return SG_ACTION_REFUSE;
+		case SG_MODE_REWRITE:
+			if (plan->path == SG_PATH_NONE)
+				return SG_ACTION_REFUSE;
+			if (plan->path == SG_PATH_NOT_YET)
+				return SG_ACTION_WARN;
+			return SG_ACTION_STAGE;
+		default:
+			return SG_ACTION_PASS;
+	}
+}
+
+/*
+ * Decide what to do with an ALTER TABLE that adds columns.  Returns true if
+ * the statement was executed here (staged), false to hand it on untouched.
+ */
+static bool
+handle_alter_table(PlannedStmt *pstmt, const char *queryString,
+				   ProcessUtilityContext context, ParamListInfo params,
+				   QueryEnvironment *queryEnv, DestReceiver *dest,
+				   QueryCompletion *qc)
+{
+	AlterTableStmt *stmt = (AlterTableStmt *) pstmt->utilityStmt;
+	PlannedStmt *copy;
+	Oid			relid;
+	Relation	rel;
+	SgAlterPlan *plan;
+	bool		staged = false;
+
+	if (stmt->objtype != OBJECT_TABLE || !sg_statement_has_add_column(stmt))
+		return false;
+
+	/*
+	 * Take the lock ALTER TABLE would take, through the same lookup, so that
+	 * the decision is made on the state the ALTER will see and no lock
+	 * upgrade happens later.  Errors (no such table, not the owner) are the
+	 * ones the ALTER would raise.
+	 */
+	relid = sg_lock_table_for_alter(stmt);
+	if (!OidIsValid(relid))
+		return false;			/* IF EXISTS: PostgreSQL reports the skip */
+
+	rel = table_open(relid, NoLock);
+	if (sg_table_is_exempt(rel))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	/* Work on a copy: cached plans hand us trees we must not change. */
+	copy = copyObject(pstmt);
+	stmt = (AlterTableStmt *) copy->utilityStmt;
+	plan = sg_classify_alter_safely(rel, stmt, queryString, AccessExclusiveLock);
+
+	switch (sg_decide(plan))
+	{
+		case SG_ACTION_PASS:
+			break;
+		case SG_ACTION_WARN:
+			warn_plain_run(rel, plan,
+						   sg_mode == SG_MODE_WARN
+						   ? "Set schema_guard.mode to \"rewrite\" to run it online where possible."
+						   : plan->other_rewrite
+						   ? psprintf("schema_guard does not stage a statement that also rewrites the table (%s); it runs as written.",
+									  plan->other_rewrite)
+						   : "schema_guard cannot run this form online yet; it runs as written.");
+			break;
+		case SG_ACTION_REFUSE:
+			refuse(rel, deciding_column(plan), sg_mode == SG_MODE_BLOCK);
+			break;
+		case SG_ACTION_STAGE:
+			table_close(rel, NoLock);
+			rel = NULL;
+			sg_stage_alter(relid, plan, copy, queryString, context, params,
+						   queryEnv, dest, qc);
+			staged = true;
+			break;
+	}
+	if (rel)
+		table_close(rel, NoLock);
+	return staged;
+}
+
+static void
+sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				  bool readOnlyTree, ProcessUtilityContext context,
+				  ParamListInfo params, QueryEnvironment *queryEnv,
+				  DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (IsA(parsetree, AlterTableStmt) && !sg_hook_is_inert() &&
+		handle_alter_table(pstmt, queryString, context, params, queryEnv,
+						   dest, qc))
+		return;
+
+	sg_next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+						   params, queryEnv, dest, qc);
+}

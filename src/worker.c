@@ -1,0 +1,421 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The per-database background worker: runs the database's jobs, oldest
+ *	  first, one short transaction per step, until none is left.
+ *
+ * The worker connects as the bootstrap superuser, sets the superuser-only
+ * settings that make the backfill invisible (session_replication_role =
+ * replica, so the table's own triggers and rules do not fire, as in a
+ * table rewrite; row_security = off, so a policy can never silently hide
+ * rows), and then does every piece of work on a user's table as the role
+ * that issued the ALTER, never as superuser on its behalf.
+ *
+ * A step commits its work and the job's cursor together, so a crash loses
+ * at most the step in flight.  Lock timeouts, deadlocks and serialization
+ * failures are retried with backoff; any other error fails the job with
+ * the message, the row and the statement.  The worker never talks to a
+ * client.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "schema_guard.h"
+#include "job.h"
+#include "launcher.h"
+#include "trigger.h"
+#include "worker.h"
+
+/* What this worker publishes about itself. */
+static SgWorkerState my_state;
+
+/* Consecutive retried steps of the current job, for the backoff. */
+static int	consecutive_retries = 0;
+static int64 retrying_job = 0;
+
+char *
+sg_qualified_relname(Oid relid)
+{
+	char	   *relname = get_rel_name(relid);
+
+	if (relname == NULL)
+		return psprintf("%u", relid);
+	return (char *) quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											   relname);
+}
+
+/*
+ * The job's role must still exist and own the table: PostgreSQL's own
+ * rewrite computes values as the ALTER's role, which had to own it.
+ */
+void
+sg_check_job_role(SgJob *job, Relation rel)
+{
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(job->role)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the role that issued the ALTER of job %lld no longer exists",
+						(long long) job->job_id),
+				 errhint("Revert or cancel the job, then issue the ALTER again.")));
+	if (!superuser_arg(job->role) &&
+		!has_privs_of_role(job->role, rel->rd_rel->relowner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" no longer owns table \"%s\"",
+						GetUserNameFromId(job->role, false),
+						RelationGetRelationName(rel)),
+				 errdetail("schema_guard fills rows as the role that issued the ALTER, which must still own the table."),
+				 errhint("Revert or cancel the job, then issue the ALTER again as the table's owner.")));
+}
+
+/*
+ * Run SQL against a user's table as the job's role, under the search_path
+ * the ALTER had, with the restrictions PostgreSQL applies to maintenance
+ * it runs on a table owner's behalf.  Returns SPI_processed.
+ */
+int
+sg_exec_as_job_role(SgJob *job, const char *sql, bool read_only)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	int			rc;
+	uint64		processed;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", job->search_path, PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(job->role, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION |
+						   SECURITY_NOFORCE_RLS);
+	PG_TRY();
+	{
+		pgstat_report_activity(STATE_RUNNING, sql);
+		rc = SPI_execute(sql, read_only, 0);
+		if (rc < 0)
+			elog(ERROR, "SPI_execute failed (%s): %s", SPI_result_code_string(rc), sql);
+		processed = SPI_processed;
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+	AtEOXact_GUC(true, save_nestlevel);
+	SPI_finish();
+	return (int) processed;
+}
+
+/*
+ * Move the job to another phase and/or state, but only if nobody paused,
+ * cancelled or reverted it meanwhile.  Returns false if it changed.
+ */
+bool
+sg_job_advance(SgJob *job, const char *phase, const char *state)
+{
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	bool		ok;
+
+	values[0] = Int64GetDatum(job->job_id);
+	values[1] = CStringGetTextDatum(phase);
+	values[2] = state ? CStringGetTextDatum(state) : (Datum) 0;
+	nulls[2] = state ? ' ' : 'n';
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	SPI_execute_with_args("UPDATE schema_guard.jobs SET phase = $2, "
+						  "state = COALESCE($3, state), updated_at = pg_catalog.now(), "
+						  "finished_at = CASE WHEN $3 = 'done' THEN pg_catalog.now() END "
+						  "WHERE job_id = $1 AND state IN ('queued', 'running')",
+						  3, types, values, nulls, false, 0);
+	ok = SPI_processed == 1;
+	SPI_finish();
+	if (ok)
+		sg_job_event(job->job_id, state ? state : phase, NULL);
+	return ok;
+}
+
+static void
+publish(int64 job_id, SgWaitReason waiting, int batch_blocks, int delay_ms)
+{
+	if (my_state.waiting != waiting || my_state.job_id != job_id)
+		my_state.waiting_since = GetCurrentTimestamp();
+	my_state.job_id = job_id;
+	my_state.waiting = waiting;
+	my_state.batch_blocks = batch_blocks;
+	my_state.delay_ms = delay_ms;
+	sg_worker_publish(&my_state);
+}
+
+/* The oldest runnable job, 0 if none, -1 if schema_guard is not installed. */
+static int64
+next_runnable_job(void)
+{
+	int64		job_id = 0;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (!sg_extension_active())
+		job_id = -1;
+	else
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		SPI_execute("SELECT job_id FROM schema_guard.jobs "
+					"WHERE state IN ('queued', 'running') ORDER BY job_id LIMIT 1",
+					true, 0);
+		if (SPI_processed == 1)
+		{
+			bool		isnull;
+
+			job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		SPI_finish();
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return job_id;
+}
+
+static void
+set_step_settings(void)
+{
+	char		buf[32];
+
+	snprintf(buf, sizeof(buf), "%dms", sg_lock_timeout_ms);
+	(void) set_config_option("lock_timeout", buf, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/* One step of a job, in the current transaction. */
+static void
+dispatch(SgJob *job, SgStepResult *result)
+{
+	if (strcmp(job->state, "queued") == 0)
+		sg_job_set_state(job->job_id, "running", NULL, NULL, NULL);
+
+	if (strcmp(job->phase, "backfill") == 0 || strcmp(job->phase, "verify") == 0)
+		sg_backfill_step(job, result);
+	else if (strcmp(job->phase, "validate") == 0)
+		sg_finalize_validate(job, result);
+	else if (strcmp(job->phase, "finalize") == 0)
+		sg_finalize_complete(job, result);
+	else
+		result->committed = sg_job_advance(job, "done", "done");
+}
+
+static bool
+is_retryable(int sqlerrcode)
+{
+	return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+		sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
+		sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
+		sqlerrcode == ERRCODE_QUERY_CANCELED;
+}
+
+static char *
+error_detail(ErrorData *edata, SgJob *job)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (edata->detail)
+		appendStringInfo(&buf, "%s\n", edata->detail);
+	if (OidIsValid(sg_last_filled_rel))
+		appendStringInfo(&buf, "While filling the row at ctid (%u,%u) of table %s.\n",
+						 ItemPointerGetBlockNumberNoCheck(&sg_last_filled_tid),
+						 ItemPointerGetOffsetNumberNoCheck(&sg_last_filled_tid),
+						 sg_qualified_relname(sg_last_filled_rel));
+	if (edata->context)
+		appendStringInfo(&buf, "Context: %s\n", edata->context);
+	if (edata->internalquery)
+		appendStringInfo(&buf, "Statement: %s\n", edata->internalquery);
+	else if (debug_query_string)
+		appendStringInfo(&buf, "Statement: %s\n", debug_query_string);
+	if (buf.len > 0 && buf.data[buf.len - 1] == '\n')
+		buf.data[--buf.len] = '\0';
+	return buf.data;
+}
+
+/* Record a failed step in a fresh transaction; return the backoff. */
+static int
+after_step_error(int64 job_id, ErrorData *edata)
+{
+	int			delay = 0;
+	char	   *detail = error_detail(edata, NULL);
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (is_retryable(edata->sqlerrcode))
+	{
+		Oid			types[3] = {INT8OID, TEXTOID, INT4OID};
+		Datum		values[3];
+
+		if (retrying_job != job_id)
+			consecutive_retries = 0;
+		retrying_job = job_id;
+		consecutive_retries++;
+		delay = Min(sg_lock_timeout_ms * (1 << Min(consecutive_retries, 10)), 10000);
+		values[0] = Int64GetDatum(job_id);
+		values[1] = CStringGetTextDatum(edata->message);
+		values[2] = Int32GetDatum(sg_batch_min_blocks);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		SPI_execute_with_args("UPDATE schema_guard.jobs SET retries = retries + 1, "
+							  "batch_blocks = GREATEST($3, batch_blocks / 2), "
+							  "last_error = $2, updated_at = pg_catalog.now() WHERE job_id = $1",
+							  3, types, values, NULL, false, 0);
+		SPI_finish();
+		sg_job_event(job_id, "retry", edata->message);
+		publish(job_id, SG_WAIT_LOCK, my_state.batch_blocks, delay);
+	}
+	else
+	{
+		SgJob	   *job = sg_job_load(job_id, true);
+
+		if (job != NULL && sg_job_is_runnable(job))
+			sg_job_set_state(job_id, "failed", NULL, edata->message, detail);
+		consecutive_retries = 0;
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return delay;
+}
+
+/* Run one step of a job; return how long to wait before the next one. */
+static int
+run_step(int64 job_id, MemoryContext loopcxt)
+{
+	volatile int delay = 0;
+
+	sg_last_filled_rel = InvalidOid;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		SgJob	   *job;
+		SgStepResult result;
+
+		memset(&result, 0, sizeof(result));
+		result.committed = true;
+		PushActiveSnapshot(GetTransactionSnapshot());
+		set_step_settings();
+		job = sg_job_load(job_id, true);
+		if (job != NULL && sg_job_is_runnable(job))
+		{
+			publish(job_id, SG_WAIT_NONE, job->batch_blocks, 0);
+			dispatch(job, &result);
+			if (result.batch)
+				delay = sg_job_batch_delay(job);
+		}
+		PopActiveSnapshot();
+		if (result.committed)
+			CommitTransactionCommand();
+		else
+			AbortCurrentTransaction();
+		if (retrying_job == job_id)
+			consecutive_retries = 0;
+		if (job != NULL)
+			publish(job_id, delay > 0 ? SG_WAIT_DELAY : SG_WAIT_NONE,
+					job->batch_blocks, delay);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(loopcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(LOG,
+				(errmsg("schema_guard job %lld: %s", (long long) job_id, edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
+		delay = after_step_error(job_id, edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(loopcxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return delay;
+}
+
+void
+sg_worker_main(Datum main_arg)
+{
+	Oid			dboid = DatumGetObjectId(main_arg);
+	MemoryContext loopcxt;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	/* the hook must not intercept the worker's own statements */
+	sg_running_own_statement = true;
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	sg_worker_attach(dboid);
+	pgstat_report_appname("schema_guard worker");
+
+	/* superuser-only settings, set while this process still is one */
+	SetConfigOption("session_replication_role", "replica", PGC_SUSET, PGC_S_SESSION);
+	SetConfigOption("row_security", "off", PGC_SUSET, PGC_S_SESSION);
+
+	loopcxt = AllocSetContextCreate(TopMemoryContext, "schema_guard worker",
+									ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		int64		job_id;
+		int			delay;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		MemoryContextReset(loopcxt);
+		MemoryContextSwitchTo(loopcxt);
+
+		job_id = next_runnable_job();
+		MemoryContextSwitchTo(loopcxt);
+		sg_worker_set_known(job_id >= 0);
+		if (job_id <= 0)
+			break;
+
+		delay = run_step(job_id, loopcxt);
+		if (delay > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 delay, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+	proc_exit(0);
+}

@@ -25,7 +25,9 @@ PGFILEDESC = "schema_guard - online ADD COLUMN"
 
 # Regression tests (sql/, expected/) run against a temporary instance that
 # preloads the library, as a real server must.
-REGRESS = setup stage_volatile
+# setup runs first: it creates the extension and the helpers the others use.
+REGRESS_ALL := $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql)))
+REGRESS = setup $(sort $(filter-out setup,$(REGRESS_ALL)))
 REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=./test/schema_guard.conf
 
 # Isolation tests (test/specs, test/expected)

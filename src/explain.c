@@ -149,7 +149,15 @@ explain_alter(ReturnSetInfo *rsinfo, int stmtno, AlterTableStmt *stmt,
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
 
 		row.steps = NIL;
-		if (SG_IS_ADD_COLUMN(cmd->subtype) && pc != NULL)
+		if (SG_IS_ADD_COLUMN(cmd->subtype) && plan->error)
+		{
+			row.column = castNode(ColumnDef, cmd->def)->colname;
+			row.subcommand = "ADD COLUMN";
+			row.risk = NULL;
+			row.reason = action_note(action, plan, rel, "");
+			row.action = "pass";
+		}
+		else if (SG_IS_ADD_COLUMN(cmd->subtype) && pc != NULL)
 		{
 			SgAddColumn *col = lfirst(pc);
 
@@ -178,6 +186,22 @@ explain_alter(ReturnSetInfo *rsinfo, int stmtno, AlterTableStmt *stmt,
 	table_close(rel, NoLock);
 }
 
+/* Report a syntax error's position within the script, not the call. */
+static void
+script_error_callback(void *arg)
+{
+	const char *sql = (const char *) arg;
+	int			position = geterrposition();
+
+	if (position > 0)
+	{
+		errposition(0);
+		internalerrposition(position);
+		internalerrquery(sql);
+	}
+	errcontext("schema_guard.explain() script");
+}
+
 Datum
 sg_explain_v1(PG_FUNCTION_ARGS)
 {
@@ -187,8 +211,15 @@ sg_explain_v1(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	int			stmtno = 0;
 
+	ErrorContextCallback errcallback;
+
 	InitMaterializedSRF(fcinfo, 0);
+	errcallback.callback = script_error_callback;
+	errcallback.arg = sql;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
 	stmts = pg_parse_query(sql);
+	error_context_stack = errcallback.previous;
 	if (stmts == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

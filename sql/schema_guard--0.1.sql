@@ -178,19 +178,19 @@ GRANT SELECT ON schema_guard.jobs_visible, schema_guard.progress,
 --
 
 CREATE FUNCTION schema_guard.pause(job bigint) RETURNS void
-AS 'MODULE_PATHNAME', 'sg_pause_v1' LANGUAGE C STRICT VOLATILE;
+AS 'MODULE_PATHNAME', 'sg_pause_v1' LANGUAGE C VOLATILE;
 
 CREATE FUNCTION schema_guard.resume(job bigint) RETURNS void
-AS 'MODULE_PATHNAME', 'sg_resume_v1' LANGUAGE C STRICT VOLATILE;
+AS 'MODULE_PATHNAME', 'sg_resume_v1' LANGUAGE C VOLATILE;
 
 CREATE FUNCTION schema_guard.cancel(job bigint) RETURNS void
-AS 'MODULE_PATHNAME', 'sg_cancel_v1' LANGUAGE C STRICT VOLATILE;
+AS 'MODULE_PATHNAME', 'sg_cancel_v1' LANGUAGE C VOLATILE;
 
 CREATE FUNCTION schema_guard.revert(job bigint) RETURNS void
-AS 'MODULE_PATHNAME', 'sg_revert_v1' LANGUAGE C STRICT VOLATILE;
+AS 'MODULE_PATHNAME', 'sg_revert_v1' LANGUAGE C VOLATILE;
 
 CREATE FUNCTION schema_guard.retry(job bigint) RETURNS void
-AS 'MODULE_PATHNAME', 'sg_retry_v1' LANGUAGE C STRICT VOLATILE;
+AS 'MODULE_PATHNAME', 'sg_retry_v1' LANGUAGE C VOLATILE;
 
 CREATE PROCEDURE schema_guard.wait(job bigint, timeout interval DEFAULT NULL)
 AS 'MODULE_PATHNAME', 'sg_wait_v1' LANGUAGE C;

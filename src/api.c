@@ -57,6 +57,16 @@ may_control(SgJob *job)
 	return has_privs_of_role(user, job->role);
 }
 
+static int64
+job_argument(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("job must not be NULL")));
+	return PG_GETARG_INT64(0);
+}
+
 static SgJob *
 job_for_control(int64 job_id)
 {
@@ -120,7 +130,7 @@ static const char *const active_states[] = {"queued", "running", NULL};
 Datum
 sg_pause_v1(PG_FUNCTION_ARGS)
 {
-	SgJob	   *job = job_for_control(PG_GETARG_INT64(0));
+	SgJob	   *job = job_for_control(job_argument(fcinfo));
 
 	require_state(job, "pause", active_states, NULL);
 	sg_job_set_state(job->job_id, "paused", NULL, NULL, NULL);
@@ -131,7 +141,7 @@ Datum
 sg_resume_v1(PG_FUNCTION_ARGS)
 {
 	static const char *const allowed[] = {"paused", NULL};
-	SgJob	   *job = job_for_control(PG_GETARG_INT64(0));
+	SgJob	   *job = job_for_control(job_argument(fcinfo));
 
 	require_state(job, "resume", allowed,
 				  strcmp(job->state, "failed") == 0 ? "Use schema_guard.retry() for a failed job." : NULL);
@@ -144,7 +154,7 @@ Datum
 sg_retry_v1(PG_FUNCTION_ARGS)
 {
 	static const char *const allowed[] = {"failed", NULL};
-	SgJob	   *job = job_for_control(PG_GETARG_INT64(0));
+	SgJob	   *job = job_for_control(job_argument(fcinfo));
 
 	require_state(job, "retry", allowed,
 				  strcmp(job->state, "paused") == 0 ? "Use schema_guard.resume() for a paused job." : NULL);
@@ -179,7 +189,7 @@ Datum
 sg_cancel_v1(PG_FUNCTION_ARGS)
 {
 	static const char *const allowed[] = {"queued", "running", "paused", "failed", NULL};
-	SgJob	   *job = job_for_control(PG_GETARG_INT64(0));
+	SgJob	   *job = job_for_control(job_argument(fcinfo));
 
 	require_state(job, "cancel", allowed, NULL);
 	drop_helpers(job);
@@ -192,7 +202,7 @@ Datum
 sg_revert_v1(PG_FUNCTION_ARGS)
 {
 	static const char *const allowed[] = {"queued", "running", "paused", "failed", "cancelled", NULL};
-	SgJob	   *job = job_for_control(PG_GETARG_INT64(0));
+	SgJob	   *job = job_for_control(job_argument(fcinfo));
 	StringInfoData sql;
 	ListCell   *lc;
 
@@ -297,11 +307,7 @@ sg_wait_v1(PG_FUNCTION_ARGS)
 	SgJob	   *job;
 	int64		last_blocks = -1;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("job must not be NULL")));
-	job_id = PG_GETARG_INT64(0);
+	job_id = job_argument(fcinfo);
 	if (!PG_ARGISNULL(1))
 	{
 		Interval   *timeout = PG_GETARG_INTERVAL_P(1);

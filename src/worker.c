@@ -243,7 +243,7 @@ is_retryable(int sqlerrcode)
 }
 
 static char *
-error_detail(ErrorData *edata, SgJob *job)
+error_detail(ErrorData *edata)
 {
 	StringInfoData buf;
 
@@ -271,10 +271,12 @@ static int
 after_step_error(int64 job_id, ErrorData *edata)
 {
 	int			delay = 0;
-	char	   *detail = error_detail(edata, NULL);
+	char	   *detail;
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	/* names of relations need the catalogs, so a transaction */
+	detail = error_detail(edata);
 	if (is_retryable(edata->sqlerrcode))
 	{
 		Oid			types[3] = {INT8OID, TEXTOID, INT4OID};

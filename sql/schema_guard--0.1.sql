@@ -150,8 +150,13 @@ SELECT j.job_id AS job,
        COALESCE(w.batch_blocks, j.batch_blocks) AS batch_blocks,
        w.delay_ms AS batch_delay_ms,
        CASE WHEN j.state = 'paused' THEN 'paused'
-            WHEN j.state = 'queued' AND w.job IS NULL THEN 'worker'
-            ELSE w.waiting
+            WHEN j.state NOT IN ('queued', 'running') THEN NULL
+            WHEN w.job IS NOT NULL THEN w.waiting
+            WHEN EXISTS (SELECT 1 FROM schema_guard.worker_status() o
+                          WHERE o.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                                               WHERE d.datname = pg_catalog.current_database()))
+                 THEN 'queue'
+            ELSE 'worker'
        END AS waiting,
        j.last_error,
        j.started_at,
@@ -194,6 +199,12 @@ AS 'MODULE_PATHNAME', 'sg_retry_v1' LANGUAGE C VOLATILE;
 
 CREATE PROCEDURE schema_guard.wait(job bigint, timeout interval DEFAULT NULL)
 AS 'MODULE_PATHNAME', 'sg_wait_v1' LANGUAGE C;
+
+-- Per-job batch settings; NULL means: follow schema_guard.batch_time and
+-- schema_guard.batch_delay.
+CREATE FUNCTION schema_guard.set_batch(job bigint, batch_time interval, batch_delay interval)
+RETURNS void
+AS 'MODULE_PATHNAME', 'sg_set_batch_v1' LANGUAGE C VOLATILE;
 
 --
 -- What would ALTER do?  Executes nothing.

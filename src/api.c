@@ -14,6 +14,8 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
@@ -43,6 +45,7 @@ PG_FUNCTION_INFO_V1(sg_revert_v1);
 PG_FUNCTION_INFO_V1(sg_retry_v1);
 PG_FUNCTION_INFO_V1(sg_wait_v1);
 PG_FUNCTION_INFO_V1(sg_worker_status);
+PG_FUNCTION_INFO_V1(sg_set_batch_v1);
 
 static bool
 may_control(SgJob *job)
@@ -394,6 +397,35 @@ sg_wait_v1(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* An interval argument in milliseconds, or -1 for NULL. */
+static int
+interval_ms_argument(FunctionCallInfo fcinfo, int argno, const char *name, int min)
+{
+	Interval   *iv;
+	int64		usecs;
+
+	if (PG_ARGISNULL(argno))
+		return -1;
+	iv = PG_GETARG_INTERVAL_P(argno);
+	usecs = iv->time + (int64) (iv->day + iv->month * DAYS_PER_MONTH) * USECS_PER_DAY;
+	if (usecs < (int64) min * 1000 || usecs > (int64) INT_MAX * 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be between %d ms and %d ms", name, min, INT_MAX)));
+	return (int) (usecs / 1000);
+}
+
+Datum
+sg_set_batch_v1(PG_FUNCTION_ARGS)
+{
+	SgJob	   *job = job_for_control(job_argument(fcinfo));
+	int			batch_time = interval_ms_argument(fcinfo, 1, "batch_time", 1);
+	int			batch_delay = interval_ms_argument(fcinfo, 2, "batch_delay", 0);
+
+	sg_job_set_batch(job->job_id, batch_time, batch_delay);
+	PG_RETURN_VOID();
+}
+
 const char *
 sg_wait_reason_name(SgWaitReason reason)
 {
@@ -409,8 +441,6 @@ sg_wait_reason_name(SgWaitReason reason)
 			return "replication lag";
 		case SG_WAIT_WAL_RATE:
 			return "wal rate";
-		case SG_WAIT_VACUUM:
-			return "vacuum";
 	}
 	return NULL;
 }

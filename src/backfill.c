@@ -22,6 +22,7 @@
 #include "postgres.h"
 
 #include "access/relation.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -83,6 +84,28 @@ batch_sql(SgJob *job, SgJobLeaf *leaf, BlockNumber start, BlockNumber end)
 					 " AND schema_guard.needs_fill('%u'::pg_catalog.regclass, ctid, '%d'::pg_catalog.int2)",
 					 start, end, leaf->relid, leaf->min_attnum);
 	return first ? NULL : buf.data;
+}
+
+/*
+ * The start of the range whose pages committed batches emptied and that is
+ * not reclaimed yet.  Kept in the worker only: after a restart the pages
+ * before the cursor are left to pruning on access and to VACUUM.
+ */
+static int64 reclaim_job = 0;
+static Oid	reclaim_rel = InvalidOid;
+static BlockNumber reclaim_from = 0;
+
+static void
+reclaim_processed(SgJob *job, SgJobLeaf *leaf, Relation rel, BlockNumber upto)
+{
+	if (leaf->pass != 1)
+		return;
+	if (reclaim_job == job->job_id && reclaim_rel == leaf->relid &&
+		reclaim_from < upto)
+		sg_reclaim_space(rel, reclaim_from, upto);
+	reclaim_job = job->job_id;
+	reclaim_rel = leaf->relid;
+	reclaim_from = upto;
 }
 
 static SgJobLeaf *
@@ -152,13 +175,18 @@ start_verify_pass(SgJob *job, SgStepResult *result)
 		values[1] = ObjectIdGetDatum(leaf->relid);
 		values[2] = Int64GetDatum(rel ? RelationGetNumberOfBlocks(rel) : 0);
 		if (rel)
+		{
+			reclaim_processed(job, leaf, rel, (BlockNumber) leaf->end_block);
 			relation_close(rel, AccessShareLock);
+		}
 		SPI_execute_with_args("UPDATE schema_guard.job_leaves SET pass = 2, next_block = 0, "
 							  "end_block = $3, done = false WHERE job_id = $1 AND relid = $2",
 							  3, types, values, NULL, false, 0);
 	}
 	SPI_finish();
-	result->committed = sg_job_advance(job, "verify", NULL);
+	result->committed =
+		sg_job_advance(job, "verify", NULL,
+					   psprintf("first pass done with batches of %d blocks", job->batch_blocks));
 }
 
 static void
@@ -169,7 +197,7 @@ finish_backfill(SgJob *job, SgStepResult *result)
 
 	foreach(lc, job->columns)
 		any_check |= ((SgJobColumn *) lfirst(lc))->check_name != NULL;
-	result->committed = sg_job_advance(job, any_check ? "validate" : "finalize", NULL);
+	result->committed = sg_job_advance(job, any_check ? "validate" : "finalize", NULL, NULL);
 }
 
 /*
@@ -211,6 +239,7 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 	char	   *sql;
 	instr_time	before;
 	instr_time	after;
+	XLogRecPtr	wal_before;
 
 	if (leaf == NULL)
 	{
@@ -234,11 +263,14 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 	start = (BlockNumber) leaf->next_block;
 	end = (BlockNumber) Min(leaf->next_block + Max(job->batch_blocks, 1),
 							leaf->end_block);
+	reclaim_processed(job, leaf, rel, start);
 	sql = batch_sql(job, leaf, start, end);
 	relation_close(rel, NoLock);
 
 	INSTR_TIME_SET_CURRENT(before);
+	wal_before = GetXLogInsertRecPtr();
 	result->rows = sql ? sg_exec_as_job_role(job, sql, false) : 0;
+	sg_throttle_account_wal(wal_before, GetXLogInsertRecPtr());
 	INSTR_TIME_SET_CURRENT(after);
 	INSTR_TIME_SUBTRACT(after, before);
 	result->elapsed_ms = INSTR_TIME_GET_MILLISEC(after);

@@ -82,7 +82,7 @@ sg_finalize_validate(SgJob *job, SgStepResult *result)
 		}
 		PG_END_TRY();
 	}
-	result->committed = sg_job_advance(job, "finalize", NULL);
+	result->committed = sg_job_advance(job, "finalize", NULL, NULL);
 }
 
 /* Replace the staging sequence by the identity, continuing its values. */
@@ -156,5 +156,5 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 	}
 	sg_exec_as_job_role(job, psprintf("DROP TRIGGER IF EXISTS %s ON %s",
 									  quote_identifier(job->trigger_name), table), false);
-	result->committed = sg_job_advance(job, "done", "done");
+	result->committed = sg_job_advance(job, "done", "done", NULL);
 }

@@ -401,6 +401,30 @@ sg_job_set_state(int64 job_id, const char *state, const char *phase,
 	sg_job_event(job_id, error ? "failed" : state, error ? error : detail);
 }
 
+/* Per-job batch settings; -1 for either means: follow the setting. */
+void
+sg_job_set_batch(int64 job_id, int batch_time_ms, int batch_delay_ms)
+{
+	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = Int32GetDatum(batch_time_ms);
+	nulls[1] = batch_time_ms < 0 ? 'n' : ' ';
+	values[2] = Int32GetDatum(batch_delay_ms);
+	nulls[2] = batch_delay_ms < 0 ? 'n' : ' ';
+	connect_spi();
+	catalog_exec("UPDATE schema_guard.jobs SET batch_time = $2, batch_delay = $3, "
+				 "updated_at = pg_catalog.now() WHERE job_id = $1",
+				 3, types, values, nulls, false);
+	finish_spi();
+	sg_job_event(job_id, "settings",
+				 psprintf("batch_time %s, batch_delay %s",
+						  batch_time_ms < 0 ? "default" : psprintf("%d ms", batch_time_ms),
+						  batch_delay_ms < 0 ? "default" : psprintf("%d ms", batch_delay_ms)));
+}
+
 bool
 sg_job_is_runnable(const SgJob *job)
 {

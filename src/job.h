@@ -78,6 +78,7 @@ extern void sg_job_event(int64 job_id, const char *event, const char *detail);
 extern void sg_job_set_state(int64 job_id, const char *state,
 							 const char *phase, const char *error,
 							 const char *detail);
+extern void sg_job_set_batch(int64 job_id, int batch_time_ms, int batch_delay_ms);
 extern bool sg_job_is_runnable(const SgJob *job);
 extern bool sg_job_is_finished(const SgJob *job);
 extern List *sg_jobs_active_on(Oid relid);

@@ -17,8 +17,7 @@ typedef enum SgWaitReason
 	SG_WAIT_DELAY,				/* the pause between batches */
 	SG_WAIT_LOCK,				/* a lock wait timed out; backing off */
 	SG_WAIT_REPLICATION_LAG,	/* a standby is too far behind */
-	SG_WAIT_WAL_RATE,			/* over schema_guard.max_wal_rate */
-	SG_WAIT_VACUUM				/* making processed pages' space reusable */
+	SG_WAIT_WAL_RATE			/* over schema_guard.max_wal_rate */
 } SgWaitReason;
 
 typedef struct SgWorkerState

@@ -30,7 +30,7 @@ int			sg_batch_time_ms = 200;
 int			sg_batch_delay_ms = 20;
 int			sg_batch_min_blocks = 1;
 int			sg_batch_max_blocks = 4096;
-int			sg_vacuum_every_blocks = 2000;
+bool		sg_reclaim = true;
 int			sg_max_replication_lag_kb = 64 * 1024;
 int			sg_max_wal_rate_kb = 0;
 int			sg_max_workers = 2;
@@ -100,11 +100,11 @@ define_settings(void)
 							&sg_batch_max_blocks, 4096, 1, 1048576,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 
-	DefineCustomIntVariable("schema_guard.vacuum_every",
-							"Blocks backfilled between two vacuums of the processed range, which make the space of old row versions reusable; 0 turns this off.",
-							NULL,
-							&sg_vacuum_every_blocks, 2000, 0, INT_MAX,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("schema_guard.reclaim",
+							 "Make the space of the row versions a batch replaced reusable before the next batch.",
+							 "Keeps the table from growing to twice its size during the backfill. Turn off only to measure what it saves.",
+							 &sg_reclaim, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("schema_guard.max_replication_lag",
 							"The backfill waits while a streaming standby's replay is further behind than this; 0 turns the check off.",

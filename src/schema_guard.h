@@ -45,7 +45,7 @@ extern int	sg_batch_time_ms;
 extern int	sg_batch_delay_ms;
 extern int	sg_batch_min_blocks;
 extern int	sg_batch_max_blocks;
-extern int	sg_vacuum_every_blocks;
+extern bool sg_reclaim;
 extern int	sg_max_replication_lag_kb;
 extern int	sg_max_wal_rate_kb;
 extern int	sg_max_workers;

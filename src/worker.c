@@ -137,7 +137,8 @@ sg_exec_as_job_role(SgJob *job, const char *sql, bool read_only)
  * cancelled or reverted it meanwhile.  Returns false if it changed.
  */
 bool
-sg_job_advance(SgJob *job, const char *phase, const char *state)
+sg_job_advance(SgJob *job, const char *phase, const char *state,
+			   const char *detail)
 {
 	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
 	Datum		values[3];
@@ -158,7 +159,7 @@ sg_job_advance(SgJob *job, const char *phase, const char *state)
 	ok = SPI_processed == 1;
 	SPI_finish();
 	if (ok)
-		sg_job_event(job->job_id, state ? state : phase, NULL);
+		sg_job_event(job->job_id, state ? state : phase, detail);
 	return ok;
 }
 
@@ -216,21 +217,31 @@ set_step_settings(void)
 							 GUC_ACTION_LOCAL, true, 0, false);
 }
 
-/* One step of a job, in the current transaction. */
-static void
-dispatch(SgJob *job, SgStepResult *result)
+/*
+ * One step of a job, in the current transaction.  Returns why the job
+ * holds back instead, with how long in *wait_ms.
+ */
+static SgWaitReason
+dispatch(SgJob *job, SgStepResult *result, int *wait_ms)
 {
 	if (strcmp(job->state, "queued") == 0)
 		sg_job_set_state(job->job_id, "running", NULL, NULL, NULL);
 
 	if (strcmp(job->phase, "backfill") == 0 || strcmp(job->phase, "verify") == 0)
+	{
+		SgWaitReason why = sg_throttle_before_batch(job, wait_ms);
+
+		if (why != SG_WAIT_NONE)
+			return why;
 		sg_backfill_step(job, result);
+	}
 	else if (strcmp(job->phase, "validate") == 0)
 		sg_finalize_validate(job, result);
 	else if (strcmp(job->phase, "finalize") == 0)
 		sg_finalize_complete(job, result);
 	else
-		result->committed = sg_job_advance(job, "done", "done");
+		result->committed = sg_job_advance(job, "done", "done", NULL);
+	return SG_WAIT_NONE;
 }
 
 static bool
@@ -326,29 +337,36 @@ run_step(int64 job_id, MemoryContext loopcxt)
 	{
 		SgJob	   *job;
 		SgStepResult result;
+		SgWaitReason why = SG_WAIT_NONE;
+		int			wait_ms = 0;
 
 		memset(&result, 0, sizeof(result));
 		result.committed = true;
 		PushActiveSnapshot(GetTransactionSnapshot());
 		set_step_settings();
+
 		job = sg_job_load(job_id, true);
 		if (job != NULL && sg_job_is_runnable(job))
 		{
 			publish(job_id, SG_WAIT_NONE, job->batch_blocks, 0);
-			dispatch(job, &result);
-			if (result.batch)
+			why = dispatch(job, &result, &wait_ms);
+			if (why != SG_WAIT_NONE)
+				delay = wait_ms;
+			else if (result.batch)
+			{
 				delay = sg_job_batch_delay(job);
+				why = delay > 0 ? SG_WAIT_DELAY : SG_WAIT_NONE;
+			}
 		}
 		PopActiveSnapshot();
 		if (result.committed)
 			CommitTransactionCommand();
 		else
 			AbortCurrentTransaction();
-		if (retrying_job == job_id)
+		if (retrying_job == job_id && why != SG_WAIT_LOCK)
 			consecutive_retries = 0;
 		if (job != NULL)
-			publish(job_id, delay > 0 ? SG_WAIT_DELAY : SG_WAIT_NONE,
-					job->batch_blocks, delay);
+			publish(job_id, why, job->batch_blocks, delay);
 	}
 	PG_CATCH();
 	{

@@ -9,9 +9,12 @@
 #ifndef SG_WORKER_H
 #define SG_WORKER_H
 
+#include "access/xlogdefs.h"
+#include "storage/block.h"
 #include "utils/relcache.h"
 
 #include "job.h"
+#include "launcher.h"
 
 typedef struct SgStepResult
 {
@@ -33,10 +36,14 @@ extern void sg_finalize_complete(SgJob *job, SgStepResult *result);
 extern int	sg_exec_as_job_role(SgJob *job, const char *sql, bool read_only);
 extern void sg_check_job_role(SgJob *job, Relation rel);
 extern char *sg_qualified_relname(Oid relid);
-extern bool sg_job_advance(SgJob *job, const char *phase, const char *state);
+extern bool sg_job_advance(SgJob *job, const char *phase, const char *state,
+						   const char *detail);
 
 /* throttle.c */
 extern int	sg_next_batch_blocks(SgJob *job, const SgStepResult *result);
 extern int	sg_job_batch_delay(SgJob *job);
+extern SgWaitReason sg_throttle_before_batch(SgJob *job, int *wait_ms);
+extern void sg_throttle_account_wal(XLogRecPtr before, XLogRecPtr after);
+extern void sg_reclaim_space(Relation rel, BlockNumber start, BlockNumber end);
 
 #endif							/* SG_WORKER_H */

@@ -18,12 +18,12 @@ ALTER TABLE vol_guard ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();
 SELECT pg_relation_filenode('vol_guard') = :filenode_before AS same_file;
 -- meanwhile: nullable, a NOT VALID check, and the fill trigger
 SELECT * FROM sg_test.catalog('vol_guard');
-SELECT job, "table", columns, state, phase FROM schema_guard.progress;
+SELECT job, "table", columns, state, phase FROM schema_guard.progress WHERE job = 200;
 
 SET client_min_messages = warning;
 CALL schema_guard.wait(200);
 RESET client_min_messages;
-SELECT job, "table", columns, state, phase, percent FROM schema_guard.progress;
+SELECT job, "table", columns, state, phase, percent FROM schema_guard.progress WHERE job = 200;
 
 -- same catalogs as the plain ALTER
 (SELECT * FROM sg_test.catalog('vol_plain') EXCEPT SELECT * FROM sg_test.catalog('vol_guard'))

@@ -224,8 +224,12 @@ set_step_settings(void)
 static SgWaitReason
 dispatch(SgJob *job, SgStepResult *result, int *wait_ms)
 {
+	/* starting is a step of its own, so its record survives a failing batch */
 	if (strcmp(job->state, "queued") == 0)
+	{
 		sg_job_set_state(job->job_id, "running", NULL, NULL, NULL);
+		return SG_WAIT_NONE;
+	}
 
 	if (strcmp(job->phase, "backfill") == 0 || strcmp(job->phase, "verify") == 0)
 	{

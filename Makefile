@@ -7,6 +7,7 @@ MODULE_big = schema_guard
 OBJS = \
 	src/schema_guard.o \
 	src/utility_hook.o \
+	src/ddl_guard.o \
 	src/lockwait.o \
 	src/classify.o \
 	src/stage.o \

@@ -182,7 +182,7 @@ drop_helpers(SgJob *job)
 	{
 		SgJobColumn *col = lfirst(lc);
 
-		if (col->check_name && get_attname(job->relid, col->attnum, true))
+		if (col->check_name && sg_column_name(job->relid, col->attnum))
 			run_ddl(psprintf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s",
 							 table, quote_identifier(col->check_name)));
 	}
@@ -222,7 +222,7 @@ sg_revert_v1(PG_FUNCTION_ARGS)
 		foreach(lc, job->columns)
 		{
 			SgJobColumn *col = lfirst(lc);
-			char	   *name = get_attname(job->relid, col->attnum, true);
+			char	   *name = sg_column_name(job->relid, col->attnum);
 
 			if (name)
 				appendStringInfo(&sql, "%s DROP COLUMN %s", sql.len ? "," : "",

@@ -71,7 +71,7 @@ batch_sql(SgJob *job, SgJobLeaf *leaf, BlockNumber start, BlockNumber end)
 	foreach(lc, job->columns)
 	{
 		SgJobColumn *col = lfirst(lc);
-		char	   *name = get_attname(job->relid, col->attnum, true);
+		char	   *name = sg_column_name(job->relid, col->attnum);
 
 		if (name == NULL)
 			continue;			/* dropped meanwhile */

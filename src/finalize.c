@@ -35,7 +35,7 @@
 static char *
 current_name(SgJob *job, SgJobColumn *col)
 {
-	return get_attname(job->relid, col->attnum, true);
+	return sg_column_name(job->relid, col->attnum);
 }
 
 static bool

@@ -26,6 +26,8 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
+#include "catalog/pg_attribute.h"
 
 #include "schema_guard.h"
 #include "job.h"
@@ -437,6 +439,113 @@ sg_job_is_finished(const SgJob *job)
 	return strcmp(job->state, "done") == 0 ||
 		strcmp(job->state, "cancelled") == 0 ||
 		strcmp(job->state, "reverted") == 0;
+}
+
+/* A column's current name, or NULL if it was dropped. */
+char *
+sg_column_name(Oid relid, AttrNumber attnum)
+{
+	HeapTuple	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid),
+									  Int16GetDatum(attnum));
+	char	   *name = NULL;
+
+	if (!HeapTupleIsValid(tup))
+		return NULL;
+	if (!((Form_pg_attribute) GETSTRUCT(tup))->attisdropped)
+		name = pstrdup(NameStr(((Form_pg_attribute) GETSTRUCT(tup))->attname));
+	ReleaseSysCache(tup);
+	return name;
+}
+
+/* The oldest unfinished job filling this table (or leaf), 0 if none. */
+int64
+sg_job_active_on(Oid relid)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	int64		job_id = 0;
+	bool		isnull;
+
+	connect_spi();
+	catalog_exec("SELECT j.job_id FROM schema_guard.jobs j "
+				 "WHERE j.state NOT IN ('done', 'cancelled', 'reverted') "
+				 "AND (j.relid = $1 OR EXISTS (SELECT 1 FROM schema_guard.job_leaves l "
+				 "                             WHERE l.job_id = j.job_id AND l.relid = $1)) "
+				 "ORDER BY j.job_id LIMIT 1",
+				 1, types, values, NULL, true);
+	if (SPI_processed == 1)
+		job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	finish_spi();
+	return job_id;
+}
+
+/* The oldest unfinished job in this database, and its table; 0 if none. */
+int64
+sg_job_any_active(Oid *relid)
+{
+	int64		job_id = 0;
+	bool		isnull;
+
+	connect_spi();
+	catalog_exec("SELECT job_id, relid::oid FROM schema_guard.jobs "
+				 "WHERE state NOT IN ('done', 'cancelled', 'reverted') ORDER BY job_id LIMIT 1",
+				 0, NULL, NULL, NULL, true);
+	if (SPI_processed == 1)
+	{
+		job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+		*relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	finish_spi();
+	return job_id;
+}
+
+/*
+ * A job's table got a new file in this transaction without its tuples
+ * being formed anew: adopt the file.  After TRUNCATE no row is left to
+ * fill, so the first pass is complete.
+ */
+void
+sg_job_adopt_new_files(bool truncated)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	uint64		i;
+	List	   *jobs = NIL;
+	ListCell   *lc;
+
+	connect_spi();
+	catalog_exec(truncated
+				 ? "UPDATE schema_guard.job_leaves l SET relfilenode = c.relfilenode, "
+				 "  end_block = 0, next_block = 0, done = true "
+				 "FROM pg_catalog.pg_class c, schema_guard.jobs j "
+				 "WHERE c.oid = l.relid AND j.job_id = l.job_id AND c.relfilenode <> l.relfilenode "
+				 "AND j.state NOT IN ('done', 'cancelled', 'reverted') RETURNING l.job_id"
+				 : "UPDATE schema_guard.job_leaves l SET relfilenode = c.relfilenode "
+				 "FROM pg_catalog.pg_class c, schema_guard.jobs j "
+				 "WHERE c.oid = l.relid AND j.job_id = l.job_id AND c.relfilenode <> l.relfilenode "
+				 "AND j.state NOT IN ('done', 'cancelled', 'reverted') RETURNING l.job_id",
+				 0, NULL, NULL, NULL, false);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		jobs = lappend(jobs, (void *) (intptr_t) id);
+		MemoryContextSwitchTo(old);
+	}
+	finish_spi();
+	foreach(lc, jobs)
+		sg_job_event((int64) (intptr_t) lfirst(lc),
+					 truncated ? "truncated" : "moved",
+					 truncated ? "the table was truncated: no row is left to fill"
+					 : "the table moved to another tablespace");
+	if (jobs != NIL)
+		sg_request_worker_at_commit();
 }
 
 /* Ids of the unfinished jobs on a table, oldest first. */

@@ -82,5 +82,9 @@ extern void sg_job_set_batch(int64 job_id, int batch_time_ms, int batch_delay_ms
 extern bool sg_job_is_runnable(const SgJob *job);
 extern bool sg_job_is_finished(const SgJob *job);
 extern List *sg_jobs_active_on(Oid relid);
+extern int64 sg_job_active_on(Oid relid);
+extern char *sg_column_name(Oid relid, AttrNumber attnum);
+extern int64 sg_job_any_active(Oid *relid);
+extern void sg_job_adopt_new_files(bool truncated);
 
 #endif							/* SG_JOB_H */

@@ -29,6 +29,11 @@ extern void sg_next_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 								   DestReceiver *dest, QueryCompletion *qc);
 extern char *sg_sentence(const char *clause);
 
+/* ddl_guard.c */
+extern void sg_guard_before(PlannedStmt *pstmt);
+extern void sg_guard_after(PlannedStmt *pstmt);
+extern void sg_guard_plain_rewrite(Oid relid, bool recurse, SgAlterPlan *plan);
+
 /* lockwait.c */
 extern Oid	sg_lock_table_for_alter(AlterTableStmt *stmt);
 

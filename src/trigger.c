@@ -279,13 +279,18 @@ trigger_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
 		AttrNumber	attnum = state->spec->attnums[i];
 
 		if (state->relid != state->spec->relid)
-			attnum = get_attnum(state->relid,
-								get_attname(state->spec->relid, attnum, false));
-		if (attnum == InvalidAttrNumber)
-			elog(ERROR, "column of schema_guard job %lld is missing from \"%s\"",
-				 (long long) job_id, RelationGetRelationName(rel));
+		{
+			char	   *name = sg_column_name(state->spec->relid, attnum);
+
+			attnum = name ? get_attnum(state->relid, name) : InvalidAttrNumber;
+		}
+		/* a dropped column needs no value */
+		if (attnum == InvalidAttrNumber ||
+			TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attisdropped)
+			attnum = InvalidAttrNumber;
+		else
+			state->min_attnum = Min(state->min_attnum, attnum);
 		state->attnums[i] = attnum;
-		state->min_attnum = Min(state->min_attnum, attnum);
 	}
 	fcinfo->flinfo->fn_extra = state;
 	return state;
@@ -383,6 +388,8 @@ sg_fill_trigger(PG_FUNCTION_ARGS)
 		AttrNumber	attnum = state->attnums[i];
 		bool		isnull;
 
+		if (attnum == InvalidAttrNumber)
+			continue;
 		if (!new_lacks)
 		{
 			if (bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber,

@@ -205,6 +205,7 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 	Oid			relid;
 	Relation	rel;
 	SgAlterPlan *plan;
+	SgAction	action;
 	bool		staged = false;
 
 	if (stmt->objtype != OBJECT_TABLE || !sg_statement_has_add_column(stmt))
@@ -232,7 +233,10 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 	stmt = (AlterTableStmt *) copy->utilityStmt;
 	plan = sg_classify_alter_safely(rel, stmt, queryString, AccessExclusiveLock);
 
-	switch (sg_decide(plan))
+	action = sg_decide(plan);
+	if (action != SG_ACTION_STAGE)
+		sg_guard_plain_rewrite(relid, stmt->relation->inh, plan);
+	switch (action)
 	{
 		case SG_ACTION_PASS:
 			break;
@@ -268,12 +272,34 @@ sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
+	bool		active;
 
-	if (IsA(parsetree, AlterTableStmt) && !sg_hook_is_inert() &&
-		handle_alter_table(pstmt, queryString, context, params, queryEnv,
-						   dest, qc))
-		return;
+	switch (nodeTag(parsetree))
+	{
+		case T_AlterTableStmt:
+		case T_VacuumStmt:
+		case T_ClusterStmt:
+		case T_DropStmt:
+		case T_TruncateStmt:
+			active = !sg_hook_is_inert();
+			break;
+		default:
+			active = false;
+			break;
+	}
+
+	if (active)
+	{
+		sg_guard_before(pstmt);
+		if (IsA(parsetree, AlterTableStmt) &&
+			handle_alter_table(pstmt, queryString, context, params, queryEnv,
+							   dest, qc))
+			return;
+	}
 
 	sg_next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 						   params, queryEnv, dest, qc);
+
+	if (active)
+		sg_guard_after(pstmt);
 }

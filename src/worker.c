@@ -22,7 +22,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/htup_details.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -218,12 +221,52 @@ set_step_settings(void)
 }
 
 /*
+ * A job whose table was dropped, or all of whose columns were, has nothing
+ * left to do: end it, dropping the fill trigger if the table remains.
+ */
+static bool
+end_if_gone(SgJob *job, SgStepResult *result)
+{
+	ListCell   *lc;
+	const char *why;
+
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(job->relid)))
+		why = "the table was dropped";
+	else
+	{
+		foreach(lc, job->columns)
+		{
+			SgJobColumn *col = lfirst(lc);
+			HeapTuple	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(job->relid),
+											  Int16GetDatum(col->attnum));
+			bool		present = HeapTupleIsValid(tup) &&
+				!((Form_pg_attribute) GETSTRUCT(tup))->attisdropped;
+
+			if (HeapTupleIsValid(tup))
+				ReleaseSysCache(tup);
+			if (present)
+				return false;
+		}
+		why = "the columns were dropped";
+		sg_exec_as_job_role(job, psprintf("DROP TRIGGER IF EXISTS %s ON %s",
+										  quote_identifier(job->trigger_name),
+										  sg_qualified_relname(job->relid)), false);
+	}
+	sg_job_set_state(job->job_id, "cancelled", NULL, NULL, why);
+	result->committed = true;
+	return true;
+}
+
+/*
  * One step of a job, in the current transaction.  Returns why the job
  * holds back instead, with how long in *wait_ms.
  */
 static SgWaitReason
 dispatch(SgJob *job, SgStepResult *result, int *wait_ms)
 {
+	if (end_if_gone(job, result))
+		return SG_WAIT_NONE;
+
 	/* starting is a step of its own, so its record survives a failing batch */
 	if (strcmp(job->state, "queued") == 0)
 	{
@@ -270,6 +313,8 @@ error_detail(ErrorData *edata)
 						 ItemPointerGetBlockNumberNoCheck(&sg_last_filled_tid),
 						 ItemPointerGetOffsetNumberNoCheck(&sg_last_filled_tid),
 						 sg_qualified_relname(sg_last_filled_rel));
+	if (edata->hint)
+		appendStringInfo(&buf, "Hint: %s\n", edata->hint);
 	if (edata->context)
 		appendStringInfo(&buf, "Context: %s\n", edata->context);
 	if (edata->internalquery)

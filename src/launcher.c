@@ -52,6 +52,7 @@ typedef struct SgDatabase
 	TimestampTz pending_since;
 	pid_t		worker_pid;		/* 0: no worker running */
 	bool		worker_starting;
+	uint64		worker_generation;	/* which launch the flags above are about */
 	SgWorkerState state;		/* written by the worker */
 } SgDatabase;
 
@@ -304,8 +305,11 @@ sg_worker_states(Oid *dboids, pid_t *pids, SgWorkerState *states, int max)
 typedef struct LauncherWorker
 {
 	Oid			dboid;
+	uint64		generation;
 	BackgroundWorkerHandle *handle;
 } LauncherWorker;
+
+static uint64 last_generation = 0;
 
 static List *launched = NIL;	/* LauncherWorker, in TopMemoryContext */
 
@@ -389,9 +393,13 @@ reap_workers(void)
 		{
 			SgDatabase *db;
 
+			/*
+			 * A worker clears its entry when it exits; this covers one that
+			 * died before it could.  A later launch owns the entry now.
+			 */
 			SpinLockAcquire(&sg_shared->mutex);
 			db = database_entry(lw->dboid, false);
-			if (db)
+			if (db && db->worker_generation == lw->generation)
 			{
 				db->worker_pid = 0;
 				db->worker_starting = false;
@@ -405,7 +413,7 @@ reap_workers(void)
 }
 
 static bool
-start_worker(Oid dboid)
+start_worker(Oid dboid, uint64 generation)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
@@ -431,6 +439,7 @@ start_worker(Oid dboid)
 	}
 	lw = palloc(sizeof(LauncherWorker));
 	lw->dboid = dboid;
+	lw->generation = generation;
 	lw->handle = handle;
 	launched = lappend(launched, lw);
 	MemoryContextSwitchTo(old);
@@ -448,6 +457,7 @@ start_pending_workers(void)
 	{
 		SgDatabase *next = NULL;
 		Oid			dboid;
+		uint64		generation;
 		int			running = 0;
 		int			i;
 		bool		started;
@@ -471,10 +481,11 @@ start_pending_workers(void)
 		/* the worker reads the jobs after this, so clearing now loses nothing */
 		next->pending = false;
 		next->worker_starting = true;
+		next->worker_generation = generation = ++last_generation;
 		dboid = next->dboid;
 		SpinLockRelease(&sg_shared->mutex);
 
-		started = start_worker(dboid);
+		started = start_worker(dboid, generation);
 		if (!started)
 		{
 			SpinLockAcquire(&sg_shared->mutex);

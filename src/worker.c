@@ -156,7 +156,7 @@ sg_job_advance(SgJob *job, const char *phase, const char *state,
 		elog(ERROR, "SPI_connect failed");
 	SPI_execute_with_args("UPDATE schema_guard.jobs SET phase = $2, "
 						  "state = COALESCE($3, state), updated_at = pg_catalog.now(), "
-						  "finished_at = CASE WHEN $3 = 'done' THEN pg_catalog.now() END "
+						  "finished_at = CASE WHEN $3 IN ('done', 'cancelled') THEN pg_catalog.now() END "
 						  "WHERE job_id = $1 AND state IN ('queued', 'running')",
 						  3, types, values, nulls, false, 0);
 	ok = SPI_processed == 1;
@@ -178,9 +178,34 @@ publish(int64 job_id, SgWaitReason waiting, int batch_blocks, int delay_ms)
 	sg_worker_publish(&my_state);
 }
 
-/* The oldest runnable job, 0 if none, -1 if schema_guard is not installed. */
+/*
+ * One worker per database, whatever the launcher's bookkeeping says: a
+ * session-level advisory lock, held until the worker exits.
+ */
+#define SG_WORKER_LOCK_KEY1 0x5347	/* "SG" */
+#define SG_WORKER_LOCK_KEY2 1
+
+static bool
+only_worker_here(void)
+{
+	bool		isnull;
+	bool		got;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	SPI_execute(psprintf("SELECT pg_catalog.pg_try_advisory_lock(%d, %d)",
+						 SG_WORKER_LOCK_KEY1, SG_WORKER_LOCK_KEY2), false, 1);
+	got = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return got;
+}
+
+/*
+ * The oldest runnable job, 0 if none, -1 if schema_guard is not installed
+ * or another worker serves this database.
+ */
 static int64
-next_runnable_job(void)
+next_runnable_job(bool first)
 {
 	int64		job_id = 0;
 
@@ -189,6 +214,8 @@ next_runnable_job(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (!sg_extension_active())
 		job_id = -1;
+	else if (first && !only_worker_here())
+		job_id = 0;
 	else
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -252,8 +279,7 @@ end_if_gone(SgJob *job, SgStepResult *result)
 										  quote_identifier(job->trigger_name),
 										  sg_qualified_relname(job->relid)), false);
 	}
-	sg_job_set_state(job->job_id, "cancelled", NULL, NULL, why);
-	result->committed = true;
+	result->committed = sg_job_advance(job, job->phase, "cancelled", why);
 	return true;
 }
 
@@ -458,7 +484,7 @@ sg_worker_main(Datum main_arg)
 
 	loopcxt = AllocSetContextCreate(TopMemoryContext, "schema_guard worker",
 									ALLOCSET_DEFAULT_SIZES);
-	for (;;)
+	for (bool first = true;; first = false)
 	{
 		int64		job_id;
 		int			delay;
@@ -472,7 +498,7 @@ sg_worker_main(Datum main_arg)
 		MemoryContextReset(loopcxt);
 		MemoryContextSwitchTo(loopcxt);
 
-		job_id = next_runnable_job();
+		job_id = next_runnable_job(first);
 		MemoryContextSwitchTo(loopcxt);
 		sg_worker_set_known(job_id >= 0);
 		if (job_id <= 0)

@@ -11,6 +11,7 @@ OBJS = \
 	src/lockwait.o \
 	src/classify.o \
 	src/stage.o \
+	src/stage_constraints.o \
 	src/job.o \
 	src/launcher.o \
 	src/worker.o \

@@ -17,7 +17,7 @@ CREATE TABLE schema_guard.jobs (
                   CHECK (state IN ('queued', 'running', 'paused', 'failed',
                                    'cancelled', 'reverted', 'done')),
     phase         text NOT NULL DEFAULT 'backfill'
-                  CHECK (phase IN ('backfill', 'verify', 'validate',
+                  CHECK (phase IN ('backfill', 'verify', 'validate', 'index',
                                    'finalize', 'done')),
     statement     text NOT NULL,
     search_path   text NOT NULL,
@@ -56,6 +56,20 @@ CREATE TABLE schema_guard.job_columns (
     PRIMARY KEY (job_id, attnum)
 );
 
+-- Constraints of the added columns that the job finishes: CHECK and
+-- FOREIGN KEY added NOT VALID, to validate; UNIQUE and PRIMARY KEY, to
+-- build concurrently and add USING INDEX.
+CREATE TABLE schema_guard.job_constraints (
+    job_id          bigint NOT NULL,
+    conname         name NOT NULL,
+    attnum          int2 NOT NULL,
+    kind            text NOT NULL
+                    CHECK (kind IN ('check', 'foreign key', 'unique', 'primary key')),
+    index_sql       text,
+    constraint_sql  text,
+    PRIMARY KEY (job_id, conname)
+);
+
 -- One row per table that stores rows: the table itself, or its leaves.
 CREATE TABLE schema_guard.job_leaves (
     job_id       bigint NOT NULL,
@@ -83,6 +97,7 @@ CREATE INDEX ON schema_guard.job_events (job_id);
 SELECT pg_catalog.pg_extension_config_dump('schema_guard.jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('schema_guard.jobs_job_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('schema_guard.job_columns', '');
+SELECT pg_catalog.pg_extension_config_dump('schema_guard.job_constraints', '');
 SELECT pg_catalog.pg_extension_config_dump('schema_guard.job_leaves', '');
 SELECT pg_catalog.pg_extension_config_dump('schema_guard.job_events', '');
 SELECT pg_catalog.pg_extension_config_dump('schema_guard.job_events_event_id_seq', '');
@@ -128,8 +143,12 @@ SELECT j.*
 CREATE VIEW schema_guard.progress AS
 SELECT j.job_id AS job,
        j.relid AS "table",
-       (SELECT pg_catalog.array_agg(c.colname ORDER BY c.attnum)
-          FROM schema_guard.job_columns c WHERE c.job_id = j.job_id) AS columns,
+       (SELECT pg_catalog.array_agg(DISTINCT c.colname)
+          FROM (SELECT colname FROM schema_guard.job_columns WHERE job_id = j.job_id
+                UNION ALL
+                SELECT a.attname FROM schema_guard.job_constraints k
+                  JOIN pg_catalog.pg_attribute a ON a.attrelid = j.relid AND a.attnum = k.attnum
+                 WHERE k.job_id = j.job_id) c) AS columns,
        j.state,
        j.phase,
        j.blocks_done,

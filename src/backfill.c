@@ -192,12 +192,7 @@ start_verify_pass(SgJob *job, SgStepResult *result)
 static void
 finish_backfill(SgJob *job, SgStepResult *result)
 {
-	ListCell   *lc;
-	bool		any_check = false;
-
-	foreach(lc, job->columns)
-		any_check |= ((SgJobColumn *) lfirst(lc))->check_name != NULL;
-	result->committed = sg_job_advance(job, any_check ? "validate" : "finalize", NULL, NULL);
+	result->committed = sg_job_advance(job, sg_phase_after(job, "verify"), NULL, NULL);
 }
 
 /*
@@ -243,7 +238,7 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 
 	if (leaf == NULL)
 	{
-		if (strcmp(job->phase, "backfill") == 0)
+		if (strcmp(job->phase, "backfill") == 0 && job->leaves != NIL)
 			start_verify_pass(job, result);
 		else
 			finish_backfill(job, result);

@@ -54,6 +54,15 @@
 #define SG_IS_ADD_COLUMN(subtype) ((subtype) == AT_AddColumn)
 #endif
 
+/* Parse analysis of a query without parameters was renamed in 15. */
+#if PG_VERSION_NUM < 150000
+#define sg_analyze_and_rewrite(raw, sql) \
+	pg_analyze_and_rewrite((raw), (sql), NULL, 0, NULL)
+#else
+#define sg_analyze_and_rewrite(raw, sql) \
+	pg_analyze_and_rewrite_fixedparams((raw), (sql), NULL, 0, NULL)
+#endif
+
 /* Shared memory must be requested from shmem_request_hook from 15 on. */
 #if PG_VERSION_NUM >= 150000
 #define SG_HAVE_SHMEM_REQUEST_HOOK 1

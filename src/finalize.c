@@ -22,6 +22,7 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
+#include "catalog/pg_index.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -44,45 +45,194 @@ constraint_exists(Oid relid, const char *conname)
 	return OidIsValid(get_relation_constraint_oid(relid, conname, true));
 }
 
-void
-sg_finalize_validate(SgJob *job, SgStepResult *result)
+static bool
+constraint_validated(Oid relid, const char *conname)
 {
-	char	   *table = sg_qualified_relname(job->relid);
+	Oid			conoid = get_relation_constraint_oid(relid, conname, true);
+	HeapTuple	tup;
+	bool		validated;
+
+	if (!OidIsValid(conoid))
+		return true;			/* dropped meanwhile: nothing to validate */
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (!HeapTupleIsValid(tup))
+		return true;
+	validated = ((Form_pg_constraint) GETSTRUCT(tup))->convalidated;
+	ReleaseSysCache(tup);
+	return validated;
+}
+
+static bool
+is_index_constraint(SgJobConstraint *con)
+{
+	return con->index_sql != NULL;
+}
+
+/*
+ * The phase after "from", skipping those the job has nothing to do in:
+ * backfill, verify, validate, index, finalize.
+ */
+const char *
+sg_phase_after(SgJob *job, const char *from)
+{
+	static const char *const phases[] = {"backfill", "verify", "validate", "index", "finalize", "done", NULL};
+	bool		any_validate = false;
+	bool		any_index = false;
+	ListCell   *lc;
+	int			i;
+
+	foreach(lc, job->columns)
+		any_validate |= ((SgJobColumn *) lfirst(lc))->check_name != NULL;
+	foreach(lc, job->constraints)
+	{
+		if (is_index_constraint(lfirst(lc)))
+			any_index = true;
+		else
+			any_validate = true;
+	}
+	for (i = 0; phases[i] && strcmp(phases[i], from) != 0; i++)
+		;
+	for (i = phases[i] ? i + 1 : 0; phases[i]; i++)
+	{
+		if ((strcmp(phases[i], "backfill") == 0 || strcmp(phases[i], "verify") == 0) &&
+			job->leaves == NIL)
+			continue;
+		if (strcmp(phases[i], "validate") == 0 && !any_validate)
+			continue;
+		if (strcmp(phases[i], "index") == 0 && !any_index)
+			continue;
+		return phases[i];
+	}
+	return "done";
+}
+
+/*
+ * The next UNIQUE or PRIMARY KEY whose index is not built yet (or was left
+ * INVALID by a failed concurrent build: *invalid says so), or NULL.
+ */
+SgJobConstraint *
+sg_next_index(SgJob *job, bool *invalid)
+{
+	Oid			nspid = get_rel_namespace(job->relid);
+	ListCell   *lc;
+
+	foreach(lc, job->constraints)
+	{
+		SgJobConstraint *con = lfirst(lc);
+		Oid			indexoid;
+		HeapTuple	tup;
+		bool		valid = false;
+
+		if (!is_index_constraint(con) ||
+			OidIsValid(get_relation_constraint_oid(job->relid, con->conname, true)))
+			continue;
+		indexoid = get_relname_relid(con->conname, nspid);
+		if (OidIsValid(indexoid))
+		{
+			tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+			if (HeapTupleIsValid(tup))
+			{
+				valid = ((Form_pg_index) GETSTRUCT(tup))->indisvalid;
+				ReleaseSysCache(tup);
+			}
+		}
+		if (valid)
+			continue;
+		if (invalid)
+			*invalid = OidIsValid(indexoid);
+		return con;
+	}
+	return NULL;
+}
+
+/* The next NOT VALID constraint of the job, or NULL when all are valid. */
+static const char *
+next_to_validate(SgJob *job)
+{
 	ListCell   *lc;
 
 	foreach(lc, job->columns)
 	{
 		SgJobColumn *col = lfirst(lc);
-		char	   *name = current_name(job, col);
 
-		if (col->check_name == NULL || name == NULL ||
-			!constraint_exists(job->relid, col->check_name))
-			continue;
-		PG_TRY();
-		{
-			sg_exec_as_job_role(job, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s",
-											  table, quote_identifier(col->check_name)),
-								false);
-		}
-		PG_CATCH();
-		{
-			/* say it as PostgreSQL's ALTER would have */
-			if (geterrcode() == ERRCODE_CHECK_VIOLATION)
-			{
-				FlushErrorState();
-				ereport(ERROR,
-						(errcode(ERRCODE_NOT_NULL_VIOLATION),
-						 errmsg("column \"%s\" of relation \"%s\" contains null values",
-								name, get_rel_name(job->relid)),
-						 errdetail("The fill expression %s yielded NULL for some row, "
-								   "so the column cannot be made NOT NULL.", col->fill_expr),
-						 errhint("Fill the NULLs by hand and retry the job, or revert it.")));
-			}
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
+		if (col->check_name && current_name(job, col) &&
+			!constraint_validated(job->relid, col->check_name))
+			return col->check_name;
 	}
-	result->committed = sg_job_advance(job, "finalize", NULL, NULL);
+	foreach(lc, job->constraints)
+	{
+		SgJobConstraint *con = lfirst(lc);
+
+		if (!is_index_constraint(con) &&
+			!constraint_validated(job->relid, con->conname))
+			return con->conname;
+	}
+	return NULL;
+}
+
+/*
+ * Validate one constraint per step: VALIDATE CONSTRAINT scans the table
+ * but blocks neither reads nor writes, and a step that commits each keeps
+ * the work done when a later one fails.
+ */
+void
+sg_finalize_validate(SgJob *job, SgStepResult *result)
+{
+	const char *conname = next_to_validate(job);
+
+	if (conname == NULL)
+	{
+		result->committed = sg_job_advance(job, sg_phase_after(job, "validate"), NULL, NULL);
+		return;
+	}
+	sg_exec_as_job_role(job, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s",
+									  sg_qualified_relname(job->relid),
+									  quote_identifier(conname)),
+						false);
+}
+
+/*
+ * Say a constraint violation the way the plain ALTER would have: the fill
+ * expression yielding NULL for a NOT NULL column, or a row violating a
+ * CHECK of the new column.
+ */
+void
+sg_translate_error(SgJob *job, ErrorData *edata)
+{
+	ListCell   *lc;
+	const char *relname = get_rel_name(job->relid);
+
+	if (edata->sqlerrcode != ERRCODE_CHECK_VIOLATION || edata->constraint_name == NULL ||
+		relname == NULL)
+		return;
+	foreach(lc, job->columns)
+	{
+		SgJobColumn *col = lfirst(lc);
+
+		if (col->check_name && strcmp(col->check_name, edata->constraint_name) == 0)
+		{
+			edata->sqlerrcode = ERRCODE_NOT_NULL_VIOLATION;
+			edata->message = psprintf("column \"%s\" of relation \"%s\" contains null values",
+									  current_name(job, col) ? current_name(job, col) : col->colname,
+									  relname);
+			edata->detail = psprintf("The fill expression %s yielded NULL for some row, "
+									 "so the column cannot be made NOT NULL.", col->fill_expr);
+			edata->hint = "Fill the NULLs by hand and retry the job, or revert it.";
+			return;
+		}
+	}
+	foreach(lc, job->constraints)
+	{
+		SgJobConstraint *con = lfirst(lc);
+
+		if (strcmp(con->conname, edata->constraint_name) == 0)
+		{
+			edata->message = psprintf("check constraint \"%s\" of relation \"%s\" is violated by some row",
+									  con->conname, relname);
+			edata->hint = "Fix the rows and retry the job, or revert it.";
+			return;
+		}
+	}
 }
 
 /* Replace the staging sequence by the identity, continuing its values. */
@@ -134,6 +284,13 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 	char	   *table = sg_qualified_relname(job->relid);
 	ListCell   *lc;
 
+	/* an index that went missing or invalid meanwhile is built again first */
+	if (sg_next_index(job, NULL) != NULL)
+	{
+		result->committed = sg_job_advance(job, "index", NULL, "an index must be built again");
+		return;
+	}
+
 	foreach(lc, job->columns)
 	{
 		SgJobColumn *col = lfirst(lc);
@@ -151,8 +308,22 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 			sg_exec_as_job_role(job, psprintf("ALTER TABLE %s DROP CONSTRAINT %s",
 											  table, quote_identifier(col->check_name)), false);
 		}
-		if (col->identity)
-			make_identity(job, col, table, column);
+	}
+	foreach(lc, job->constraints)
+	{
+		SgJobConstraint *con = lfirst(lc);
+
+		if (is_index_constraint(con) &&
+			!OidIsValid(get_relation_constraint_oid(job->relid, con->conname, true)))
+			sg_exec_as_job_role(job, con->constraint_sql, false);
+	}
+	foreach(lc, job->columns)
+	{
+		SgJobColumn *col = lfirst(lc);
+		char	   *name = current_name(job, col);
+
+		if (name && col->identity)
+			make_identity(job, col, table, (char *) quote_identifier(name));
 	}
 	sg_exec_as_job_role(job, psprintf("DROP TRIGGER IF EXISTS %s ON %s",
 									  quote_identifier(job->trigger_name), table), false);

@@ -201,6 +201,24 @@ sg_job_insert(SgJob *job)
 					 11, types, values, nulls, false);
 	}
 
+	foreach(lc, job->constraints)
+	{
+		SgJobConstraint *con = lfirst(lc);
+		Oid			types[6] = {INT8OID, NAMEOID, INT2OID, TEXTOID, TEXTOID, TEXTOID};
+		Datum		values[6];
+		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+		values[0] = Int64GetDatum(job->job_id);
+		values[1] = CStringGetDatum(con->conname);
+		values[2] = Int16GetDatum(con->attnum);
+		values[3] = CStringGetTextDatum(con->kind);
+		values[4] = text_or_null(con->index_sql, &nulls[4]);
+		values[5] = text_or_null(con->constraint_sql, &nulls[5]);
+		catalog_exec("INSERT INTO schema_guard.job_constraints (job_id, conname, attnum, "
+					 "kind, index_sql, constraint_sql) VALUES ($1, $2, $3, $4, $5, $6)",
+					 6, types, values, nulls, false);
+	}
+
 	foreach(lc, job->leaves)
 	{
 		SgJobLeaf  *leaf = lfirst(lc);
@@ -263,6 +281,34 @@ load_columns(SgJob *job, MemoryContext cxt)
 		d = SPI_getbinval(tup, desc, 10, &isnull);
 		col->staging_seq = isnull ? InvalidOid : DatumGetObjectId(d);
 		job->columns = lappend(job->columns, col);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+static void
+load_constraints(SgJob *job, MemoryContext cxt)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(job->job_id)};
+	uint64		i;
+
+	catalog_exec("SELECT conname::text, attnum, kind, index_sql, constraint_sql "
+				 "FROM schema_guard.job_constraints WHERE job_id = $1 ORDER BY conname",
+				 1, types, values, NULL, true);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		SgJobConstraint *con = palloc0(sizeof(SgJobConstraint));
+		bool		isnull;
+
+		con->conname = get_text(tup, desc, 1);
+		con->attnum = DatumGetInt16(SPI_getbinval(tup, desc, 2, &isnull));
+		con->kind = get_text(tup, desc, 3);
+		con->index_sql = get_text(tup, desc, 4);
+		con->constraint_sql = get_text(tup, desc, 5);
+		job->constraints = lappend(job->constraints, con);
 		MemoryContextSwitchTo(old);
 	}
 }
@@ -342,6 +388,7 @@ sg_job_load(int64 job_id, bool missing_ok)
 		MemoryContextSwitchTo(old);
 
 		load_columns(job, cxt);
+		load_constraints(job, cxt);
 		load_leaves(job, cxt);
 	}
 	finish_spi();

@@ -27,6 +27,17 @@ typedef struct SgJobColumn
 	Oid			staging_seq;	/* identity: the sequence used meanwhile */
 } SgJobColumn;
 
+/* A constraint of an added column that the job finishes. */
+typedef struct SgJobConstraint
+{
+	char	   *conname;
+	AttrNumber	attnum;
+	char	   *colname;		/* at ALTER time */
+	char	   *kind;			/* "check", "foreign key", "unique", "primary key" */
+	char	   *index_sql;		/* unique/primary key: the concurrent build */
+	char	   *constraint_sql; /* unique/primary key: ADD CONSTRAINT USING INDEX */
+} SgJobConstraint;
+
 /* One table that stores rows the job fills. */
 typedef struct SgJobLeaf
 {
@@ -56,7 +67,8 @@ typedef struct SgJob
 	int			batch_time;		/* per-job override, 0 = setting */
 	int			batch_delay;	/* per-job override, -1 = setting */
 	char	   *last_error;
-	List	   *columns;		/* SgJobColumn */
+	List	   *columns;		/* SgJobColumn: columns to fill */
+	List	   *constraints;	/* SgJobConstraint */
 	List	   *leaves;			/* SgJobLeaf */
 } SgJob;
 

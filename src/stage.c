@@ -46,6 +46,8 @@
 typedef struct StagedColumn
 {
 	SgAddColumn *col;
+	bool		needs_fill;		/* existing rows need a computed value */
+	List	   *constraints;	/* SgJobConstraint the job finishes */
 	char	   *seq_name;		/* serial or identity sequence, or NULL */
 	Node	   *raw_default;	/* what SET DEFAULT installs, or NULL */
 	char	   *check_name;
@@ -284,13 +286,33 @@ not_null_check_cmd(const char *colname, const char *conname)
  */
 static StagedColumn *
 stage_column(Relation rel, SgAddColumn *col, int64 job_id,
-			 List **prefix, List **suffix)
+			 List **prefix, List **suffix, List **chosen)
 {
 	StagedColumn *staged = palloc0(sizeof(StagedColumn));
 	List	   *kept = NIL;
 	ListCell   *lc;
 
 	staged->col = col;
+	staged->needs_fill = col->is_serial || col->identity || col->fill_volatile;
+	staged->constraints = sg_stage_constraints(rel, col, chosen, suffix);
+
+	/*
+	 * Without a value to compute, the column keeps its default and NOT NULL:
+	 * PostgreSQL stores the default once and needs no scan for them.
+	 */
+	if (!staged->needs_fill)
+	{
+		if (col->has_pkey)
+		{
+			Constraint *notnull = makeNode(Constraint);
+
+			notnull->contype = CONSTR_NOTNULL;
+			notnull->location = -1;
+			col->def->constraints = lappend(col->def->constraints, notnull);
+		}
+		return staged;
+	}
+
 	foreach(lc, col->def->constraints)
 	{
 		Constraint *con = lfirst_node(Constraint, lc);
@@ -408,6 +430,7 @@ run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 	ListCell   *lc;
 	AttrNumber	min_attnum = MaxAttrNumber;
 	Relation	rel;
+	List	   *chosen = NIL;
 
 	rel = table_open(relid, NoLock);
 	foreach(lc, plan->columns)
@@ -416,7 +439,7 @@ run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 
 		if (col->path == SG_PATH_STAGE)
 			staged = lappend(staged, stage_column(rel, col, job->job_id,
-												  &prefix, &suffix));
+												  &prefix, &suffix, &chosen));
 	}
 	stmt->cmds = list_concat(list_concat(prefix, stmt->cmds), suffix);
 	/* ALTER TABLE refuses a table this session still has open */
@@ -431,22 +454,34 @@ run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 	foreach(lc, staged)
 	{
 		StagedColumn *sc = lfirst(lc);
+		AttrNumber	attnum = get_attnum(relid, sc->col->colname);
+		ListCell   *cc;
 		SgJobColumn *jc;
 
 		if (sc->seq_name)
 			own_sequence(rel, sc->seq_name, sc->col->colname);
-		jc = job_column(rel, sc, queryString);
-		if (jc == NULL)
+		if (attnum == InvalidAttrNumber)
+			continue;			/* dropped again by the same statement */
+		foreach(cc, sc->constraints)
+		{
+			SgJobConstraint *con = lfirst(cc);
+
+			con->attnum = attnum;
+			job->constraints = lappend(job->constraints, con);
+		}
+		if (!sc->needs_fill)
 			continue;
+		jc = job_column(rel, sc, queryString);
 		job->columns = lappend(job->columns, jc);
 		min_attnum = Min(min_attnum, jc->attnum);
 	}
 	if (job->columns != NIL)
 		job->leaves = list_make1(job_leaf(rel, min_attnum));
 	table_close(rel, NoLock);
-	if (job->columns == NIL)
+	if (job->columns == NIL && job->constraints == NIL)
 		return;
-	create_fill_trigger(relid, job);
+	if (job->columns != NIL)
+		create_fill_trigger(relid, job);
 	sg_job_insert(job);
 }
 
@@ -479,7 +514,7 @@ sg_stage_alter(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 	}
 	PG_END_TRY();
 
-	if (job->columns == NIL)
+	if (job->columns == NIL && job->constraints == NIL)
 		return;
 	sg_request_worker_at_commit();
 	ereport(NOTICE,

@@ -29,6 +29,10 @@ extern void sg_next_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 								   DestReceiver *dest, QueryCompletion *qc);
 extern char *sg_sentence(const char *clause);
 
+/* stage_constraints.c */
+extern List *sg_stage_constraints(Relation rel, SgAddColumn *col, List **chosen,
+								  List **suffix);
+
 /* ddl_guard.c */
 extern void sg_guard_before(PlannedStmt *pstmt);
 extern void sg_guard_after(PlannedStmt *pstmt);

@@ -30,6 +30,10 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "tcop/pquery.h"
+#include "tcop/utility.h"
+#include "utils/portal.h"
+#include "utils/lsyscache.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
@@ -205,10 +209,11 @@ only_worker_here(void)
  * or another worker serves this database.
  */
 static int64
-next_runnable_job(bool first)
+next_runnable_job(bool first, bool *index_phase)
 {
 	int64		job_id = 0;
 
+	*index_phase = false;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -220,7 +225,8 @@ next_runnable_job(bool first)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		SPI_execute("SELECT job_id FROM schema_guard.jobs "
+		SPI_execute("SELECT job_id, state = 'running' AND phase = 'index' "
+					"FROM schema_guard.jobs "
 					"WHERE state IN ('queued', 'running') ORDER BY job_id LIMIT 1",
 					true, 0);
 		if (SPI_processed == 1)
@@ -229,6 +235,8 @@ next_runnable_job(bool first)
 
 			job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												 SPI_tuptable->tupdesc, 1, &isnull));
+			*index_phase = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 2, &isnull));
 		}
 		SPI_finish();
 	}
@@ -312,6 +320,8 @@ dispatch(SgJob *job, SgStepResult *result, int *wait_ms)
 		sg_finalize_validate(job, result);
 	else if (strcmp(job->phase, "finalize") == 0)
 		sg_finalize_complete(job, result);
+	else if (strcmp(job->phase, "index") == 0)
+		result->committed = sg_job_advance(job, sg_phase_after(job, "index"), NULL, NULL);
 	else
 		result->committed = sg_job_advance(job, "done", "done", NULL);
 	return SG_WAIT_NONE;
@@ -391,11 +401,144 @@ after_step_error(int64 job_id, ErrorData *edata)
 		SgJob	   *job = sg_job_load(job_id, true);
 
 		if (job != NULL && sg_job_is_runnable(job))
+		{
+			sg_translate_error(job, edata);
+			detail = error_detail(edata);
 			sg_job_set_state(job_id, "failed", NULL, edata->message, detail);
+		}
 		consecutive_retries = 0;
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	return delay;
+}
+
+/*
+ * Run one statement at top level, in transactions of its own, as a client
+ * would: CREATE INDEX CONCURRENTLY and DROP INDEX CONCURRENTLY refuse to
+ * run inside a transaction block or a function.  The caller restores the
+ * user after an error: the abort of an internal transaction the statement
+ * started would restore the role it ran as.
+ */
+static void
+exec_toplevel(Oid role, const char *sql)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	List	   *raw;
+	List	   *plans;
+	Portal		portal;
+	DestReceiver *receiver;
+	QueryCompletion qc;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SetUserIdAndSecContext(role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	pgstat_report_activity(STATE_RUNNING, sql);
+
+	raw = pg_parse_query(sql);
+	if (list_length(raw) != 1)
+		elog(ERROR, "schema_guard runs one statement at a time: %s", sql);
+	plans = pg_plan_queries(sg_analyze_and_rewrite(linitial_node(RawStmt, raw), sql),
+							sql, CURSOR_OPT_PARALLEL_OK, NULL);
+	portal = CreatePortal("", true, true);
+	portal->visible = false;
+	PortalDefineQuery(portal, NULL, sql,
+					  CreateCommandTag(linitial_node(RawStmt, raw)->stmt),
+					  plans, NULL);
+	PortalStart(portal, NULL, 0, InvalidSnapshot);
+	receiver = CreateDestReceiver(DestNone);
+	(void) PortalRun(portal, FETCH_ALL, true, true, receiver, receiver, &qc);
+	receiver->rDestroy(receiver);
+	PortalDrop(portal, false);
+
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	CommitTransactionCommand();
+}
+
+/*
+ * The index phase: build the next UNIQUE or PRIMARY KEY index concurrently,
+ * first dropping what a failed build left INVALID.  When the build fails
+ * (a duplicate key) its leftover is dropped too, and the job fails with
+ * PostgreSQL's error.  Runs at top level, in transactions of its own.
+ */
+static int
+run_index_step(int64 job_id, MemoryContext loopcxt)
+{
+	volatile int delay = 0;
+	Oid			save_userid;
+	int			save_sec_context;
+	char	   *drop_sql = NULL;
+	char	   *build_sql = NULL;
+	Oid			role = InvalidOid;
+	bool		invalid = false;
+	SgJob	   *job;
+	SgStepResult result;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	memset(&result, 0, sizeof(result));
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	job = sg_job_load(job_id, true);
+	if (job != NULL && sg_job_is_runnable(job) && strcmp(job->phase, "index") == 0 &&
+		!end_if_gone(job, &result))
+	{
+		SgJobConstraint *con = sg_next_index(job, &invalid);
+
+		publish(job_id, SG_WAIT_NONE, job->batch_blocks, 0);
+		if (con == NULL)
+			(void) sg_job_advance(job, sg_phase_after(job, "index"), NULL, NULL);
+		else
+		{
+			role = job->role;
+			drop_sql = MemoryContextStrdup(loopcxt,
+										   psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s",
+													quote_qualified_identifier(get_namespace_name(get_rel_namespace(job->relid)),
+																			   con->conname)));
+			build_sql = MemoryContextStrdup(loopcxt, con->index_sql);
+		}
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(loopcxt);
+	if (build_sql == NULL)
+		return 0;
+
+	PG_TRY();
+	{
+		if (invalid)
+			exec_toplevel(role, drop_sql);
+		exec_toplevel(role, build_sql);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(loopcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		ereport(LOG,
+				(errmsg("schema_guard job %lld: %s", (long long) job_id, edata->message)));
+		PG_TRY();
+		{
+			exec_toplevel(role, drop_sql);
+		}
+		PG_CATCH();
+		{
+			FlushErrorState();
+			AbortCurrentTransaction();
+			SetUserIdAndSecContext(save_userid, save_sec_context);
+		}
+		PG_END_TRY();
+		delay = after_step_error(job_id, edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(loopcxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
 	return delay;
 }
 
@@ -488,6 +631,7 @@ sg_worker_main(Datum main_arg)
 	{
 		int64		job_id;
 		int			delay;
+		bool		index_phase;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -498,13 +642,14 @@ sg_worker_main(Datum main_arg)
 		MemoryContextReset(loopcxt);
 		MemoryContextSwitchTo(loopcxt);
 
-		job_id = next_runnable_job(first);
+		job_id = next_runnable_job(first, &index_phase);
 		MemoryContextSwitchTo(loopcxt);
 		sg_worker_set_known(job_id >= 0);
 		if (job_id <= 0)
 			break;
 
-		delay = run_step(job_id, loopcxt);
+		delay = index_phase ? run_index_step(job_id, loopcxt)
+			: run_step(job_id, loopcxt);
 		if (delay > 0)
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

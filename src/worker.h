@@ -29,8 +29,11 @@ typedef struct SgStepResult
 extern void sg_backfill_step(SgJob *job, SgStepResult *result);
 
 /* finalize.c */
+extern const char *sg_phase_after(SgJob *job, const char *from);
 extern void sg_finalize_validate(SgJob *job, SgStepResult *result);
+extern SgJobConstraint *sg_next_index(SgJob *job, bool *invalid);
 extern void sg_finalize_complete(SgJob *job, SgStepResult *result);
+extern void sg_translate_error(SgJob *job, ErrorData *edata);
 
 /* worker.c: run SQL on the user's table as the job's role */
 extern int	sg_exec_as_job_role(SgJob *job, const char *sql, bool read_only);

@@ -1,0 +1,195 @@
+/*-------------------------------------------------------------------------
+ *
+ * stage_constraints.c
+ *	  The constraints of a staged ADD COLUMN: what replaces the scan or the
+ *	  index build PostgreSQL would do under its lock.
+ *
+ * CHECK and REFERENCES become table constraints added NOT VALID in the
+ * same ALTER, under the names PostgreSQL would give them; the worker
+ * validates them once the rows are filled (VALIDATE blocks neither reads
+ * nor writes).  UNIQUE and PRIMARY KEY are left out of the ALTER; the
+ * worker builds their index with CREATE UNIQUE INDEX CONCURRENTLY and then
+ * adds the constraint USING INDEX, under a short lock.  A constraint that
+ * fails (a duplicate, a violating row) fails the job with PostgreSQL's own
+ * error, as the plain ALTER would have failed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_constraint.h"
+#include "commands/defrem.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "schema_guard.h"
+#include "classify.h"
+#include "job.h"
+#include "stage.h"
+
+/* WITH (...) storage parameters, as SQL. */
+static char *
+options_sql(List *options)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, options)
+	{
+		DefElem    *opt = lfirst_node(DefElem, lc);
+
+		appendStringInfo(&buf, "%s%s%s%s", buf.len ? ", " : "",
+						 opt->defnamespace ? psprintf("%s.", quote_identifier(opt->defnamespace)) : "",
+						 quote_identifier(opt->defname),
+						 opt->arg ? psprintf(" = %s", quote_literal_cstr(defGetString(opt))) : "");
+	}
+	return buf.data;
+}
+
+static char *
+name_list_sql(List *names)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, names)
+		appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", quote_identifier(strVal(lfirst(lc))));
+	return buf.data;
+}
+
+/* A UNIQUE or PRIMARY KEY column constraint, to build after the backfill. */
+static SgJobConstraint *
+stage_index_constraint(Relation rel, const char *colname, Constraint *con,
+					   List **chosen)
+{
+	SgJobConstraint *jc = palloc0(sizeof(SgJobConstraint));
+	const char *table = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+												   RelationGetRelationName(rel));
+	bool		primary = con->contype == CONSTR_PRIMARY;
+	StringInfoData sql;
+
+	jc->colname = pstrdup(colname);
+	jc->kind = primary ? "primary key" : "unique";
+	jc->conname = con->conname ? pstrdup(con->conname)
+		: ChooseRelationName(RelationGetRelationName(rel), primary ? NULL : colname,
+							 primary ? "pkey" : "key", RelationGetNamespace(rel), true);
+	*chosen = lappend(*chosen, jc->conname);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (%s)",
+					 quote_identifier(jc->conname), table, quote_identifier(colname));
+	if (con->including)
+		appendStringInfo(&sql, " INCLUDE (%s)", name_list_sql(con->including));
+	if (con->nulls_not_distinct)
+		appendStringInfoString(&sql, " NULLS NOT DISTINCT");
+	if (con->options)
+		appendStringInfo(&sql, " WITH (%s)", options_sql(con->options));
+	if (con->indexspace)
+		appendStringInfo(&sql, " TABLESPACE %s", quote_identifier(con->indexspace));
+	jc->index_sql = sql.data;
+
+	jc->constraint_sql = psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s%s%s",
+								  table, quote_identifier(jc->conname),
+								  primary ? "PRIMARY KEY" : "UNIQUE",
+								  quote_identifier(jc->conname),
+								  con->deferrable ? " DEFERRABLE" : "",
+								  con->initdeferred ? " INITIALLY DEFERRED" : "");
+	return jc;
+}
+
+/*
+ * A CHECK or REFERENCES column constraint, added NOT VALID as a table
+ * constraint under the name PostgreSQL would choose for it.
+ */
+static SgJobConstraint *
+stage_not_valid_constraint(Relation rel, const char *colname, Constraint *con,
+						   List **chosen, List **suffix)
+{
+	SgJobConstraint *jc = palloc0(sizeof(SgJobConstraint));
+	Constraint *copy = copyObject(con);
+	AlterTableCmd *cmd = makeNode(AlterTableCmd);
+	bool		fk = con->contype == CONSTR_FOREIGN;
+
+	jc->colname = pstrdup(colname);
+	jc->kind = fk ? "foreign key" : "check";
+	jc->conname = con->conname ? pstrdup(con->conname)
+		: ChooseConstraintName(RelationGetRelationName(rel), colname,
+							   fk ? "fkey" : "check", RelationGetNamespace(rel),
+							   *chosen);
+	*chosen = lappend(*chosen, jc->conname);
+
+	copy->conname = jc->conname;
+	copy->skip_validation = true;
+	copy->initially_valid = false;
+	if (fk)
+		copy->fk_attrs = list_make1(makeString(pstrdup(colname)));
+	cmd->subtype = AT_AddConstraint;
+	cmd->def = (Node *) copy;
+	*suffix = lappend(*suffix, cmd);
+	return jc;
+}
+
+/*
+ * Take the CHECK, REFERENCES, UNIQUE and PRIMARY KEY constraints out of a
+ * column definition.  Returns what the job finishes later; NOT VALID
+ * constraints go to *suffix, to run in the same ALTER.
+ */
+List *
+sg_stage_constraints(Relation rel, SgAddColumn *col, List **chosen, List **suffix)
+{
+	List	   *kept = NIL;
+	List	   *staged = NIL;
+	Constraint *last = NULL;
+	ListCell   *lc;
+
+	foreach(lc, col->def->constraints)
+	{
+		Constraint *con = lfirst_node(Constraint, lc);
+
+		switch (con->contype)
+		{
+			case CONSTR_CHECK:
+			case CONSTR_FOREIGN:
+			case CONSTR_PRIMARY:
+			case CONSTR_UNIQUE:
+				last = con;
+				break;
+			case CONSTR_ATTR_DEFERRABLE:
+			case CONSTR_ATTR_NOT_DEFERRABLE:
+			case CONSTR_ATTR_DEFERRED:
+			case CONSTR_ATTR_IMMEDIATE:
+				/* applies to the constraint before it, as PostgreSQL reads it */
+				if (last == NULL)
+					kept = lappend(kept, con);
+				else if (con->contype == CONSTR_ATTR_DEFERRABLE)
+					last->deferrable = true;
+				else if (con->contype == CONSTR_ATTR_NOT_DEFERRABLE)
+					last->deferrable = false;
+				else if (con->contype == CONSTR_ATTR_DEFERRED)
+					last->initdeferred = last->deferrable = true;
+				else
+					last->initdeferred = false;
+				break;
+			default:
+				kept = lappend(kept, con);
+				break;
+		}
+	}
+
+	foreach(lc, col->def->constraints)
+	{
+		Constraint *con = lfirst_node(Constraint, lc);
+
+		if (con->contype == CONSTR_PRIMARY || con->contype == CONSTR_UNIQUE)
+			staged = lappend(staged, stage_index_constraint(rel, col->colname, con, chosen));
+		else if (con->contype == CONSTR_CHECK || con->contype == CONSTR_FOREIGN)
+			staged = lappend(staged, stage_not_valid_constraint(rel, col->colname, con,
+																chosen, suffix));
+	}
+	col->def->constraints = kept;
+	return staged;
+}

@@ -154,8 +154,19 @@ explain_alter(ReturnSetInfo *rsinfo, int stmtno, AlterTableStmt *stmt,
 	relid = RangeVarGetRelid(stmt->relation, AccessShareLock, true);
 	if (!OidIsValid(relid))
 	{
-		row.reason = psprintf("relation \"%s\" does not exist%s", stmt->relation->relname,
-							  stmt->missing_ok ? ", so IF EXISTS skips the statement" : "");
+		RangeVar   *rv = stmt->relation;
+
+		/* PostgreSQL's own words: its error, or its IF EXISTS notice */
+		if (stmt->missing_ok)
+			row.reason = psprintf("relation \"%s\" does not exist, so IF EXISTS skips the statement",
+								  rv->relname);
+		else if (rv->schemaname && !OidIsValid(get_namespace_oid(rv->schemaname, true)))
+			row.reason = psprintf("schema \"%s\" does not exist", rv->schemaname);
+		else if (rv->schemaname)
+			row.reason = psprintf("relation \"%s.%s\" does not exist",
+								  rv->schemaname, rv->relname);
+		else
+			row.reason = psprintf("relation \"%s\" does not exist", rv->relname);
 		row.action = stmt->missing_ok ? "pass" : "error";
 		emit(rsinfo, &row);
 		return;
@@ -263,7 +274,7 @@ sg_explain_v1(PG_FUNCTION_ARGS)
 		memset(&row, 0, sizeof(row));
 		row.statement = stmtno;
 		row.subcommand = GetCommandTagName(CreateCommandTag(raw->stmt));
-		row.reason = "not an ALTER TABLE: schema_guard lets it through";
+		row.reason = "not ALTER TABLE ... ADD COLUMN: schema_guard lets it through";
 		row.action = "pass";
 		emit(rsinfo, &row);
 	}

@@ -240,7 +240,7 @@ RESET schema_guard.min_table_size;
 RESET schema_guard.mode;
 
 -- one job was created here, and it is done
-SELECT job_id, state FROM schema_guard.jobs WHERE job_id >= 400 ORDER BY job_id;
+SELECT job_id, state FROM schema_guard.jobs WHERE job_id BETWEEN 400 AND 499 ORDER BY job_id;
 
 SET client_min_messages = warning;
 DROP SCHEMA modes, modes_reg CASCADE;

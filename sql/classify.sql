@@ -4,7 +4,9 @@
 -- PostgreSQL runs it, and what it did to the table is observed:
 --   rewrite      the table (or one of its leaves) got a new file
 --   index build  a new index appeared
---   scan         the table's blocks were read, in the same file
+--   scan         the table's blocks were read, in the same file (blocks
+--                read, not the seq_scan counter: PostgreSQL also "scans"
+--                an empty table to check NOT NULL, reading nothing)
 --   none         none of the above
 -- A statement that fails is shown with its error; explain() must have said
 -- that it fails (or that PostgreSQL would reject it).  Each form runs in a

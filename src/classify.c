@@ -34,6 +34,7 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/ruleutils.h"
+#include "utils/syscache.h"
 #include "utils/typcache.h"
 
 #include "schema_guard.h"
@@ -216,6 +217,40 @@ fill_is_null(Node *fill_expr)
 	return IsA(planned, Const) && ((Const *) planned)->constisnull;
 }
 
+/*
+ * Is the type a domain declared NOT NULL, itself or through the domain it
+ * is based on?  Then a NULL fill fails on the first row.
+ */
+static bool
+domain_is_not_null(Oid typid)
+{
+	while (get_typtype(typid) == TYPTYPE_DOMAIN)
+	{
+		HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+		Form_pg_type typ;
+		bool		notnull;
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for type %u", typid);
+		typ = (Form_pg_type) GETSTRUCT(tup);
+		notnull = typ->typnotnull;
+		typid = typ->typbasetype;
+		ReleaseSysCache(tup);
+		if (notnull)
+			return true;
+	}
+	return false;
+}
+
+/* The fill is NULL before its domain checks it (DEFAULT NULL, or none). */
+static bool
+fill_is_null_for_domain(Node *fill_expr)
+{
+	while (fill_expr != NULL && IsA(fill_expr, CoerceToDomain))
+		fill_expr = (Node *) ((CoerceToDomain *) fill_expr)->arg;
+	return fill_is_null(fill_expr);
+}
+
 static void
 read_column_definition(SgAddColumn *col)
 {
@@ -308,7 +343,13 @@ add_reason(SgAddColumn *col, SgRisk risk, SgPath path, const char *fmt,...)
 	col->reason = buf.data;
 	if (risk > col->risk)
 		col->risk = risk;
-	if (path > col->path)
+
+	/*
+	 * A statement that PostgreSQL rejects anyway is left for PostgreSQL to
+	 * reject, with its own error: no other path can make it succeed.
+	 */
+	if (col->path != SG_PATH_FAILS_FAST &&
+		(path > col->path || path == SG_PATH_FAILS_FAST))
 		col->path = path;
 }
 
@@ -321,6 +362,25 @@ classify_column(Relation rel, bool recurse, int64 table_blocks,
 
 	col->risk = SG_RISK_NONE;
 	col->path = SG_PATH_PLAIN;
+
+	/* ATPrepCmd's first check: only tables and foreign tables get columns */
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE &&
+		rel->rd_rel->relkind != RELKIND_FOREIGN_TABLE)
+	{
+		add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
+				   "\"%s\" is not a table, so the statement fails",
+				   RelationGetRelationName(rel));
+		return;
+	}
+
+	/* ATExecAddColumn's first check */
+	if (rel->rd_rel->relispartition)
+	{
+		add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
+				   "a column cannot be added to a partition alone, so the statement fails");
+		return;
+	}
 
 	if (get_attnum(relid, col->colname) != InvalidAttrNumber)
 	{
@@ -337,6 +397,14 @@ classify_column(Relation rel, bool recurse, int64 table_blocks,
 	}
 
 	read_column_definition(col);
+
+	/* ALTER TABLE ONLY must not leave the children without the column */
+	if (!recurse && find_inheritance_children(relid, NoLock) != NIL)
+	{
+		add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
+				   "ONLY cannot add a column to a table with children, so the statement fails");
+		return;
+	}
 
 	/* Tables without storage (foreign tables) never rewrite nor scan. */
 	if (rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
@@ -384,7 +452,13 @@ classify_column(Relation rel, bool recurse, int64 table_blocks,
 		if (col->fill_expr != NULL)
 			col->fill_volatile =
 				contain_volatile_functions((Node *) expression_planner((Expr *) copyObject(col->fill_expr)));
-		if (col->fill_volatile)
+		if (col->domain_checks && has_rows &&
+			fill_is_null_for_domain(col->fill_expr) &&
+			domain_is_not_null(col->typid))
+			add_reason(col, SG_RISK_REWRITE, SG_PATH_FAILS_FAST,
+					   "type %s does not allow null values and the column gets none, so the statement fails on a table with rows",
+					   format_type_be(col->typid));
+		else if (col->fill_volatile)
 			add_reason(col, SG_RISK_REWRITE, SG_PATH_STAGE,
 					   "the default %s is volatile, so every row gets its own value by rewriting the table",
 					   deparse_expression(col->fill_expr, NIL, false, false));
@@ -431,6 +505,7 @@ sg_classify_alter(Relation rel, AlterTableStmt *stmt, const char *queryString,
 	SgAlterPlan *plan = palloc0(sizeof(SgAlterPlan));
 	ListCell   *lc;
 	bool		any_stage = false;
+	bool		any_fails = false;
 
 	plan->relid = RelationGetRelid(rel);
 	plan->relkind = rel->rd_rel->relkind;
@@ -463,6 +538,8 @@ sg_classify_alter(Relation rel, AlterTableStmt *stmt, const char *queryString,
 			plan->risk = col->risk;
 		if (col->path == SG_PATH_STAGE)
 			any_stage = true;
+		else if (col->path == SG_PATH_FAILS_FAST)
+			any_fails = true;
 		else if (col->path > plan->path)
 			plan->path = col->path;
 	}
@@ -471,7 +548,9 @@ sg_classify_alter(Relation rel, AlterTableStmt *stmt, const char *queryString,
 	 * A statement that rewrites the table anyway gains nothing from staging,
 	 * and its rewrite would erase the marker the backfill reads.
 	 */
-	if (any_stage && plan->other_rewrite != NULL && plan->path < SG_PATH_NOT_YET)
+	if (any_fails)
+		plan->path = SG_PATH_FAILS_FAST;
+	else if (any_stage && plan->other_rewrite != NULL && plan->path < SG_PATH_NOT_YET)
 		plan->path = SG_PATH_NOT_YET;
 	else if (any_stage && plan->path == SG_PATH_PLAIN)
 		plan->path = SG_PATH_STAGE;

@@ -9,7 +9,7 @@
  */
 #include "postgres.h"
 
-#include "access/table.h"
+#include "access/relation.h"
 #include "catalog/namespace.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -95,6 +95,24 @@ action_name(SgAction action, SgAddColumn *col, SgAlterPlan *plan)
 	}
 }
 
+/*
+ * Why sg_table_is_exempt() leaves a relation alone, or NULL when the reason
+ * says it already (ALTER TABLE fails on anything but a table).
+ */
+static const char *
+exempt_note(Relation rel)
+{
+	char		relkind = rel->rd_rel->relkind;
+
+	if (relkind == RELKIND_FOREIGN_TABLE)
+		return "schema_guard leaves foreign tables alone";
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		return NULL;
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		return "schema_guard leaves temporary tables alone";
+	return "schema_guard leaves tables created in this transaction alone";
+}
+
 /* Why the action differs from what the risk alone suggests, if it does. */
 static const char *
 action_note(SgAction action, SgAlterPlan *plan, Relation rel, const char *reason)
@@ -102,7 +120,11 @@ action_note(SgAction action, SgAlterPlan *plan, Relation rel, const char *reason
 	if (plan->error)
 		return psprintf("PostgreSQL would reject the statement: %s", plan->error);
 	if (rel && sg_table_is_exempt(rel))
-		return psprintf("%s; schema_guard leaves temporary tables and tables created in this transaction alone", reason);
+	{
+		const char *exempt = exempt_note(rel);
+
+		return exempt ? psprintf("%s; %s", reason, exempt) : reason;
+	}
 	if (sg_mode == SG_MODE_OFF)
 		return psprintf("%s; schema_guard.mode is off", reason);
 	if (action == SG_ACTION_PASS && plan->path >= SG_PATH_STAGE &&
@@ -132,13 +154,25 @@ explain_alter(ReturnSetInfo *rsinfo, int stmtno, AlterTableStmt *stmt,
 	relid = RangeVarGetRelid(stmt->relation, AccessShareLock, true);
 	if (!OidIsValid(relid))
 	{
-		row.reason = psprintf("relation \"%s\" does not exist%s", stmt->relation->relname,
-							  stmt->missing_ok ? ", so IF EXISTS skips the statement" : "");
+		RangeVar   *rv = stmt->relation;
+
+		/* PostgreSQL's own words: its error, or its IF EXISTS notice */
+		if (stmt->missing_ok)
+			row.reason = psprintf("relation \"%s\" does not exist, so IF EXISTS skips the statement",
+								  rv->relname);
+		else if (rv->schemaname && !OidIsValid(get_namespace_oid(rv->schemaname, true)))
+			row.reason = psprintf("schema \"%s\" does not exist", rv->schemaname);
+		else if (rv->schemaname)
+			row.reason = psprintf("relation \"%s.%s\" does not exist",
+								  rv->schemaname, rv->relname);
+		else
+			row.reason = psprintf("relation \"%s\" does not exist", rv->relname);
 		row.action = stmt->missing_ok ? "pass" : "error";
 		emit(rsinfo, &row);
 		return;
 	}
-	rel = table_open(relid, NoLock);
+	/* any kind: the classifier tells that ALTER TABLE fails on a view */
+	rel = relation_open(relid, NoLock);
 	plan = sg_classify_alter_safely(rel, stmt, sql, AccessShareLock);
 	action = (sg_hook_is_inert() || sg_table_is_exempt(rel)) ? SG_ACTION_PASS : sg_decide(plan);
 	row.relid = relid;
@@ -183,7 +217,7 @@ explain_alter(ReturnSetInfo *rsinfo, int stmtno, AlterTableStmt *stmt,
 		}
 		emit(rsinfo, &row);
 	}
-	table_close(rel, NoLock);
+	relation_close(rel, NoLock);
 }
 
 /* Report a syntax error's position within the script, not the call. */
@@ -240,7 +274,7 @@ sg_explain_v1(PG_FUNCTION_ARGS)
 		memset(&row, 0, sizeof(row));
 		row.statement = stmtno;
 		row.subcommand = GetCommandTagName(CreateCommandTag(raw->stmt));
-		row.reason = "not an ALTER TABLE: schema_guard lets it through";
+		row.reason = "not ALTER TABLE ... ADD COLUMN: schema_guard lets it through";
 		row.action = "pass";
 		emit(rsinfo, &row);
 	}

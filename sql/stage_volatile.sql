@@ -18,7 +18,7 @@ ALTER TABLE vol_guard ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();
 SELECT pg_relation_filenode('vol_guard') = :filenode_before AS same_file;
 -- meanwhile: nullable, a NOT VALID check, and the fill trigger
 SELECT * FROM sg_test.catalog('vol_guard');
-SELECT job, "table", columns, state, phase FROM schema_guard.progress WHERE job = 200;
+SELECT job, "table", columns FROM schema_guard.progress WHERE job = 200;
 
 SET client_min_messages = warning;
 CALL schema_guard.wait(200);

@@ -75,16 +75,21 @@ SELECT file = :before_file AS same_file, catalog = :'before_catalog' AS same_cat
   FROM modes.state('modes.guarded');
 -- harmless: no message, no rewrite
 ALTER TABLE modes.guarded ADD COLUMN s1 int DEFAULT 0;
--- a form staged by no version yet runs as written, with a warning
-ALTER TABLE modes.guarded ADD COLUMN s2 int UNIQUE;
+-- a statement that rewrites the table anyway runs as written, with a warning
+ALTER TABLE modes.guarded ADD COLUMN s2 float8 DEFAULT random(), ALTER COLUMN v TYPE varchar(100);
 SELECT file = :before_file AS same_file FROM modes.state('modes.guarded');
+SELECT * FROM modes.state('modes.guarded') \gset before_
 -- a risky form is staged: a notice, no rewrite, and a job fills the rows
 ALTER TABLE modes.guarded ADD COLUMN s3 uuid NOT NULL DEFAULT gen_random_uuid();
 SELECT file = :before_file AS same_file FROM modes.state('modes.guarded');
+-- so is a constraint that would scan or build an index under the lock
+ALTER TABLE modes.guarded ADD COLUMN s4 int UNIQUE;
+SELECT file = :before_file AS same_file FROM modes.state('modes.guarded');
 SET client_min_messages = warning;
 CALL schema_guard.wait(400, '2 min');
+CALL schema_guard.wait(401, '2 min');
 RESET client_min_messages;
-SELECT job, "table", columns, state, phase FROM schema_guard.progress WHERE job = 400;
+SELECT job, "table", columns, state, phase FROM schema_guard.progress WHERE job IN (400, 401);
 SELECT file = :before_file AS same_file FROM modes.state('modes.guarded');
 SELECT count(*), count(s3), count(DISTINCT s3) FROM modes.guarded;
 SELECT * FROM sg_test.catalog('modes.guarded');

@@ -24,7 +24,8 @@ END $$;
 -- Everything PostgreSQL records about a table's columns, defaults,
 -- constraints, triggers, indexes and owned sequences, with the table's
 -- own name replaced by "T", so two tables built by the same statements
--- (one plain, one guarded) can be compared.
+-- (one plain, one guarded) can be compared.  The replacement is textual:
+-- give compared tables names that occur nowhere else in their definitions.
 CREATE FUNCTION sg_test.catalog(tab regclass) RETURNS SETOF text
 LANGUAGE sql STABLE AS $$
   WITH n AS (SELECT relname::text AS name FROM pg_class WHERE oid = tab)
@@ -33,7 +34,7 @@ LANGUAGE sql STABLE AS $$
                   a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
                   nullif(a.attidentity, ''), nullif(a.attgenerated, ''),
                   pg_get_expr(d.adbin, d.adrelid), a.attcollation::regcollation) AS x,
-           1 AS k, a.attnum::text AS o
+           1 AS k, lpad(a.attnum::text, 5, '0') AS o
       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
      WHERE a.attrelid = tab AND a.attnum > 0 AND NOT a.attisdropped
     UNION ALL

@@ -479,19 +479,34 @@ classify_column(Relation rel, bool recurse, int64 table_blocks,
 					   "no default, so existing rows read NULL without a rewrite");
 	}
 
-	if (col->has_unique || col->has_pkey)
-		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_NOT_YET,
+	if ((col->has_unique || col->has_pkey) &&
+		rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_FAILS_FAST,
+				   "a unique index on a partitioned table must include the partition key, so the statement fails");
+	else if (col->has_unique || col->has_pkey)
+		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_STAGE,
 				   "the %s index is built under the lock",
 				   col->has_pkey ? "PRIMARY KEY" : "UNIQUE");
-	if (col->has_check)
-		add_reason(col, SG_RISK_SCAN, SG_PATH_NOT_YET,
+	if (col->has_check && has_rows)
+		add_reason(col, SG_RISK_SCAN, SG_PATH_STAGE,
 				   "the CHECK constraint is verified by scanning the table");
-	if (col->fk_validates)
-		add_reason(col, SG_RISK_SCAN, SG_PATH_NOT_YET,
+	else if (col->has_check)
+		add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
+				   "the CHECK constraint is verified against an empty table");
+	if (col->fk_validates && has_rows)
+		add_reason(col, SG_RISK_SCAN, SG_PATH_STAGE,
 				   "the foreign key is verified against every row by scanning the table");
 	else if (col->has_fk)
 		add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
-				   "the foreign key needs no check, since every existing row holds NULL");
+				   "the foreign key needs no check, since %s",
+				   has_rows ? "every existing row holds NULL" : "the table is empty");
+
+	/* the backfill of partitions and inheritance children comes later */
+	if (col->path == SG_PATH_STAGE &&
+		(rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ||
+		 (recurse && find_inheritance_children(relid, NoLock) != NIL)))
+		add_reason(col, col->risk, SG_PATH_NOT_YET,
+				   "schema_guard does not stage partitioned tables and inheritance trees yet");
 }
 
 /*

@@ -527,7 +527,7 @@ sg_stage_alter(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 
 /*
  * The steps schema_guard runs for one column, as text for explain().  They
- * mirror what sg_stage_alter and the worker do.
+ * mirror what sg_stage_alter, stage_constraints.c and the worker do.
  */
 List *
 sg_describe_steps(Relation rel, SgAlterPlan *plan, SgAddColumn *col)
@@ -535,40 +535,62 @@ sg_describe_steps(Relation rel, SgAlterPlan *plan, SgAddColumn *col)
 	const char *table = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 												   RelationGetRelationName(rel));
 	const char *c = quote_identifier(col->colname);
+	bool		needs_fill = col->is_serial || col->identity || col->fill_volatile;
 	List	   *steps = NIL;
-	const char *fill;
+	const char *fill = NULL;
 
 	if (col->path != SG_PATH_STAGE || plan->path != SG_PATH_STAGE)
 		return NIL;
 	if (col->is_serial || col->identity)
 	{
-		steps = lappend(steps, psprintf("CREATE SEQUENCE %s AS %s OWNED BY %s.%s",
+		steps = lappend(steps, psprintf("CREATE SEQUENCE %s AS %s, owned by %s.%s",
 										col->identity ? "<identity sequence>" : "<serial sequence>",
 										format_type_be(col->typid), table, c));
 		fill = "nextval(<sequence>)";
 	}
-	else
+	else if (needs_fill)
 		fill = deparse_expression(col->fill_expr, NIL, false, false);
 
-	steps = lappend(steps, psprintf("ALTER TABLE %s ADD COLUMN %s %s", table, c,
-									format_type_with_typemod(col->typid, col->typmod)));
-	if (col->raw_default || col->is_serial || col->identity)
+	steps = lappend(steps, psprintf("ALTER TABLE %s ADD COLUMN %s %s%s%s", table, c,
+									format_type_with_typemod(col->typid, col->typmod),
+									!needs_fill && col->raw_default ? " DEFAULT <as written>" : "",
+									!needs_fill && col->not_null ? " NOT NULL" : ""));
+	if (needs_fill && (col->raw_default || col->is_serial || col->identity))
 		steps = lappend(steps, psprintf("ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s",
 										table, c, fill));
-	if (col->not_null)
+	if (needs_fill && col->not_null)
 		steps = lappend(steps, psprintf("ALTER TABLE %s ADD CHECK (%s IS NOT NULL) NOT VALID", table, c));
-	steps = lappend(steps, psprintf("CREATE TRIGGER fill BEFORE UPDATE ON %s (fills rows that predate %s)", table, c));
-	steps = lappend(steps, psprintf("background: UPDATE %s SET %s = %s in batches, for rows that predate the column",
-									table, c, fill));
-	if (col->not_null)
+	if (col->has_check)
+		steps = lappend(steps, psprintf("ALTER TABLE %s ADD CONSTRAINT <check> CHECK (<as written>) NOT VALID", table));
+	if (col->has_fk)
+		steps = lappend(steps, psprintf("ALTER TABLE %s ADD CONSTRAINT <foreign key> FOREIGN KEY (%s) REFERENCES <as written> NOT VALID",
+										table, c));
+	if (needs_fill)
 	{
-		steps = lappend(steps, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT <check>", table));
-		steps = lappend(steps, psprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", table, c));
-		steps = lappend(steps, psprintf("ALTER TABLE %s DROP CONSTRAINT <check>", table));
+		steps = lappend(steps, psprintf("CREATE TRIGGER fill BEFORE UPDATE ON %s (fills rows that predate %s)", table, c));
+		steps = lappend(steps, psprintf("background: UPDATE %s SET %s = %s in batches, for rows that predate the column",
+										table, c, fill));
 	}
+	if (needs_fill && col->not_null)
+		steps = lappend(steps, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT <not null check>", table));
+	if (col->has_check)
+		steps = lappend(steps, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT <check>", table));
+	if (col->has_fk)
+		steps = lappend(steps, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT <foreign key>", table));
+	if (col->has_unique || col->has_pkey)
+		steps = lappend(steps, psprintf("CREATE UNIQUE INDEX CONCURRENTLY <index> ON %s (%s)", table, c));
+	if (needs_fill && col->not_null)
+	{
+		steps = lappend(steps, psprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", table, c));
+		steps = lappend(steps, psprintf("ALTER TABLE %s DROP CONSTRAINT <not null check>", table));
+	}
+	if (col->has_unique || col->has_pkey)
+		steps = lappend(steps, psprintf("ALTER TABLE %s ADD CONSTRAINT <index> %s USING INDEX <index>",
+										table, col->has_pkey ? "PRIMARY KEY" : "UNIQUE"));
 	if (col->identity)
 		steps = lappend(steps, psprintf("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT, ADD GENERATED %s AS IDENTITY, continuing the sequence",
 										table, c, col->identity == ATTRIBUTE_IDENTITY_ALWAYS ? "ALWAYS" : "BY DEFAULT"));
-	steps = lappend(steps, psprintf("DROP TRIGGER fill ON %s", table));
+	if (needs_fill)
+		steps = lappend(steps, psprintf("DROP TRIGGER fill ON %s", table));
 	return steps;
 }

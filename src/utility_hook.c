@@ -15,6 +15,7 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
@@ -121,6 +122,23 @@ sg_sentence(const char *clause)
 	return s;
 }
 
+/* What PostgreSQL does while it holds the lock, for messages. */
+static const char *
+lock_activity(SgRisk risk)
+{
+	switch (risk)
+	{
+		case SG_RISK_REWRITE:
+			return "rewrites it";
+		case SG_RISK_INDEX_BUILD:
+			return "builds an index";
+		case SG_RISK_SCAN:
+			return "scans it";
+		default:
+			return "changes its catalog entry";
+	}
+}
+
 static void
 warn_plain_run(Relation rel, SgAlterPlan *plan, const char *hint)
 {
@@ -134,11 +152,11 @@ warn_plain_run(Relation rel, SgAlterPlan *plan, const char *hint)
 			continue;
 		ereport(WARNING,
 				(errcode(ERRCODE_WARNING),
-				 errmsg("ADD COLUMN \"%s\" locks table \"%s\" for a %s",
+				 errmsg("ADD COLUMN \"%s\" locks table \"%s\" while PostgreSQL %s",
 						col->colname, RelationGetRelationName(rel),
-						sg_risk_name(col->risk)),
+						lock_activity(col->risk)),
 				 errdetail("%s", sg_sentence(col->reason)),
-				 errhint("%s", hint)));
+				 errhint("%s", col->path == SG_PATH_NONE ? col->refuse_hint : hint)));
 	}
 }
 
@@ -148,12 +166,14 @@ refuse(Relation rel, SgAddColumn *col, bool blocked_by_mode)
 	if (blocked_by_mode)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("ADD COLUMN \"%s\" would lock table \"%s\" for a %s",
+				 errmsg("ADD COLUMN \"%s\" would lock table \"%s\" while PostgreSQL %s",
 						col->colname, RelationGetRelationName(rel),
-						sg_risk_name(col->risk)),
+						lock_activity(col->risk)),
 				 errdetail("%s", sg_sentence(col->reason)),
-				 errhint("schema_guard.mode is \"block\". Set it to \"rewrite\" to run the statement online "
-						 "where possible, or to \"off\" to run it as written.")));
+				 col->path == SG_PATH_NONE
+				 ? errhint("%s", col->refuse_hint)
+				 : errhint("schema_guard.mode is \"block\". Set it to \"rewrite\" to run the statement online, "
+						   "or to \"off\" to run it as written.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("ADD COLUMN \"%s\" on table \"%s\" cannot be run online",
@@ -221,10 +241,10 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 	if (!OidIsValid(relid))
 		return false;			/* IF EXISTS: PostgreSQL reports the skip */
 
-	rel = table_open(relid, NoLock);
+	rel = relation_open(relid, NoLock);
 	if (sg_table_is_exempt(rel))
 	{
-		table_close(rel, NoLock);
+		relation_close(rel, NoLock);
 		return false;
 	}
 
@@ -253,7 +273,7 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 			refuse(rel, deciding_column(plan), sg_mode == SG_MODE_BLOCK);
 			break;
 		case SG_ACTION_STAGE:
-			table_close(rel, NoLock);
+			relation_close(rel, NoLock);
 			rel = NULL;
 			sg_stage_alter(relid, plan, copy, queryString, context, params,
 						   queryEnv, dest, qc);
@@ -261,7 +281,7 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 			break;
 	}
 	if (rel)
-		table_close(rel, NoLock);
+		relation_close(rel, NoLock);
 	return staged;
 }
 

@@ -271,15 +271,12 @@ end_if_gone(SgJob *job, SgStepResult *result)
 	{
 		foreach(lc, job->columns)
 		{
-			SgJobColumn *col = lfirst(lc);
-			HeapTuple	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(job->relid),
-											  Int16GetDatum(col->attnum));
-			bool		present = HeapTupleIsValid(tup) &&
-				!((Form_pg_attribute) GETSTRUCT(tup))->attisdropped;
-
-			if (HeapTupleIsValid(tup))
-				ReleaseSysCache(tup);
-			if (present)
+			if (sg_column_name(job->relid, ((SgJobColumn *) lfirst(lc))->attnum))
+				return false;
+		}
+		foreach(lc, job->constraints)
+		{
+			if (sg_column_name(job->relid, ((SgJobConstraint *) lfirst(lc))->attnum))
 				return false;
 		}
 		why = "the columns were dropped";

@@ -176,8 +176,8 @@ drop_helpers(SgJob *job)
 	if (get_rel_name(job->relid) == NULL)
 		return;
 	table = sg_qualified_relname(job->relid);
-	run_ddl(psprintf("DROP TRIGGER IF EXISTS %s ON %s",
-					 quote_identifier(job->trigger_name), table));
+	if (sg_drop_trigger_sql(job))
+		run_ddl(sg_drop_trigger_sql(job));
 	foreach(lc, job->columns)
 	{
 		SgJobColumn *col = lfirst(lc);
@@ -215,23 +215,26 @@ sg_revert_v1(PG_FUNCTION_ARGS)
 				  : NULL);
 	if (get_rel_name(job->relid) != NULL)
 	{
-		const char *table = sg_qualified_relname(job->relid);
+		List	   *attnums = NIL;
 
-		/* dropping a column drops its helper check and owned sequences */
-		initStringInfo(&sql);
+		/* dropping a column drops its constraints, helper check and sequences */
 		foreach(lc, job->columns)
+			attnums = list_append_unique_int(attnums, ((SgJobColumn *) lfirst(lc))->attnum);
+		foreach(lc, job->constraints)
+			attnums = list_append_unique_int(attnums, ((SgJobConstraint *) lfirst(lc))->attnum);
+		initStringInfo(&sql);
+		foreach(lc, attnums)
 		{
-			SgJobColumn *col = lfirst(lc);
-			char	   *name = sg_column_name(job->relid, col->attnum);
+			char	   *name = sg_column_name(job->relid, (AttrNumber) lfirst_int(lc));
 
 			if (name)
 				appendStringInfo(&sql, "%s DROP COLUMN %s", sql.len ? "," : "",
 								 quote_identifier(name));
 		}
-		run_ddl(psprintf("DROP TRIGGER IF EXISTS %s ON %s",
-						 quote_identifier(job->trigger_name), table));
+		if (sg_drop_trigger_sql(job))
+			run_ddl(sg_drop_trigger_sql(job));
 		if (sql.len > 0)
-			run_ddl(psprintf("ALTER TABLE %s%s", table, sql.data));
+			run_ddl(psprintf("ALTER TABLE %s%s", sg_qualified_relname(job->relid), sql.data));
 	}
 	sg_job_set_state(job->job_id, "reverted", NULL, NULL, "the columns were dropped");
 	PG_RETURN_VOID();

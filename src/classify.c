@@ -353,6 +353,24 @@ add_reason(SgAddColumn *col, SgRisk risk, SgPath path, const char *fmt,...)
 		col->path = path;
 }
 
+/* Does a named UNIQUE or PRIMARY KEY of the column ask for a taken name? */
+static bool
+index_name_taken(Relation rel, SgAddColumn *col)
+{
+	ListCell   *lc;
+
+	foreach(lc, col->def->constraints)
+	{
+		Constraint *con = lfirst_node(Constraint, lc);
+
+		if ((con->contype == CONSTR_UNIQUE || con->contype == CONSTR_PRIMARY) &&
+			con->conname != NULL &&
+			OidIsValid(get_relname_relid(con->conname, RelationGetNamespace(rel))))
+			return true;
+	}
+	return false;
+}
+
 static void
 classify_column(Relation rel, bool recurse, int64 table_blocks,
 				SgAddColumn *col, const char *queryString)
@@ -483,6 +501,9 @@ classify_column(Relation rel, bool recurse, int64 table_blocks,
 		rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
 		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_FAILS_FAST,
 				   "a unique index on a partitioned table must include the partition key, so the statement fails");
+	else if ((col->has_unique || col->has_pkey) && index_name_taken(rel, col))
+		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_FAILS_FAST,
+				   "a relation with the constraint's name exists, so the statement fails");
 	else if (col->has_unique || col->has_pkey)
 		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_STAGE,
 				   "the %s index is built under the lock",

@@ -132,7 +132,12 @@ sg_next_index(SgJob *job, bool *invalid)
 			tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
 			if (HeapTupleIsValid(tup))
 			{
-				valid = ((Form_pg_index) GETSTRUCT(tup))->indisvalid;
+				Form_pg_index index = (Form_pg_index) GETSTRUCT(tup);
+
+				/* of another table: the build reports the name taken */
+				valid = index->indisvalid && index->indrelid == job->relid;
+				if (index->indrelid != job->relid)
+					indexoid = InvalidOid;
 				ReleaseSysCache(tup);
 			}
 		}
@@ -325,7 +330,7 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 		if (name && col->identity)
 			make_identity(job, col, table, (char *) quote_identifier(name));
 	}
-	sg_exec_as_job_role(job, psprintf("DROP TRIGGER IF EXISTS %s ON %s",
-									  quote_identifier(job->trigger_name), table), false);
+	if (sg_drop_trigger_sql(job))
+		sg_exec_as_job_role(job, sg_drop_trigger_sql(job), false);
 	result->committed = sg_job_advance(job, "done", "done", NULL);
 }

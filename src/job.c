@@ -27,6 +27,8 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "commands/trigger.h"
+#include "utils/lsyscache.h"
 #include "catalog/pg_attribute.h"
 
 #include "schema_guard.h"
@@ -418,7 +420,7 @@ sg_job_event(int64 job_id, const char *event, const char *detail)
 
 /*
  * Change a job's state (and phase, when given), record why, and log it.
- * A NULL error leaves last_error as it was unless the job leaves 'failed'.
+ * A NULL error keeps the last one, until the job is queued again.
  */
 void
 sg_job_set_state(int64 job_id, const char *state, const char *phase,
@@ -437,9 +439,9 @@ sg_job_set_state(int64 job_id, const char *state, const char *phase,
 	catalog_exec("UPDATE schema_guard.jobs SET state = $2, "
 				 "phase = COALESCE($3, phase), "
 				 "last_error = CASE WHEN $4 IS NOT NULL THEN $4 "
-				 "                  WHEN $2 = 'failed' THEN last_error END, "
+				 "                  WHEN $2 = 'queued' THEN NULL ELSE last_error END, "
 				 "error_detail = CASE WHEN $4 IS NOT NULL THEN $5 "
-				 "                    WHEN $2 = 'failed' THEN error_detail END, "
+				 "                    WHEN $2 = 'queued' THEN NULL ELSE error_detail END, "
 				 "started_at = CASE WHEN $2 = 'running' THEN COALESCE(started_at, pg_catalog.now()) "
 				 "                  ELSE started_at END, "
 				 "finished_at = CASE WHEN $2 IN ('done', 'cancelled', 'reverted') "
@@ -486,6 +488,20 @@ sg_job_is_finished(const SgJob *job)
 	return strcmp(job->state, "done") == 0 ||
 		strcmp(job->state, "cancelled") == 0 ||
 		strcmp(job->state, "reverted") == 0;
+}
+
+/* DROP TRIGGER for the job's fill trigger, or NULL if the table has none. */
+char *
+sg_drop_trigger_sql(const SgJob *job)
+{
+	char	   *relname = get_rel_name(job->relid);
+
+	if (relname == NULL ||
+		!OidIsValid(get_trigger_oid(job->relid, job->trigger_name, true)))
+		return NULL;
+	return psprintf("DROP TRIGGER %s ON %s", quote_identifier(job->trigger_name),
+					quote_qualified_identifier(get_namespace_name(get_rel_namespace(job->relid)),
+											   relname));
 }
 
 /* A column's current name, or NULL if it was dropped. */

@@ -96,6 +96,7 @@ extern bool sg_job_is_finished(const SgJob *job);
 extern List *sg_jobs_active_on(Oid relid);
 extern int64 sg_job_active_on(Oid relid);
 extern char *sg_column_name(Oid relid, AttrNumber attnum);
+extern char *sg_drop_trigger_sql(const SgJob *job);
 extern int64 sg_job_any_active(Oid *relid);
 extern void sg_job_adopt_new_files(bool truncated);
 

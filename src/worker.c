@@ -280,9 +280,8 @@ end_if_gone(SgJob *job, SgStepResult *result)
 				return false;
 		}
 		why = "the columns were dropped";
-		sg_exec_as_job_role(job, psprintf("DROP TRIGGER IF EXISTS %s ON %s",
-										  quote_identifier(job->trigger_name),
-										  sg_qualified_relname(job->relid)), false);
+		if (sg_drop_trigger_sql(job))
+			sg_exec_as_job_role(job, sg_drop_trigger_sql(job), false);
 	}
 	result->committed = sg_job_advance(job, job->phase, "cancelled", why);
 	return true;

@@ -21,6 +21,15 @@ ALTER TABLE dj SET UNLOGGED;
 ALTER TABLE dj DISABLE TRIGGER ALL;
 ALTER TABLE dj DISABLE TRIGGER "~schema_guard_fill_1200";
 DROP TRIGGER "~schema_guard_fill_1200" ON dj;
+ALTER TRIGGER "~schema_guard_fill_1200" ON dj RENAME TO fill;
+-- a BEFORE UPDATE trigger that would fire after the fill trigger
+CREATE FUNCTION sg_test.keep_old() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$;
+CREATE TRIGGER "~~late" BEFORE UPDATE ON dj FOR EACH ROW EXECUTE FUNCTION sg_test.keep_old();
+CREATE TRIGGER early BEFORE UPDATE ON dj FOR EACH ROW EXECUTE FUNCTION sg_test.keep_old();
+DROP TRIGGER early ON dj;
+-- ENABLE TRIGGER USER leaves the fill trigger firing ALWAYS
+ALTER TABLE dj ENABLE TRIGGER USER;
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'dj'::regclass AND NOT tgisinternal;
 SET schema_guard.mode = warn;
 ALTER TABLE dj ADD COLUMN w float8 DEFAULT random();
 RESET schema_guard.mode;

@@ -46,9 +46,9 @@ SELECT count(*), count(DISTINCT u), count(DISTINCT k), min(n) >= 1 AND max(n) <=
 CREATE TABLE con_dup (id int);
 INSERT INTO con_dup SELECT g FROM generate_series(1, 500) g;
 SET schema_guard.mode = off;
-ALTER TABLE con_dup ADD COLUMN c int DEFAULT (random() * 2)::int UNIQUE;
+ALTER TABLE con_dup ADD COLUMN c int DEFAULT (random() * 0.4)::int UNIQUE;
 RESET schema_guard.mode;
-ALTER TABLE con_dup ADD COLUMN c int DEFAULT (random() * 2)::int UNIQUE;
+ALTER TABLE con_dup ADD COLUMN c int DEFAULT (random() * 0.4)::int UNIQUE;
 SET client_min_messages = warning;
 CALL schema_guard.wait(1301, '2 min');
 RESET client_min_messages;

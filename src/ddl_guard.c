@@ -21,7 +21,11 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_trigger.h"
 #include "commands/defrem.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
 #include "nodes/parsenodes.h"
 #include "utils/lsyscache.h"
 
@@ -29,8 +33,6 @@
 #include "classify.h"
 #include "job.h"
 #include "stage.h"
-
-#define FILL_TRIGGER_PREFIX "~schema_guard_fill_"
 
 static void
 refuse_during_job(Oid relid, int64 job_id, const char *what)
@@ -63,6 +65,20 @@ check_relation(RangeVar *rv, bool recurse, const char *what)
 		if (job_id != 0)
 			refuse_during_job(lfirst_oid(lc), job_id, what);
 	}
+}
+
+/* Refuse if the named trigger is the fill trigger of an active job. */
+static void
+check_fill_trigger(RangeVar *rv, const char *trigger, const char *what)
+{
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+	int64		job_id;
+
+	if (!OidIsValid(relid) || trigger == NULL)
+		return;
+	job_id = sg_job_of_trigger(relid, trigger);
+	if (job_id != 0)
+		refuse_during_job(relid, job_id, what);
 }
 
 /* Refuse a database-wide command if any job is active. */
@@ -122,9 +138,8 @@ check_alter_table(AlterTableStmt *stmt)
 			case AT_DisableTrig:
 			case AT_EnableTrig:
 			case AT_EnableReplicaTrig:
-				if (cmd->name && strncmp(cmd->name, FILL_TRIGGER_PREFIX,
-										 strlen(FILL_TRIGGER_PREFIX)) == 0)
-					what = "Changing when the fill trigger fires lets updates skip it";
+				check_fill_trigger(stmt->relation, cmd->name,
+								   "Changing when the fill trigger fires lets updates skip it");
 				break;
 			default:
 				break;
@@ -144,12 +159,76 @@ check_drop_trigger(DropStmt *stmt)
 	foreach(lc, stmt->objects)
 	{
 		List	   *names = castNode(List, lfirst(lc));
-		const char *trigname = strVal(llast(names));
 
-		if (strncmp(trigname, FILL_TRIGGER_PREFIX, strlen(FILL_TRIGGER_PREFIX)) == 0)
-			check_relation(makeRangeVarFromNameList(list_truncate(list_copy(names),
+		check_fill_trigger(makeRangeVarFromNameList(list_truncate(list_copy(names),
 																  list_length(names) - 1)),
-						   false, "Dropping the fill trigger lets updates skip it");
+						   strVal(llast(names)),
+						   "Dropping the fill trigger lets updates skip it");
+	}
+}
+
+/*
+ * A new BEFORE UPDATE row trigger must fire before the fill trigger, which
+ * judges the final NEW row: refuse a name that sorts after it.
+ */
+static void
+check_create_trigger(CreateTrigStmt *stmt)
+{
+	Oid			relid;
+	ListCell   *lc;
+
+	if (!stmt->row || !TRIGGER_FOR_BEFORE(stmt->timing) ||
+		!TRIGGER_FOR_UPDATE(stmt->events))
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	foreach(lc, sg_job_triggers_on(relid))
+	{
+		const char *fill = lfirst(lc);
+
+		if (strcmp(stmt->trigname, fill) >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("trigger \"%s\" would fire after schema_guard's fill trigger \"%s\"",
+							stmt->trigname, fill),
+					 errdetail("BEFORE UPDATE triggers fire in name order, and the fill trigger of an active job must see the final row."),
+					 errhint("Choose a name that sorts before \"%s\", or create the trigger once the job is done.",
+							 fill)));
+	}
+}
+
+/* After ENABLE TRIGGER ALL/USER: the fill triggers must fire ALWAYS again. */
+static void
+restore_fill_triggers(RangeVar *rv)
+{
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+	ListCell   *lc;
+
+	if (!OidIsValid(relid))
+		return;
+	foreach(lc, sg_job_triggers_on(relid))
+	{
+		char	   *sql = psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s",
+								   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+															  get_rel_name(relid)),
+								   quote_identifier(lfirst(lc)));
+		bool		saved = sg_running_own_statement;
+
+		sg_running_own_statement = true;
+		PG_TRY();
+		{
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			if (SPI_execute(sql, false, 0) < 0)
+				elog(ERROR, "schema_guard could not run: %s", sql);
+			SPI_finish();
+		}
+		PG_FINALLY();
+		{
+			sg_running_own_statement = saved;
+		}
+		PG_END_TRY();
 	}
 }
 
@@ -195,6 +274,15 @@ sg_guard_before(PlannedStmt *pstmt)
 		case T_DropStmt:
 			check_drop_trigger((DropStmt *) parsetree);
 			break;
+		case T_CreateTrigStmt:
+			check_create_trigger((CreateTrigStmt *) parsetree);
+			break;
+		case T_RenameStmt:
+			if (((RenameStmt *) parsetree)->renameType == OBJECT_TRIGGER)
+				check_fill_trigger(((RenameStmt *) parsetree)->relation,
+								   ((RenameStmt *) parsetree)->subname,
+								   "Renaming the fill trigger changes when it fires");
+			break;
 		default:
 			break;
 	}
@@ -210,11 +298,18 @@ sg_guard_after(PlannedStmt *pstmt)
 		sg_job_adopt_new_files(true);
 	else if (IsA(parsetree, AlterTableStmt))
 	{
+		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
 		ListCell   *lc;
 
-		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
-			if (lfirst_node(AlterTableCmd, lc)->subtype == AT_SetTableSpace)
+		foreach(lc, stmt->cmds)
+		{
+			AlterTableType subtype = lfirst_node(AlterTableCmd, lc)->subtype;
+
+			if (subtype == AT_SetTableSpace)
 				sg_job_adopt_new_files(false);
+			else if (subtype == AT_EnableTrigAll || subtype == AT_EnableTrigUser)
+				restore_fill_triggers(stmt->relation);
+		}
 	}
 }
 

@@ -543,6 +543,58 @@ sg_job_active_on(Oid relid)
 	return job_id;
 }
 
+/* The unfinished job whose fill trigger on the table this is; 0 if none. */
+int64
+sg_job_of_trigger(Oid relid, const char *trigger)
+{
+	Oid			types[2] = {OIDOID, NAMEOID};
+	Datum		values[2];
+	int64		job_id = 0;
+	bool		isnull;
+
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = CStringGetDatum(trigger);
+	connect_spi();
+	catalog_exec("SELECT j.job_id FROM schema_guard.jobs j "
+				 "WHERE j.trigger_name = $2 AND j.state NOT IN ('done', 'cancelled', 'reverted') "
+				 "AND (j.relid = $1 OR EXISTS (SELECT 1 FROM schema_guard.job_leaves l "
+				 "                             WHERE l.job_id = j.job_id AND l.relid = $1)) "
+				 "LIMIT 1",
+				 2, types, values, NULL, true);
+	if (SPI_processed == 1)
+		job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	finish_spi();
+	return job_id;
+}
+
+/* Fill triggers of the unfinished jobs on a table (or leaf). */
+List *
+sg_job_triggers_on(Oid relid)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	List	   *names = NIL;
+	uint64		i;
+
+	connect_spi();
+	catalog_exec("SELECT j.trigger_name::text FROM schema_guard.jobs j "
+				 "WHERE j.state NOT IN ('done', 'cancelled', 'reverted') "
+				 "AND (j.relid = $1 OR EXISTS (SELECT 1 FROM schema_guard.job_leaves l "
+				 "                             WHERE l.job_id = j.job_id AND l.relid = $1))",
+				 1, types, values, NULL, true);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		names = lappend(names, get_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		MemoryContextSwitchTo(old);
+	}
+	finish_spi();
+	return names;
+}
+
 /* The oldest unfinished job in this database, and its table; 0 if none. */
 int64
 sg_job_any_active(Oid *relid)

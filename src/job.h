@@ -98,6 +98,8 @@ extern int64 sg_job_active_on(Oid relid);
 extern char *sg_column_name(Oid relid, AttrNumber attnum);
 extern char *sg_drop_trigger_sql(const SgJob *job);
 extern int64 sg_job_any_active(Oid *relid);
+extern int64 sg_job_of_trigger(Oid relid, const char *trigger);
+extern List *sg_job_triggers_on(Oid relid);
 extern void sg_job_adopt_new_files(bool truncated);
 
 #endif							/* SG_JOB_H */

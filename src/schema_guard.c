@@ -17,6 +17,7 @@
 #include "utils/guc.h"
 
 #include "schema_guard.h"
+#include "trigger.h"
 
 PG_MODULE_MAGIC;
 
@@ -154,5 +155,6 @@ _PG_init(void)
 	sg_shmem_request();
 	sg_launcher_register();
 	sg_install_utility_hook();
+	sg_install_executor_hooks();
 	sg_xact_callback_register();
 }

@@ -36,6 +36,7 @@
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
 #include "utils/regproc.h"
+#include "commands/trigger.h"
 
 #include "schema_guard.h"
 #include "classify.h"
@@ -389,12 +390,52 @@ job_column(Relation rel, StagedColumn *staged, const char *queryString)
 	return jc;
 }
 
+/*
+ * BEFORE triggers fire in name order, and the fill trigger must see the
+ * final NEW row, so its name must sort after every trigger of the table:
+ * "~schema_guard_fill_N" sorts after any name that starts with an ASCII
+ * character; after a greater name, the greatest one extended.
+ */
+static char *
+fill_trigger_name(Oid relid, int64 job_id)
+{
+	char	   *name = psprintf("~schema_guard_fill_%lld", (long long) job_id);
+	Relation	rel = table_open(relid, AccessShareLock);
+	TriggerDesc *triggers = rel->trigdesc;
+	const char *greatest = NULL;
+	int			i;
+
+	for (i = 0; triggers && i < triggers->numtriggers; i++)
+	{
+		const char *tgname = triggers->triggers[i].tgname;
+
+		if (strcmp(tgname, name) > 0 && (greatest == NULL || strcmp(tgname, greatest) > 0))
+			greatest = tgname;
+	}
+	if (greatest != NULL)
+	{
+		if (strlen(greatest) + strlen(name) < NAMEDATALEN)
+			name = psprintf("%s%s", greatest, name);
+		else if (strlen(greatest) + 1 < NAMEDATALEN)
+			name = psprintf("%s~", greatest);
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_NAME_TOO_LONG),
+					 errmsg("cannot name the fill trigger of table \"%s\" to fire after trigger \"%s\"",
+							RelationGetRelationName(rel), greatest),
+					 errhint("Rename that trigger, or run the statement with schema_guard.mode = off.")));
+	}
+	table_close(rel, AccessShareLock);
+	return name;
+}
+
 static void
 create_fill_trigger(Oid relid, SgJob *job)
 {
 	char	   *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 												   get_rel_name(relid));
 
+	job->trigger_name = fill_trigger_name(relid, job->job_id);
 	run_sql(psprintf("CREATE TRIGGER %s BEFORE UPDATE ON %s FOR EACH ROW "
 					 "EXECUTE FUNCTION schema_guard.fill_trigger('%lld')",
 					 quote_identifier(job->trigger_name), table,

@@ -301,6 +301,8 @@ sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		case T_ClusterStmt:
 		case T_DropStmt:
 		case T_TruncateStmt:
+		case T_CreateTrigStmt:
+		case T_RenameStmt:
 			active = !sg_hook_is_inert();
 			break;
 		default:

@@ -28,12 +28,13 @@ END $$;
 -- Everything PostgreSQL records about a table's columns, defaults,
 -- constraints, triggers, indexes and owned sequences, with the table's
 -- own name replaced by "T", so two tables built by the same statements
--- (one plain, one guarded) can be compared.  The replacement is textual:
--- give compared tables names that occur nowhere else in their definitions.
-CREATE FUNCTION sg_test.catalog(tab regclass) RETURNS SETOF text
+-- (one plain, one guarded) can be compared; for a partition or child, its
+-- parent's name by "P".  The replacement is textual: give compared tables
+-- names that occur nowhere else in their definitions.
+CREATE FUNCTION sg_test.catalog(tab regclass, parent text DEFAULT NULL) RETURNS SETOF text
 LANGUAGE sql STABLE AS $$
   WITH n AS (SELECT relname::text AS name FROM pg_class WHERE oid = tab)
-  SELECT replace(x, (SELECT name FROM n), 'T') FROM (
+  SELECT replace(replace(x, (SELECT name FROM n), 'T'), coalesce(parent, (SELECT name FROM n)), 'P') FROM (
     SELECT format('column %s %s notnull=%s identity=%s generated=%s default=%s collation=%s',
                   a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
                   nullif(a.attidentity, ''), nullif(a.attgenerated, ''),

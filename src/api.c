@@ -106,27 +106,6 @@ require_state(SgJob *job, const char *action, const char *const *allowed,
 			 hint ? errhint("%s", hint) : 0));
 }
 
-/* Run DDL on the job's table as the caller. */
-static void
-run_ddl(const char *sql)
-{
-	bool		saved = sg_running_own_statement;
-
-	sg_running_own_statement = true;
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute(sql, false, 0) < 0)
-			elog(ERROR, "schema_guard could not run: %s", sql);
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		sg_running_own_statement = saved;
-	}
-	PG_END_TRY();
-}
 
 static const char *const active_states[] = {"queued", "running", NULL};
 
@@ -176,14 +155,14 @@ drop_helpers(SgJob *job)
 	if (get_rel_name(job->relid) == NULL)
 		return;
 	table = sg_qualified_relname(job->relid);
-	if (sg_drop_trigger_sql(job))
-		run_ddl(sg_drop_trigger_sql(job));
+	foreach(lc, sg_drop_trigger_sqls(job))
+		sg_run_own_sql(lfirst(lc));
 	foreach(lc, job->columns)
 	{
 		SgJobColumn *col = lfirst(lc);
 
 		if (col->check_name && sg_column_name(job->relid, col->attnum))
-			run_ddl(psprintf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s",
+			sg_run_own_sql(psprintf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s",
 							 table, quote_identifier(col->check_name)));
 	}
 }
@@ -231,10 +210,10 @@ sg_revert_v1(PG_FUNCTION_ARGS)
 				appendStringInfo(&sql, "%s DROP COLUMN %s", sql.len ? "," : "",
 								 quote_identifier(name));
 		}
-		if (sg_drop_trigger_sql(job))
-			run_ddl(sg_drop_trigger_sql(job));
+		foreach(lc, sg_drop_trigger_sqls(job))
+			sg_run_own_sql(lfirst(lc));
 		if (sql.len > 0)
-			run_ddl(psprintf("ALTER TABLE %s%s", sg_qualified_relname(job->relid), sql.data));
+			sg_run_own_sql(psprintf("ALTER TABLE %s%s", sg_qualified_relname(job->relid), sql.data));
 	}
 	sg_job_set_state(job->job_id, "reverted", NULL, NULL, "the columns were dropped");
 	PG_RETURN_VOID();

@@ -23,6 +23,7 @@
 
 #include "access/relation.h"
 #include "access/xlog.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -224,10 +225,41 @@ check_not_rewritten(SgJob *job, SgJobLeaf *leaf, Relation rel)
 					 (long long) job->job_id)));
 }
 
+/*
+ * Partitions attached or created since the job started become leaves too:
+ * a row of theirs can predate the column only if the table got it by an
+ * ADD COLUMN of its own, but looking costs one scan.
+ */
+static void
+find_new_leaves(SgJob *job)
+{
+	List	   *found = sg_job_make_leaves(job->relid, true, job->columns);
+	List	   *added = NIL;
+	ListCell   *lc;
+
+	foreach(lc, found)
+	{
+		SgJobLeaf  *leaf = lfirst(lc);
+		ListCell   *kc;
+		bool		known = false;
+
+		foreach(kc, job->leaves)
+			known |= ((SgJobLeaf *) lfirst(kc))->relid == leaf->relid;
+		if (known)
+			continue;
+		leaf->pass = strcmp(job->phase, "verify") == 0 ? 2 : 1;
+		added = lappend(added, leaf);
+	}
+	if (added == NIL)
+		return;
+	sg_job_add_leaves(job, added);
+	job->leaves = list_concat(job->leaves, added);
+}
+
 void
 sg_backfill_step(SgJob *job, SgStepResult *result)
 {
-	SgJobLeaf  *leaf = next_leaf(job);
+	SgJobLeaf  *leaf;
 	Relation	rel;
 	BlockNumber start;
 	BlockNumber end;
@@ -236,6 +268,9 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 	instr_time	after;
 	XLogRecPtr	wal_before;
 
+	if (get_rel_relkind(job->relid) == RELKIND_PARTITIONED_TABLE)
+		find_new_leaves(job);
+	leaf = next_leaf(job);
 	if (leaf == NULL)
 	{
 		if (strcmp(job->phase, "backfill") == 0 && job->leaves != NIL)
@@ -248,10 +283,12 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 	/* the lock the UPDATE takes anyway, bounded by lock_timeout */
 	rel = try_relation_open(leaf->relid, RowExclusiveLock);
 	if (rel == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("table %u of job %lld no longer exists",
-						leaf->relid, (long long) job->job_id)));
+	{
+		/* a partition or child dropped meanwhile: its rows are gone */
+		sg_job_leaf_done(job, leaf);
+		sg_job_event(job->job_id, "leaf dropped", psprintf("table %u", leaf->relid));
+		return;
+	}
 	check_not_rewritten(job, leaf, rel);
 	sg_check_job_role(job, rel);
 

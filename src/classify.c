@@ -353,6 +353,21 @@ add_reason(SgAddColumn *col, SgRisk risk, SgPath path, const char *fmt,...)
 		col->path = path;
 }
 
+/* Does a descendant of the table have a column of this name already? */
+static bool
+child_has_column(Oid relid, const char *colname)
+{
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		if (lfirst_oid(lc) != relid &&
+			get_attnum(lfirst_oid(lc), colname) != InvalidAttrNumber)
+			return true;
+	}
+	return false;
+}
+
 /* Does a named UNIQUE or PRIMARY KEY of the column ask for a taken name? */
 static bool
 index_name_taken(Relation rel, SgAddColumn *col)
@@ -522,12 +537,24 @@ classify_column(Relation rel, bool recurse, int64 table_blocks,
 				   "the foreign key needs no check, since %s",
 				   has_rows ? "every existing row holds NULL" : "the table is empty");
 
-	/* the backfill of partitions and inheritance children comes later */
-	if (col->path == SG_PATH_STAGE &&
-		(rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ||
-		 (recurse && find_inheritance_children(relid, NoLock) != NIL)))
+	/*
+	 * PostgreSQL 15 refuses a NOT VALID foreign key on a partitioned table;
+	 * staging it would mean one per partition, which this version does not do.
+	 */
+	if (col->fk_validates && has_rows &&
+		rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
 		add_reason(col, col->risk, SG_PATH_NOT_YET,
-				   "schema_guard does not stage partitioned tables and inheritance trees yet");
+				   "schema_guard does not stage a foreign key on a partitioned table");
+
+	/*
+	 * A child that has the column already merges it, keeping its own
+	 * values: the backfill must leave it alone, which this version does by
+	 * not staging the statement.
+	 */
+	if (col->path == SG_PATH_STAGE && recurse && child_has_column(relid, col->colname))
+		add_reason(col, col->risk, SG_PATH_NOT_YET,
+				   "an inheritance child has a column \"%s\" already, which PostgreSQL merges",
+				   col->colname);
 }
 
 /*

@@ -20,6 +20,8 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "commands/defrem.h"
@@ -33,6 +35,7 @@
 #include "classify.h"
 #include "job.h"
 #include "stage.h"
+
 
 static void
 refuse_during_job(Oid relid, int64 job_id, const char *what)
@@ -79,6 +82,52 @@ check_fill_trigger(RangeVar *rv, const char *trigger, const char *what)
 	job_id = sg_job_of_trigger(relid, trigger);
 	if (job_id != 0)
 		refuse_during_job(relid, job_id, what);
+}
+
+/*
+ * ATTACH PARTITION demands that the new partition have every CHECK
+ * constraint of its new parent, the helper checks of active jobs included:
+ * give it them, NOT VALID, so the attach works as it would without the job.
+ */
+static void
+add_helper_checks(RangeVar *parent_rv, RangeVar *part_rv)
+{
+	Oid			parent = RangeVarGetRelid(parent_rv, NoLock, true);
+	Oid			part = RangeVarGetRelid(part_rv, NoLock, true);
+	List	   *tables;
+	ListCell   *lc;
+
+	if (!OidIsValid(parent) || !OidIsValid(part))
+		return;
+	tables = lappend_oid(get_partition_ancestors(parent), parent);
+	foreach(lc, tables)
+	{
+		List	   *jobs = sg_jobs_active_on(lfirst_oid(lc));
+		ListCell   *jc;
+
+		foreach(jc, jobs)
+		{
+			SgJob	   *job = sg_job_load(*(int64 *) lfirst(jc), true);
+			ListCell   *cc;
+
+			if (job == NULL || job->relid != lfirst_oid(lc))
+				continue;
+			foreach(cc, job->columns)
+			{
+				SgJobColumn *col = lfirst(cc);
+				char	   *name = sg_column_name(job->relid, col->attnum);
+
+				if (col->check_name == NULL || name == NULL ||
+					get_attnum(part, name) == InvalidAttrNumber ||
+					OidIsValid(get_relation_constraint_oid(part, col->check_name, true)))
+					continue;
+				sg_run_own_sql(psprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL) NOT VALID",
+									 quote_qualified_identifier(get_namespace_name(get_rel_namespace(part)),
+																get_rel_name(part)),
+									 quote_identifier(col->check_name), quote_identifier(name)));
+			}
+		}
+	}
 }
 
 /* Refuse a database-wide command if any job is active. */
@@ -134,6 +183,15 @@ check_alter_table(AlterTableStmt *stmt)
 			case AT_DisableTrigAll:
 			case AT_DisableTrigUser:
 				what = "Disabling the table's triggers stops the fill trigger";
+				break;
+			case AT_DetachPartition:
+			case AT_DetachPartitionFinalize:
+				/* the detached table would keep the helper check, unfilled */
+				check_relation(castNode(PartitionCmd, cmd->def)->name, true,
+							   "Detaching the partition takes rows out of the job");
+				break;
+			case AT_AttachPartition:
+				add_helper_checks(stmt->relation, castNode(PartitionCmd, cmd->def)->name);
 				break;
 			case AT_DisableTrig:
 			case AT_EnableTrig:
@@ -209,26 +267,10 @@ restore_fill_triggers(RangeVar *rv)
 		return;
 	foreach(lc, sg_job_triggers_on(relid))
 	{
-		char	   *sql = psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s",
-								   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-															  get_rel_name(relid)),
-								   quote_identifier(lfirst(lc)));
-		bool		saved = sg_running_own_statement;
-
-		sg_running_own_statement = true;
-		PG_TRY();
-		{
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			if (SPI_execute(sql, false, 0) < 0)
-				elog(ERROR, "schema_guard could not run: %s", sql);
-			SPI_finish();
-		}
-		PG_FINALLY();
-		{
-			sg_running_own_statement = saved;
-		}
-		PG_END_TRY();
+		sg_run_own_sql(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s",
+							 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+														get_rel_name(relid)),
+							 quote_identifier(lfirst(lc))));
 	}
 }
 

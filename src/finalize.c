@@ -330,7 +330,7 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 		if (name && col->identity)
 			make_identity(job, col, table, (char *) quote_identifier(name));
 	}
-	if (sg_drop_trigger_sql(job))
-		sg_exec_as_job_role(job, sg_drop_trigger_sql(job), false);
+	foreach(lc, sg_drop_trigger_sqls(job))
+		sg_exec_as_job_role(job, lfirst(lc), false);
 	result->committed = sg_job_advance(job, "done", "done", NULL);
 }

@@ -28,6 +28,11 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "commands/trigger.h"
+#include "catalog/pg_trigger.h"
+#include "access/relation.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "storage/bufmgr.h"
 #include "utils/lsyscache.h"
 #include "catalog/pg_attribute.h"
 
@@ -490,18 +495,133 @@ sg_job_is_finished(const SgJob *job)
 		strcmp(job->state, "reverted") == 0;
 }
 
-/* DROP TRIGGER for the job's fill trigger, or NULL if the table has none. */
-char *
-sg_drop_trigger_sql(const SgJob *job)
+/*
+ * The tables of the job's tree that store rows, as leaves to fill: the
+ * table itself, or every partition and inheritance child.  Each leaf
+ * numbers the job's columns its own way; min_attnum is the first of them
+ * in the leaf, found by name.  Foreign tables store no rows here.
+ */
+List *
+sg_job_make_leaves(Oid relid, bool recurse, List *columns)
 {
-	char	   *relname = get_rel_name(job->relid);
+	List	   *rels = recurse ? find_all_inheritors(relid, NoLock, NULL)
+		: list_make1_oid(relid);
+	List	   *leaves = NIL;
+	ListCell   *lc;
 
-	if (relname == NULL ||
-		!OidIsValid(get_trigger_oid(job->relid, job->trigger_name, true)))
-		return NULL;
-	return psprintf("DROP TRIGGER %s ON %s", quote_identifier(job->trigger_name),
-					quote_qualified_identifier(get_namespace_name(get_rel_namespace(job->relid)),
-											   relname));
+	foreach(lc, rels)
+	{
+		Oid			leafid = lfirst_oid(lc);
+		Relation	rel;
+		SgJobLeaf  *leaf;
+		ListCell   *cc;
+
+		if (get_rel_relkind(leafid) != RELKIND_RELATION)
+			continue;
+		rel = relation_open(leafid, NoLock);
+		leaf = palloc0(sizeof(SgJobLeaf));
+		leaf->relid = leafid;
+		leaf->pass = 1;
+		leaf->end_block = RelationGetNumberOfBlocks(rel);
+		leaf->relfilenode = rel->rd_rel->relfilenode;
+		leaf->min_attnum = MaxAttrNumber;
+		foreach(cc, columns)
+		{
+			char	   *name = sg_column_name(relid, ((SgJobColumn *) lfirst(cc))->attnum);
+			AttrNumber	attnum = name ? get_attnum(leafid, name) : InvalidAttrNumber;
+
+			if (attnum != InvalidAttrNumber)
+				leaf->min_attnum = Min(leaf->min_attnum, attnum);
+		}
+		relation_close(rel, NoLock);
+		if (leaf->min_attnum != MaxAttrNumber)
+			leaves = lappend(leaves, leaf);
+	}
+	return leaves;
+}
+
+/* Add leaves found since the job started (partitions attached or created). */
+void
+sg_job_add_leaves(SgJob *job, List *leaves)
+{
+	ListCell   *lc;
+
+	connect_spi();
+	foreach(lc, leaves)
+	{
+		SgJobLeaf  *leaf = lfirst(lc);
+		Oid			types[6] = {INT8OID, OIDOID, INT4OID, INT8OID, OIDOID, INT2OID};
+		Datum		values[6];
+
+		values[0] = Int64GetDatum(job->job_id);
+		values[1] = ObjectIdGetDatum(leaf->relid);
+		values[2] = Int32GetDatum(leaf->pass);
+		values[3] = Int64GetDatum(leaf->end_block);
+		values[4] = ObjectIdGetDatum(leaf->relfilenode);
+		values[5] = Int16GetDatum(leaf->min_attnum);
+		catalog_exec("INSERT INTO schema_guard.job_leaves (job_id, relid, pass, end_block, "
+					 "relfilenode, min_attnum) VALUES ($1, $2, $3, $4, $5, $6) "
+					 "ON CONFLICT (job_id, relid) DO NOTHING",
+					 6, types, values, NULL, false);
+	}
+	finish_spi();
+}
+
+/* A leaf that is gone (its partition dropped) has nothing left to fill. */
+void
+sg_job_leaf_done(SgJob *job, SgJobLeaf *leaf)
+{
+	Oid			types[2] = {INT8OID, OIDOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(job->job_id);
+	values[1] = ObjectIdGetDatum(leaf->relid);
+	connect_spi();
+	catalog_exec("UPDATE schema_guard.job_leaves SET done = true WHERE job_id = $1 AND relid = $2",
+				 2, types, values, NULL, false);
+	finish_spi();
+	leaf->done = true;
+}
+
+/*
+ * DROP TRIGGER statements for the job's fill triggers: on the table, and on
+ * each inheritance child (partitions' clones go with their parent's).
+ */
+List *
+sg_drop_trigger_sqls(const SgJob *job)
+{
+	List	   *sqls = NIL;
+	ListCell   *lc;
+
+	if (get_rel_name(job->relid) == NULL)
+		return NIL;
+	foreach(lc, find_all_inheritors(job->relid, NoLock, NULL))
+	{
+		Oid			relid = lfirst_oid(lc);
+		Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
+		ScanKeyData key[2];
+		SysScanDesc scan;
+		HeapTuple	tup;
+		bool		own = false;
+
+		ScanKeyInit(&key[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(relid));
+		ScanKeyInit(&key[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber,
+					F_NAMEEQ, CStringGetDatum(job->trigger_name));
+		scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 2, key);
+		tup = systable_getnext(scan);
+		/* a partition's clone goes with its parent's trigger */
+		own = HeapTupleIsValid(tup) &&
+			!OidIsValid(((Form_pg_trigger) GETSTRUCT(tup))->tgparentid);
+		systable_endscan(scan);
+		table_close(tgrel, AccessShareLock);
+		if (own)
+			sqls = lappend(sqls,
+						   psprintf("DROP TRIGGER %s ON %s", quote_identifier(job->trigger_name),
+									quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+															   get_rel_name(relid))));
+	}
+	return sqls;
 }
 
 /* A column's current name, or NULL if it was dropped. */

@@ -174,6 +174,21 @@ sg_wake_launcher(Oid dboid)
 		SetLatch(latch);
 }
 
+/* Remember that a database uses schema_guard, so the naptime probe covers it. */
+static void
+mark_known(Oid dboid)
+{
+	SgDatabase *db;
+
+	if (sg_shared == NULL)
+		return;
+	SpinLockAcquire(&sg_shared->mutex);
+	db = database_entry(dboid, true);
+	if (db)
+		db->known = true;
+	SpinLockRelease(&sg_shared->mutex);
+}
+
 void
 sg_request_worker_at_commit(void)
 {
@@ -191,8 +206,13 @@ xact_callback(XactEvent event, void *arg)
 				sg_wake_launcher(MyDatabaseId);
 			wake_at_commit = false;
 			break;
-		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
+			/* COMMIT PREPARED may come from anywhere: look here every naptime */
+			if (wake_at_commit)
+				mark_known(MyDatabaseId);
+			wake_at_commit = false;
+			break;
+		case XACT_EVENT_ABORT:
 			wake_at_commit = false;
 			break;
 		default:

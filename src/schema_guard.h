@@ -63,6 +63,7 @@ extern bool sg_running_own_statement;
 /* utility_hook.c */
 extern void sg_install_utility_hook(void);
 extern bool sg_extension_active(void);
+extern void sg_run_own_sql(const char *sql);
 
 /* launcher.c */
 extern void sg_launcher_register(void);

@@ -19,7 +19,9 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "access/table.h"
+#include "catalog/pg_inherits.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
@@ -70,21 +72,6 @@ run_node(Node *stmt, const char *sql)
 	CommandCounterIncrement();
 }
 
-/* Run generated SQL as the current user. */
-static void
-run_sql(const char *sql)
-{
-	int			rc;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute(sql, false, 0);
-	if (rc < 0)
-		elog(ERROR, "schema_guard step failed (%s): %s",
-			 SPI_result_code_string(rc), sql);
-	SPI_finish();
-	CommandCounterIncrement();
-}
 
 /* The text of this statement alone, out of a possibly longer string. */
 static char *
@@ -397,20 +384,27 @@ job_column(Relation rel, StagedColumn *staged, const char *queryString)
  * character; after a greater name, the greatest one extended.
  */
 static char *
-fill_trigger_name(Oid relid, int64 job_id)
+fill_trigger_name(Oid relid, bool recurse, int64 job_id)
 {
 	char	   *name = psprintf("~schema_guard_fill_%lld", (long long) job_id);
-	Relation	rel = table_open(relid, AccessShareLock);
-	TriggerDesc *triggers = rel->trigdesc;
 	const char *greatest = NULL;
-	int			i;
+	ListCell   *lc;
 
-	for (i = 0; triggers && i < triggers->numtriggers; i++)
+	/* every table of the tree fires the trigger, so look at all of them */
+	foreach(lc, recurse ? find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid))
 	{
-		const char *tgname = triggers->triggers[i].tgname;
+		Relation	rel = relation_open(lfirst_oid(lc), AccessShareLock);
+		TriggerDesc *triggers = rel->trigdesc;
+		int			i;
 
-		if (strcmp(tgname, name) > 0 && (greatest == NULL || strcmp(tgname, greatest) > 0))
-			greatest = tgname;
+		for (i = 0; triggers && i < triggers->numtriggers; i++)
+		{
+			const char *tgname = triggers->triggers[i].tgname;
+
+			if (strcmp(tgname, name) > 0 && (greatest == NULL || strcmp(tgname, greatest) > 0))
+				greatest = pstrdup(tgname);
+		}
+		relation_close(rel, AccessShareLock);
 	}
 	if (greatest != NULL)
 	{
@@ -422,40 +416,47 @@ fill_trigger_name(Oid relid, int64 job_id)
 			ereport(ERROR,
 					(errcode(ERRCODE_NAME_TOO_LONG),
 					 errmsg("cannot name the fill trigger of table \"%s\" to fire after trigger \"%s\"",
-							RelationGetRelationName(rel), greatest),
+							get_rel_name(relid), greatest),
 					 errhint("Rename that trigger, or run the statement with schema_guard.mode = off.")));
 	}
-	table_close(rel, AccessShareLock);
 	return name;
 }
 
 static void
-create_fill_trigger(Oid relid, SgJob *job)
+create_trigger_on(Oid relid, SgJob *job)
 {
 	char	   *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 												   get_rel_name(relid));
 
-	job->trigger_name = fill_trigger_name(relid, job->job_id);
-	run_sql(psprintf("CREATE TRIGGER %s BEFORE UPDATE ON %s FOR EACH ROW "
+	sg_run_own_sql(psprintf("CREATE TRIGGER %s BEFORE UPDATE ON %s FOR EACH ROW "
 					 "EXECUTE FUNCTION schema_guard.fill_trigger('%lld')",
 					 quote_identifier(job->trigger_name), table,
 					 (long long) job->job_id));
 	/* it must fire under session_replication_role = replica too */
-	run_sql(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", table,
+	sg_run_own_sql(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", table,
 					 quote_identifier(job->trigger_name)));
 }
 
-static SgJobLeaf *
-job_leaf(Relation rel, AttrNumber min_attnum)
+/*
+ * The fill trigger goes on the table; partitions get clones of it, and
+ * inheritance children, which inherit no triggers, one of their own.
+ */
+static void
+create_fill_trigger(Oid relid, bool recurse, SgJob *job)
 {
-	SgJobLeaf  *leaf = palloc0(sizeof(SgJobLeaf));
+	ListCell   *lc;
 
-	leaf->relid = RelationGetRelid(rel);
-	leaf->pass = 1;
-	leaf->end_block = RelationGetNumberOfBlocks(rel);
-	leaf->relfilenode = rel->rd_rel->relfilenode;
-	leaf->min_attnum = min_attnum;
-	return leaf;
+	job->trigger_name = fill_trigger_name(relid, recurse, job->job_id);
+	create_trigger_on(relid, job);
+	if (!recurse || get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+		return;
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		Oid			child = lfirst_oid(lc);
+
+		if (child != relid && get_rel_relkind(child) == RELKIND_RELATION)
+			create_trigger_on(child, job);
+	}
 }
 
 static void
@@ -469,7 +470,6 @@ run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 	List	   *suffix = NIL;
 	List	   *staged = NIL;
 	ListCell   *lc;
-	AttrNumber	min_attnum = MaxAttrNumber;
 	Relation	rel;
 	List	   *chosen = NIL;
 
@@ -514,15 +514,14 @@ run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 			continue;
 		jc = job_column(rel, sc, queryString);
 		job->columns = lappend(job->columns, jc);
-		min_attnum = Min(min_attnum, jc->attnum);
 	}
-	if (job->columns != NIL)
-		job->leaves = list_make1(job_leaf(rel, min_attnum));
 	table_close(rel, NoLock);
+	if (job->columns != NIL)
+		job->leaves = sg_job_make_leaves(relid, plan->recurse, job->columns);
 	if (job->columns == NIL && job->constraints == NIL)
 		return;
 	if (job->columns != NIL)
-		create_fill_trigger(relid, job);
+		create_fill_trigger(relid, plan->recurse, job);
 	sg_job_insert(job);
 }
 

@@ -21,6 +21,7 @@
 #include "catalog/pg_class.h"
 #include "commands/extension.h"
 #include "commands/tablecmds.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/nodes.h"
 #include "tcop/utility.h"
@@ -28,6 +29,7 @@
 #include "utils/rel.h"
 
 #include "schema_guard.h"
+#include "launcher.h"
 #include "classify.h"
 #include "stage.h"
 
@@ -64,6 +66,35 @@ bool
 sg_extension_active(void)
 {
 	return OidIsValid(get_extension_oid(SG_EXTENSION_NAME, true));
+}
+
+/*
+ * Run a statement of schema_guard's own, as the current user, without the
+ * hook intercepting it.
+ */
+void
+sg_run_own_sql(const char *sql)
+{
+	bool		saved = sg_running_own_statement;
+	int			rc;
+
+	sg_running_own_statement = true;
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		rc = SPI_execute(sql, false, 0);
+		if (rc < 0)
+			elog(ERROR, "schema_guard could not run (%s): %s",
+				 SPI_result_code_string(rc), sql);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		sg_running_own_statement = saved;
+	}
+	PG_END_TRY();
+	CommandCounterIncrement();
 }
 
 /* Cases where schema_guard must behave exactly like stock PostgreSQL. */
@@ -324,4 +355,16 @@ sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	if (active)
 		sg_guard_after(pstmt);
+
+	/*
+	 * A prepared transaction that staged a job commits here, in a session
+	 * that did not stage it: wake the launcher, which finds the job.
+	 */
+	if (IsA(parsetree, TransactionStmt) &&
+		((TransactionStmt *) parsetree)->kind == TRANS_STMT_COMMIT_PREPARED)
+		sg_wake_launcher(MyDatabaseId);
+	/* a database that just got schema_guard: let the launcher know it */
+	if (IsA(parsetree, CreateExtensionStmt) &&
+		strcmp(((CreateExtensionStmt *) parsetree)->extname, SG_EXTENSION_NAME) == 0)
+		sg_request_worker_at_commit();
 }

@@ -280,8 +280,8 @@ end_if_gone(SgJob *job, SgStepResult *result)
 				return false;
 		}
 		why = "the columns were dropped";
-		if (sg_drop_trigger_sql(job))
-			sg_exec_as_job_role(job, sg_drop_trigger_sql(job), false);
+		foreach(lc, sg_drop_trigger_sqls(job))
+			sg_exec_as_job_role(job, lfirst(lc), false);
 	}
 	result->committed = sg_job_advance(job, job->phase, "cancelled", why);
 	return true;

@@ -57,8 +57,9 @@ CREATE TABLE schema_guard.job_columns (
 );
 
 -- Constraints of the added columns that the job finishes: CHECK and
--- FOREIGN KEY added NOT VALID, to validate; UNIQUE and PRIMARY KEY, to
--- build concurrently and add USING INDEX.
+-- FOREIGN KEY added NOT VALID, to validate (on a partitioned table a
+-- foreign key is added NOT VALID to each leaf, and to the parent at the
+-- end); UNIQUE and PRIMARY KEY, to build concurrently and add USING INDEX.
 CREATE TABLE schema_guard.job_constraints (
     job_id          bigint NOT NULL,
     conname         name NOT NULL,
@@ -67,6 +68,7 @@ CREATE TABLE schema_guard.job_constraints (
                     CHECK (kind IN ('check', 'foreign key', 'unique', 'primary key')),
     index_sql       text,
     constraint_sql  text,
+    leaf_sql        text,
     PRIMARY KEY (job_id, conname)
 );
 

@@ -106,3 +106,35 @@ ALTER TABLE ih_guard_c2 ADD COLUMN m float8 DEFAULT 1;
 ALTER TABLE ih_guard ADD COLUMN m float8 DEFAULT random();
 SELECT count(*) FILTER (WHERE m = 1) AS kept, count(*) FILTER (WHERE m IS NULL) AS null_m
   FROM ih_guard_c2;
+
+-- a foreign key on a partitioned table: NOT VALID on each leaf, validated
+-- there, then the parent's constraint attaches the leaves' (the same
+-- constraints, not new ones that would check the rows again)
+CREATE TABLE pf_ref (id int PRIMARY KEY);
+INSERT INTO pf_ref SELECT g FROM generate_series(1, 10) g;
+SELECT sg_test.make_parted('pf_plain'), sg_test.make_parted('pf_guard');
+SET schema_guard.mode = off;
+ALTER TABLE pf_plain ADD COLUMN r int DEFAULT (random() * 9)::int + 1 REFERENCES pf_ref ON DELETE CASCADE;
+RESET schema_guard.mode;
+BEGIN;
+ALTER TABLE pf_guard ADD COLUMN r int DEFAULT (random() * 9)::int + 1 REFERENCES pf_ref ON DELETE CASCADE;
+SELECT schema_guard.pause(1402);
+COMMIT;
+CREATE TEMP TABLE leaf_fks AS
+  SELECT conrelid::regclass AS leaf, oid AS conoid, convalidated FROM pg_constraint
+   WHERE conname = 'pf_guard_r_fkey' ORDER BY 1::text;
+SELECT leaf, convalidated FROM leaf_fks ORDER BY leaf::text;
+SELECT schema_guard.resume(1402);
+SET client_min_messages = warning;
+CALL schema_guard.wait(1402, '2 min');
+RESET client_min_messages;
+SELECT l.leaf, c.oid = l.conoid AS same_constraint, c.convalidated,
+       c.conparentid <> 0 AS attached
+  FROM leaf_fks l JOIN pg_constraint c ON c.conrelid = l.leaf AND c.conname = 'pf_guard_r_fkey'
+ ORDER BY l.leaf::text;
+SELECT p.suffix,
+       (SELECT array_agg(c ORDER BY c) FROM sg_test.catalog(('pf_plain' || p.suffix)::regclass, 'pf_plain') c)
+     = (SELECT array_agg(c ORDER BY c) FROM sg_test.catalog(('pf_guard' || p.suffix)::regclass, 'pf_guard') c)
+       AS same
+  FROM unnest(ARRAY['', '_a', '_b', '_b1', '_b2', '_d']) AS p(suffix);
+SELECT count(*), count(r) FROM pf_guard;

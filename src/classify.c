@@ -538,15 +538,6 @@ classify_column(Relation rel, bool recurse, int64 table_blocks,
 				   has_rows ? "every existing row holds NULL" : "the table is empty");
 
 	/*
-	 * PostgreSQL 15 refuses a NOT VALID foreign key on a partitioned table;
-	 * staging it would mean one per partition, which this version does not do.
-	 */
-	if (col->fk_validates && has_rows &&
-		rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
-		add_reason(col, col->risk, SG_PATH_NOT_YET,
-				   "schema_guard does not stage a foreign key on a partitioned table");
-
-	/*
 	 * A child that has the column already merges it, keeping its own
 	 * values: the backfill must leave it alone, which this version does by
 	 * not staging the statement.

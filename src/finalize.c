@@ -19,6 +19,8 @@
 #include "postgres.h"
 
 #include "catalog/dependency.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
@@ -150,12 +152,16 @@ sg_next_index(SgJob *job, bool *invalid)
 	return NULL;
 }
 
-/* The next NOT VALID constraint of the job, or NULL when all are valid. */
+/*
+ * The next NOT VALID constraint of the job, and its table, or NULL when all
+ * are valid.  A partitioned table's foreign key is validated leaf by leaf.
+ */
 static const char *
-next_to_validate(SgJob *job)
+next_to_validate(SgJob *job, Oid *relid)
 {
 	ListCell   *lc;
 
+	*relid = job->relid;
 	foreach(lc, job->columns)
 	{
 		SgJobColumn *col = lfirst(lc);
@@ -167,10 +173,24 @@ next_to_validate(SgJob *job)
 	foreach(lc, job->constraints)
 	{
 		SgJobConstraint *con = lfirst(lc);
+		ListCell   *rc;
 
-		if (!is_index_constraint(con) &&
-			!constraint_validated(job->relid, con->conname))
-			return con->conname;
+		if (is_index_constraint(con))
+			continue;
+		if (con->leaf_sql == NULL)
+		{
+			if (!constraint_validated(job->relid, con->conname))
+				return con->conname;
+			continue;
+		}
+		foreach(rc, find_all_inheritors(job->relid, NoLock, NULL))
+		{
+			*relid = lfirst_oid(rc);
+			if (get_rel_relkind(*relid) == RELKIND_RELATION &&
+				!constraint_validated(*relid, con->conname))
+				return con->conname;
+		}
+		*relid = job->relid;
 	}
 	return NULL;
 }
@@ -183,7 +203,8 @@ next_to_validate(SgJob *job)
 void
 sg_finalize_validate(SgJob *job, SgStepResult *result)
 {
-	const char *conname = next_to_validate(job);
+	Oid			relid;
+	const char *conname = next_to_validate(job, &relid);
 
 	if (conname == NULL)
 	{
@@ -191,7 +212,7 @@ sg_finalize_validate(SgJob *job, SgStepResult *result)
 		return;
 	}
 	sg_exec_as_job_role(job, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s",
-									  sg_qualified_relname(job->relid),
+									  sg_qualified_relname(relid),
 									  quote_identifier(conname)),
 						false);
 }
@@ -318,7 +339,8 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 	{
 		SgJobConstraint *con = lfirst(lc);
 
-		if (is_index_constraint(con) &&
+		/* USING INDEX, or a partitioned table's foreign key attaching its leaves' */
+		if (con->constraint_sql &&
 			!OidIsValid(get_relation_constraint_oid(job->relid, con->conname, true)))
 			sg_exec_as_job_role(job, con->constraint_sql, false);
 	}

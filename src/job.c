@@ -211,9 +211,9 @@ sg_job_insert(SgJob *job)
 	foreach(lc, job->constraints)
 	{
 		SgJobConstraint *con = lfirst(lc);
-		Oid			types[6] = {INT8OID, NAMEOID, INT2OID, TEXTOID, TEXTOID, TEXTOID};
-		Datum		values[6];
-		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		Oid			types[7] = {INT8OID, NAMEOID, INT2OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+		Datum		values[7];
+		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 		values[0] = Int64GetDatum(job->job_id);
 		values[1] = CStringGetDatum(con->conname);
@@ -221,9 +221,11 @@ sg_job_insert(SgJob *job)
 		values[3] = CStringGetTextDatum(con->kind);
 		values[4] = text_or_null(con->index_sql, &nulls[4]);
 		values[5] = text_or_null(con->constraint_sql, &nulls[5]);
+		values[6] = text_or_null(con->leaf_sql, &nulls[6]);
 		catalog_exec("INSERT INTO schema_guard.job_constraints (job_id, conname, attnum, "
-					 "kind, index_sql, constraint_sql) VALUES ($1, $2, $3, $4, $5, $6)",
-					 6, types, values, nulls, false);
+					 "kind, index_sql, constraint_sql, leaf_sql) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+					 7, types, values, nulls, false);
 	}
 
 	foreach(lc, job->leaves)
@@ -299,7 +301,7 @@ load_constraints(SgJob *job, MemoryContext cxt)
 	Datum		values[1] = {Int64GetDatum(job->job_id)};
 	uint64		i;
 
-	catalog_exec("SELECT conname::text, attnum, kind, index_sql, constraint_sql "
+	catalog_exec("SELECT conname::text, attnum, kind, index_sql, constraint_sql, leaf_sql "
 				 "FROM schema_guard.job_constraints WHERE job_id = $1 ORDER BY conname",
 				 1, types, values, NULL, true);
 	for (i = 0; i < SPI_processed; i++)
@@ -315,6 +317,7 @@ load_constraints(SgJob *job, MemoryContext cxt)
 		con->kind = get_text(tup, desc, 3);
 		con->index_sql = get_text(tup, desc, 4);
 		con->constraint_sql = get_text(tup, desc, 5);
+		con->leaf_sql = get_text(tup, desc, 6);
 		job->constraints = lappend(job->constraints, con);
 		MemoryContextSwitchTo(old);
 	}
@@ -622,6 +625,18 @@ sg_drop_trigger_sqls(const SgJob *job)
 															   get_rel_name(relid))));
 	}
 	return sqls;
+}
+
+/* A relation's schema-qualified, quoted name; its OID if it is gone. */
+char *
+sg_qualified_relname(Oid relid)
+{
+	char	   *relname = get_rel_name(relid);
+
+	if (relname == NULL)
+		return psprintf("%u", relid);
+	return (char *) quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											   relname);
 }
 
 /* A column's current name, or NULL if it was dropped. */

@@ -35,7 +35,11 @@ typedef struct SgJobConstraint
 	char	   *colname;		/* at ALTER time */
 	char	   *kind;			/* "check", "foreign key", "unique", "primary key" */
 	char	   *index_sql;		/* unique/primary key: the concurrent build */
-	char	   *constraint_sql; /* unique/primary key: ADD CONSTRAINT USING INDEX */
+	char	   *constraint_sql; /* ADD CONSTRAINT at the end: USING INDEX for
+								 * unique/primary key, the parent's foreign
+								 * key on a partitioned table */
+	char	   *leaf_sql;		/* foreign key on a partitioned table: the
+								 * NOT VALID constraint each leaf gets */
 } SgJobConstraint;
 
 /* One table that stores rows the job fills. */
@@ -96,6 +100,7 @@ extern bool sg_job_is_finished(const SgJob *job);
 extern List *sg_jobs_active_on(Oid relid);
 extern int64 sg_job_active_on(Oid relid);
 extern char *sg_column_name(Oid relid, AttrNumber attnum);
+extern char *sg_qualified_relname(Oid relid);
 extern List *sg_drop_trigger_sqls(const SgJob *job);
 extern List *sg_job_make_leaves(Oid relid, bool recurse, List *columns);
 extern void sg_job_add_leaves(SgJob *job, List *leaves);

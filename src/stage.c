@@ -459,6 +459,30 @@ create_fill_trigger(Oid relid, bool recurse, SgJob *job)
 	}
 }
 
+/* Constraints each leaf gets of its own (foreign keys of a partitioned table). */
+static void
+add_leaf_constraints(Oid relid, SgJob *job)
+{
+	ListCell   *lc;
+
+	foreach(lc, job->constraints)
+	{
+		SgJobConstraint *con = lfirst(lc);
+		ListCell   *rc;
+
+		if (con->leaf_sql == NULL)
+			continue;
+		foreach(rc, find_all_inheritors(relid, NoLock, NULL))
+		{
+			Oid			leaf = lfirst_oid(rc);
+
+			if (get_rel_relkind(leaf) == RELKIND_RELATION)
+				sg_run_own_sql(psprintf("ALTER TABLE %s ADD %s", sg_qualified_relname(leaf),
+										con->leaf_sql));
+		}
+	}
+}
+
 static void
 run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 		   const char *queryString, ProcessUtilityContext context,
@@ -516,6 +540,7 @@ run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 		job->columns = lappend(job->columns, jc);
 	}
 	table_close(rel, NoLock);
+	add_leaf_constraints(relid, job);
 	if (job->columns != NIL)
 		job->leaves = sg_job_make_leaves(relid, plan->recurse, job->columns);
 	if (job->columns == NIL && job->constraints == NIL)

@@ -17,6 +17,8 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "commands/defrem.h"
 #include "nodes/makefuncs.h"
@@ -98,6 +100,77 @@ stage_index_constraint(Relation rel, const char *colname, Constraint *con,
 								  quote_identifier(jc->conname),
 								  con->deferrable ? " DEFERRABLE" : "",
 								  con->initdeferred ? " INITIALLY DEFERRED" : "");
+	return jc;
+}
+
+static const char *
+fk_action_sql(char action)
+{
+	switch (action)
+	{
+		case FKCONSTR_ACTION_RESTRICT:
+			return "RESTRICT";
+		case FKCONSTR_ACTION_CASCADE:
+			return "CASCADE";
+		case FKCONSTR_ACTION_SETNULL:
+			return "SET NULL";
+		case FKCONSTR_ACTION_SETDEFAULT:
+			return "SET DEFAULT";
+		default:
+			return "NO ACTION";
+	}
+}
+
+/* A column's REFERENCES clause as a table constraint, as SQL. */
+static char *
+foreign_key_sql(const char *colname, Constraint *con)
+{
+	StringInfoData buf;
+	Oid			pkrelid = RangeVarGetRelid(con->pktable, NoLock, false);
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "FOREIGN KEY (%s) REFERENCES %s", quote_identifier(colname),
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(pkrelid)),
+												get_rel_name(pkrelid)));
+	if (con->pk_attrs)
+		appendStringInfo(&buf, " (%s)", name_list_sql(con->pk_attrs));
+	if (con->fk_matchtype == FKCONSTR_MATCH_FULL)
+		appendStringInfoString(&buf, " MATCH FULL");
+	appendStringInfo(&buf, " ON UPDATE %s ON DELETE %s",
+					 fk_action_sql(con->fk_upd_action), fk_action_sql(con->fk_del_action));
+	if (con->fk_del_set_cols)
+		appendStringInfo(&buf, " (%s)", name_list_sql(con->fk_del_set_cols));
+	if (con->deferrable)
+		appendStringInfoString(&buf, " DEFERRABLE");
+	if (con->initdeferred)
+		appendStringInfoString(&buf, " INITIALLY DEFERRED");
+	return buf.data;
+}
+
+/*
+ * A foreign key on a partitioned table: PostgreSQL 15 refuses it NOT VALID
+ * there, so each leaf gets it NOT VALID under the parent's name after the
+ * ALTER, the job validates each, and at the end the parent's constraint is
+ * added, which attaches the leaves' instead of checking the rows again.
+ */
+static SgJobConstraint *
+stage_partitioned_foreign_key(Relation rel, const char *colname, Constraint *con,
+							  List **chosen)
+{
+	SgJobConstraint *jc = palloc0(sizeof(SgJobConstraint));
+
+	jc->colname = pstrdup(colname);
+	jc->kind = "foreign key";
+	jc->conname = con->conname ? pstrdup(con->conname)
+		: ChooseConstraintName(RelationGetRelationName(rel), colname, "fkey",
+							   RelationGetNamespace(rel), *chosen);
+	*chosen = lappend(*chosen, jc->conname);
+	jc->leaf_sql = psprintf("CONSTRAINT %s %s NOT VALID", quote_identifier(jc->conname),
+							foreign_key_sql(colname, con));
+	jc->constraint_sql = psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s",
+								  quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+															 RelationGetRelationName(rel)),
+								  quote_identifier(jc->conname), foreign_key_sql(colname, con));
 	return jc;
 }
 
@@ -186,6 +259,9 @@ sg_stage_constraints(Relation rel, SgAddColumn *col, List **chosen, List **suffi
 
 		if (con->contype == CONSTR_PRIMARY || con->contype == CONSTR_UNIQUE)
 			staged = lappend(staged, stage_index_constraint(rel, col->colname, con, chosen));
+		else if (con->contype == CONSTR_FOREIGN &&
+				 rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+			staged = lappend(staged, stage_partitioned_foreign_key(rel, col->colname, con, chosen));
 		else if (con->contype == CONSTR_CHECK || con->contype == CONSTR_FOREIGN)
 			staged = lappend(staged, stage_not_valid_constraint(rel, col->colname, con,
 																chosen, suffix));

@@ -62,17 +62,6 @@ static SgWorkerState my_state;
 static int	consecutive_retries = 0;
 static int64 retrying_job = 0;
 
-char *
-sg_qualified_relname(Oid relid)
-{
-	char	   *relname = get_rel_name(relid);
-
-	if (relname == NULL)
-		return psprintf("%u", relid);
-	return (char *) quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-											   relname);
-}
-
 /*
  * The job's role must still exist and own the table: PostgreSQL's own
  * rewrite computes values as the ALTER's role, which had to own it.

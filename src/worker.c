@@ -399,6 +399,25 @@ after_step_error(int64 job_id, ErrorData *edata)
 }
 
 /*
+ * Back from an error in a step: keep the error, abort the transaction, and
+ * log it (the worker has no client to tell).
+ */
+static ErrorData *
+recover_from_error(int64 job_id, MemoryContext loopcxt)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(loopcxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	ereport(LOG,
+			(errmsg("schema_guard job %lld: %s", (long long) job_id, edata->message),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
+	return edata;
+}
+
+/*
  * Run one statement at top level, in transactions of its own, as a client
  * would: CREATE INDEX CONCURRENTLY and DROP INDEX CONCURRENTLY refuse to
  * run inside a transaction block or a function.  The caller restores the
@@ -499,15 +518,9 @@ run_index_step(int64 job_id, MemoryContext loopcxt)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = recover_from_error(job_id, loopcxt);
 
-		MemoryContextSwitchTo(loopcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
 		SetUserIdAndSecContext(save_userid, save_sec_context);
-		ereport(LOG,
-				(errmsg("schema_guard job %lld: %s", (long long) job_id, edata->message)));
 		PG_TRY();
 		{
 			exec_toplevel(role, drop_sql);
@@ -573,16 +586,7 @@ run_step(int64 job_id, MemoryContext loopcxt)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(loopcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ereport(LOG,
-				(errmsg("schema_guard job %lld: %s", (long long) job_id, edata->message),
-				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
-		delay = after_step_error(job_id, edata);
+		delay = after_step_error(job_id, recover_from_error(job_id, loopcxt));
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(loopcxt);

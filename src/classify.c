@@ -386,15 +386,14 @@ index_name_taken(Relation rel, SgAddColumn *col)
 	return false;
 }
 
-static void
-classify_column(Relation rel, bool recurse, int64 table_blocks,
-				SgAddColumn *col, const char *queryString)
+/*
+ * Statements PostgreSQL rejects before it looks at the column: left for
+ * PostgreSQL to reject.  Returns true if the column needs no more thought.
+ */
+static bool
+classify_target(Relation rel, SgAddColumn *col)
 {
 	Oid			relid = RelationGetRelid(rel);
-	bool		has_rows = table_blocks > 0;
-
-	col->risk = SG_RISK_NONE;
-	col->path = SG_PATH_PLAIN;
 
 	/* ATPrepCmd's first check: only tables and foreign tables get columns */
 	if (rel->rd_rel->relkind != RELKIND_RELATION &&
@@ -404,7 +403,7 @@ classify_column(Relation rel, bool recurse, int64 table_blocks,
 		add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
 				   "\"%s\" is not a table, so the statement fails",
 				   RelationGetRelationName(rel));
-		return;
+		return true;
 	}
 
 	/* ATExecAddColumn's first check */
@@ -412,7 +411,7 @@ classify_column(Relation rel, bool recurse, int64 table_blocks,
 	{
 		add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
 				   "a column cannot be added to a partition alone, so the statement fails");
-		return;
+		return true;
 	}
 
 	if (get_attnum(relid, col->colname) != InvalidAttrNumber)
@@ -426,27 +425,16 @@ classify_column(Relation rel, bool recurse, int64 table_blocks,
 		else
 			add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
 					   "the column exists already, so the statement fails");
-		return;
+		return true;
 	}
 
-	read_column_definition(col);
+	return false;
+}
 
-	/* ALTER TABLE ONLY must not leave the children without the column */
-	if (!recurse && find_inheritance_children(relid, NoLock) != NIL)
-	{
-		add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
-				   "ONLY cannot add a column to a table with children, so the statement fails");
-		return;
-	}
-
-	/* Tables without storage (foreign tables) never rewrite nor scan. */
-	if (rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
-	{
-		add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
-				   "a foreign table stores no rows locally");
-		return;
-	}
-
+/* Forms PostgreSQL can only run by rewriting, with no online equivalent. */
+static void
+classify_no_online_path(SgAddColumn *col)
+{
 	if (col->generated)
 	{
 		add_reason(col, SG_RISK_REWRITE, SG_PATH_NONE,
@@ -466,6 +454,15 @@ classify_column(Relation rel, bool recurse, int64 table_blocks,
 		col->refuse_hint = "Add the column with the domain's base type and a CHECK constraint, or run the "
 			"statement in a maintenance window after SET schema_guard.mode = off.";
 	}
+
+}
+
+/* What filling the existing rows takes: nothing, a scan, or a rewrite. */
+static void
+classify_fill(Relation rel, bool recurse, bool has_rows, SgAddColumn *col,
+			  const char *queryString)
+{
+	Oid			relid = RelationGetRelid(rel);
 
 	if (col->identity)
 	{
@@ -512,6 +509,14 @@ classify_column(Relation rel, bool recurse, int64 table_blocks,
 					   "no default, so existing rows read NULL without a rewrite");
 	}
 
+}
+
+/* The column's constraints: CHECK, REFERENCES, UNIQUE, PRIMARY KEY. */
+static void
+classify_constraints(Relation rel, bool recurse, bool has_rows, SgAddColumn *col)
+{
+	Oid			relid = RelationGetRelid(rel);
+
 	if ((col->has_unique || col->has_pkey) &&
 		rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
 		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_FAILS_FAST,
@@ -546,6 +551,41 @@ classify_column(Relation rel, bool recurse, int64 table_blocks,
 		add_reason(col, col->risk, SG_PATH_NOT_YET,
 				   "an inheritance child has a column \"%s\" already, which PostgreSQL merges",
 				   col->colname);
+}
+
+static void
+classify_column(Relation rel, bool recurse, int64 table_blocks,
+				SgAddColumn *col, const char *queryString)
+{
+	Oid			relid = RelationGetRelid(rel);
+	bool		has_rows = table_blocks > 0;
+
+	col->risk = SG_RISK_NONE;
+	col->path = SG_PATH_PLAIN;
+	if (classify_target(rel, col))
+		return;
+
+	read_column_definition(col);
+
+	/* ALTER TABLE ONLY must not leave the children without the column */
+	if (!recurse && find_inheritance_children(relid, NoLock) != NIL)
+	{
+		add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
+				   "ONLY cannot add a column to a table with children, so the statement fails");
+		return;
+	}
+
+	/* Tables without storage (foreign tables) never rewrite nor scan. */
+	if (rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
+	{
+		add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
+				   "a foreign table stores no rows locally");
+		return;
+	}
+
+	classify_no_online_path(col);
+	classify_fill(rel, recurse, has_rows, col, queryString);
+	classify_constraints(rel, recurse, has_rows, col);
 }
 
 /*

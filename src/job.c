@@ -228,23 +228,8 @@ sg_job_insert(SgJob *job)
 					 7, types, values, nulls, false);
 	}
 
-	foreach(lc, job->leaves)
-	{
-		SgJobLeaf  *leaf = lfirst(lc);
-		Oid			types[5] = {INT8OID, OIDOID, INT8OID, OIDOID, INT2OID};
-		Datum		values[5];
-
-		values[0] = Int64GetDatum(job->job_id);
-		values[1] = ObjectIdGetDatum(leaf->relid);
-		values[2] = Int64GetDatum(leaf->end_block);
-		values[3] = ObjectIdGetDatum(leaf->relfilenode);
-		values[4] = Int16GetDatum(leaf->min_attnum);
-		catalog_exec("INSERT INTO schema_guard.job_leaves (job_id, relid, end_block, "
-					 "relfilenode, min_attnum) VALUES ($1, $2, $3, $4, $5)",
-					 5, types, values, NULL, false);
-	}
-
 	finish_spi();
+	sg_job_add_leaves(job, job->leaves);
 	sg_job_event(job->job_id, "created", job->statement);
 }
 
@@ -543,7 +528,7 @@ sg_job_make_leaves(Oid relid, bool recurse, List *columns)
 	return leaves;
 }
 
-/* Add leaves found since the job started (partitions attached or created). */
+/* Record leaves: at the start, and those found since (partitions attached or created). */
 void
 sg_job_add_leaves(SgJob *job, List *leaves)
 {

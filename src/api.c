@@ -253,14 +253,19 @@ job_created_here(int64 job_id)
 	return mine;
 }
 
+/* The job as it is now, in cxt (emptied first). */
 static SgJob *
-load_fresh(int64 job_id)
+load_fresh(int64 job_id, MemoryContext cxt)
 {
+	MemoryContext old;
 	SgJob	   *job;
 
+	MemoryContextReset(cxt);
+	old = MemoryContextSwitchTo(cxt);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	job = sg_job_load(job_id, false);
 	PopActiveSnapshot();
+	MemoryContextSwitchTo(old);
 	return job;
 }
 
@@ -276,6 +281,9 @@ report_progress(SgJob *job)
 					(long long) job->blocks_total, (long long) job->rows_done)));
 }
 
+static int64 wait_for_job(FunctionCallInfo fcinfo, int64 job_id,
+						  TimestampTz deadline, MemoryContext pollcxt);
+
 /*
  * CALL schema_guard.wait(job, timeout): block until the job is done,
  * reporting progress.  Outside a transaction block it commits between
@@ -287,10 +295,8 @@ sg_wait_v1(PG_FUNCTION_ARGS)
 {
 	int64		job_id;
 	TimestampTz deadline = 0;
-	TimestampTz last_report = 0;
-	bool		nonatomic;
-	SgJob	   *job;
-	int64		last_blocks = -1;
+	volatile int64 rows_done = 0;
+	MemoryContext pollcxt;
 
 	job_id = job_argument(fcinfo);
 	if (!PG_ARGISNULL(1))
@@ -311,7 +317,36 @@ sg_wait_v1(PG_FUNCTION_ARGS)
 				 errmsg("schema_guard.wait() cannot run in a REPEATABLE READ or SERIALIZABLE transaction"),
 				 errdetail("Its snapshot would never see the job advance.")));
 
-	job = load_fresh(job_id);
+	/* survives the commits between polls; emptied by each poll */
+	pollcxt = AllocSetContextCreate(TopMemoryContext, "schema_guard wait",
+									ALLOCSET_SMALL_SIZES);
+	PG_TRY();
+	{
+		rows_done = wait_for_job(fcinfo, job_id, deadline, pollcxt);
+	}
+	PG_FINALLY();
+	{
+		MemoryContextDelete(pollcxt);
+	}
+	PG_END_TRY();
+	ereport(NOTICE,
+			(errmsg("schema_guard job %lld is done: %lld rows filled",
+					(long long) job_id, (long long) rows_done)));
+	PG_RETURN_VOID();
+}
+
+/* The polling loop of wait(); returns the rows the job filled. */
+static int64
+wait_for_job(FunctionCallInfo fcinfo, int64 job_id, TimestampTz deadline,
+			 MemoryContext pollcxt)
+{
+	bool		nonatomic;
+	SgJob	   *job;
+	int64		last_blocks = -1;
+	int64		rows_done;
+	TimestampTz last_report = 0;
+
+	job = load_fresh(job_id, pollcxt);
 	if (!may_control(job) && !has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -332,7 +367,7 @@ sg_wait_v1(PG_FUNCTION_ARGS)
 	{
 		TimestampTz now;
 
-		job = load_fresh(job_id);
+		job = load_fresh(job_id, pollcxt);
 		if (strcmp(job->state, "done") == 0)
 			break;
 		if (strcmp(job->state, "failed") == 0)
@@ -371,12 +406,10 @@ sg_wait_v1(PG_FUNCTION_ARGS)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
+	rows_done = job->rows_done;
 	if (nonatomic)
 		SPI_finish();
-	ereport(NOTICE,
-			(errmsg("schema_guard job %lld is done: %lld rows filled",
-					(long long) job_id, (long long) job->rows_done)));
-	PG_RETURN_VOID();
+	return rows_done;
 }
 
 /* An interval argument in milliseconds, or -1 for NULL. */

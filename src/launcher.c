@@ -48,7 +48,10 @@ typedef struct SgDatabase
 {
 	Oid			dboid;			/* InvalidOid: free entry */
 	bool		pending;		/* may have runnable jobs */
+	bool		woken;			/* pending because a job became runnable, not
+								 * just the naptime's look */
 	bool		known;			/* schema_guard is installed there */
+	bool		warned;			/* told the log no worker slot was free */
 	TimestampTz pending_since;
 	pid_t		worker_pid;		/* 0: no worker running */
 	bool		worker_starting;
@@ -163,9 +166,11 @@ sg_wake_launcher(Oid dboid)
 		return;
 	SpinLockAcquire(&sg_shared->mutex);
 	db = database_entry(dboid, true);
-	if (db && !db->pending)
+	/* jobs that became runnable go first, in the order they did */
+	if (db && (!db->pending || !db->woken))
 	{
 		db->pending = true;
+		db->woken = true;
 		db->pending_since = GetCurrentTimestamp();
 	}
 	latch = sg_shared->launcher_latch;
@@ -481,6 +486,7 @@ start_pending_workers(void)
 		int			running = 0;
 		int			i;
 		bool		started;
+		bool		warn;
 
 		SpinLockAcquire(&sg_shared->mutex);
 		for (i = 0; i < SG_MAX_DATABASES; i++)
@@ -490,7 +496,9 @@ start_pending_workers(void)
 			if (db->worker_pid != 0 || db->worker_starting)
 				running++;
 			else if (db->pending &&
-					 (next == NULL || db->pending_since < next->pending_since))
+					 (next == NULL ||
+					  (db->woken && !next->woken) ||
+					  (db->woken == next->woken && db->pending_since < next->pending_since)))
 				next = db;
 		}
 		if (next == NULL || running >= sg_max_workers)
@@ -500,23 +508,32 @@ start_pending_workers(void)
 		}
 		/* the worker reads the jobs after this, so clearing now loses nothing */
 		next->pending = false;
+		next->woken = false;
 		next->worker_starting = true;
 		next->worker_generation = generation = ++last_generation;
 		dboid = next->dboid;
 		SpinLockRelease(&sg_shared->mutex);
 
 		started = start_worker(dboid, generation);
+		SpinLockAcquire(&sg_shared->mutex);
+		warn = !started && !next->warned;
+		next->warned = !started;
 		if (!started)
 		{
-			SpinLockAcquire(&sg_shared->mutex);
 			next->pending = true;
+			next->woken = true;
 			next->worker_starting = false;
-			SpinLockRelease(&sg_shared->mutex);
-			ereport(WARNING,
-					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-					 errmsg("schema_guard could not start a worker for database %u", dboid),
-					 errdetail("All background worker slots are in use."),
-					 errhint("Raise max_worker_processes; the jobs wait and start later.")));
+		}
+		SpinLockRelease(&sg_shared->mutex);
+		if (!started)
+		{
+			/* once per shortage, not every second it lasts */
+			if (warn)
+				ereport(WARNING,
+						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+						 errmsg("schema_guard could not start a worker for database %u", dboid),
+						 errdetail("All background worker slots are in use."),
+						 errhint("Raise max_worker_processes; the jobs wait and start later.")));
 			return true;
 		}
 	}

@@ -18,12 +18,14 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "commands/tablecmds.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
+#include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -83,17 +85,28 @@ static char *
 describe_holders(AlterTableStmt *stmt)
 {
 	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-	Oid			types[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	Oid			types[1] = {OIDARRAYOID};
+	Datum		values[1];
 	char	   *holders = NULL;
+	List	   *rels;
+	Datum	   *oids;
+	ListCell   *lc;
+	int			n = 0;
 
 	if (!OidIsValid(relid) || SPI_connect() != SPI_OK_CONNECT)
 		return NULL;
+	/* the table, and the children the ALTER locks too */
+	rels = stmt->relation->inh ? find_all_inheritors(relid, NoLock, NULL)
+		: list_make1_oid(relid);
+	oids = palloc(sizeof(Datum) * list_length(rels));
+	foreach(lc, rels)
+		oids[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	values[0] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
 	if (SPI_execute_with_args("SELECT pg_catalog.string_agg(DISTINCT 'process ' || l.pid || "
 							  "COALESCE(' (' || a.state || ')', ''), ', ') "
 							  "FROM pg_catalog.pg_locks l "
 							  "LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-							  "WHERE l.locktype = 'relation' AND l.relation = $1 AND l.granted "
+							  "WHERE l.locktype = 'relation' AND l.relation = ANY ($1) AND l.granted "
 							  "AND l.database = (SELECT oid FROM pg_catalog.pg_database "
 							  "                   WHERE datname = pg_catalog.current_database()) "
 							  "AND l.pid <> pg_catalog.pg_backend_pid()",
@@ -123,7 +136,11 @@ sg_lock_table_for_alter(AlterTableStmt *stmt)
 		long		backoff;
 
 		if (try_lock(stmt, lockmode, &relid))
+		{
+			if (attempt > 0)
+				pgstat_report_activity(STATE_RUNNING, debug_query_string);
 			return relid;
+		}
 		if (attempt >= sg_lock_retries)
 			break;
 

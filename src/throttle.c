@@ -94,8 +94,14 @@ static TimestampTz wal_window_start = 0;
 void
 sg_throttle_account_wal(XLogRecPtr before, XLogRecPtr after)
 {
-	if (wal_window_start == 0)
+	/* without a limit nothing is owed: a limit set later starts afresh */
+	if (sg_max_wal_rate_kb <= 0 || wal_window_start == 0)
+	{
+		wal_window_bytes = 0;
 		wal_window_start = GetCurrentTimestamp();
+		if (sg_max_wal_rate_kb <= 0)
+			return;
+	}
 	if (after > before)
 		wal_window_bytes += (int64) (after - before);
 }

@@ -299,6 +299,7 @@ dispatch(SgJob *job, SgStepResult *result, int *wait_ms)
 
 		if (why != SG_WAIT_NONE)
 			return why;
+		publish(job->job_id, SG_WAIT_NONE, job->batch_blocks, 0);
 		sg_backfill_step(job, result);
 	}
 	else if (strcmp(job->phase, "validate") == 0)
@@ -564,7 +565,6 @@ run_step(int64 job_id, MemoryContext loopcxt)
 		job = sg_job_load(job_id, true);
 		if (job != NULL && sg_job_is_runnable(job))
 		{
-			publish(job_id, SG_WAIT_NONE, job->batch_blocks, 0);
 			why = dispatch(job, &result, &wait_ms);
 			if (why != SG_WAIT_NONE)
 				delay = wait_ms;

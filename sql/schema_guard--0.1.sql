@@ -18,10 +18,11 @@ CREATE TABLE schema_guard.jobs (
                                    'cancelled', 'reverted', 'done')),
     phase         text NOT NULL DEFAULT 'backfill'
                   CHECK (phase IN ('backfill', 'verify', 'validate', 'index',
-                                   'finalize', 'done')),
+                                   'references', 'finalize', 'done')),
     statement     text NOT NULL,
     search_path   text NOT NULL,
     trigger_name  name NOT NULL,
+    added_columns int2[] NOT NULL DEFAULT '{}',   -- every column the ALTER added
     created_at    timestamptz NOT NULL DEFAULT now(),
     started_at    timestamptz,
     finished_at   timestamptz,
@@ -119,6 +120,13 @@ CREATE FUNCTION schema_guard.needs_fill(rel regclass, row_ctid tid, attnum int2)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'sg_needs_fill'
 LANGUAGE C STRICT VOLATILE;
+
+-- The fill value of a NOT NULL column, or the error PostgreSQL's rewrite
+-- raises for a NULL one (before any CHECK constraint is looked at).
+CREATE FUNCTION schema_guard.not_null_fill(value anyelement, rel text, col text)
+RETURNS anyelement
+AS 'MODULE_PATHNAME', 'sg_not_null_fill'
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION schema_guard.worker_status(
     OUT database oid, OUT pid integer, OUT job bigint, OUT waiting text,

@@ -196,7 +196,12 @@ sg_revert_v1(PG_FUNCTION_ARGS)
 	{
 		List	   *attnums = NIL;
 
-		/* dropping a column drops its constraints, helper check and sequences */
+		/*
+		 * Every column the ALTER added; dropping a column drops its
+		 * constraints, helper check and sequences.  Other subcommands of
+		 * the statement stay done.
+		 */
+		attnums = list_copy(job->added_attnums);
 		foreach(lc, job->columns)
 			attnums = list_append_unique_int(attnums, ((SgJobColumn *) lfirst(lc))->attnum);
 		foreach(lc, job->constraints)

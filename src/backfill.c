@@ -76,8 +76,14 @@ batch_sql(SgJob *job, SgJobLeaf *leaf, BlockNumber start, BlockNumber end)
 
 		if (name == NULL)
 			continue;			/* dropped meanwhile */
-		appendStringInfo(&buf, "%s%s = %s", first ? "" : ", ",
-						 quote_identifier(name), fill_sql(col));
+		if (col->not_null)
+			appendStringInfo(&buf, "%s%s = schema_guard.not_null_fill(%s, %s, %s)",
+							 first ? "" : ", ", quote_identifier(name), fill_sql(col),
+							 quote_literal_cstr(get_rel_name(leaf->relid)),
+							 quote_literal_cstr(name));
+		else
+			appendStringInfo(&buf, "%s%s = %s", first ? "" : ", ",
+							 quote_identifier(name), fill_sql(col));
 		first = false;
 	}
 	appendStringInfo(&buf,

@@ -27,6 +27,7 @@
 #include "parser/parse_coerce.h"
 #include "parser/parse_relation.h"
 #include "parser/parse_type.h"
+#include "parser/parse_utilcmd.h"
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -553,17 +554,41 @@ classify_constraints(Relation rel, bool recurse, bool has_rows, SgAddColumn *col
 				   col->colname);
 }
 
+/*
+ * Run PostgreSQL's own parse analysis of the subcommand on a copy, so that
+ * a definition it rejects (conflicting clauses, a default with an identity,
+ * a misplaced DEFERRABLE, ...) fails the classification, and the statement
+ * reaches PostgreSQL to fail there with PostgreSQL's error.
+ */
 static void
-classify_column(Relation rel, bool recurse, int64 table_blocks,
+transform_like_postgres(Relation rel, AlterTableStmt *stmt, SgAddColumn *col,
+						const char *queryString)
+{
+	AlterTableStmt *one = makeNode(AlterTableStmt);
+	List	   *before = NIL;
+	List	   *after = NIL;
+
+	one->relation = copyObject(stmt->relation);
+	one->objtype = stmt->objtype;
+	one->missing_ok = stmt->missing_ok;
+	one->cmds = list_make1(copyObject(col->cmd));
+	(void) transformAlterTableStmt(RelationGetRelid(rel), one, queryString,
+								   &before, &after);
+}
+
+static void
+classify_column(Relation rel, AlterTableStmt *stmt, int64 table_blocks,
 				SgAddColumn *col, const char *queryString)
 {
 	Oid			relid = RelationGetRelid(rel);
+	bool		recurse = stmt->relation->inh;
 	bool		has_rows = table_blocks > 0;
 
 	col->risk = SG_RISK_NONE;
 	col->path = SG_PATH_PLAIN;
 	if (classify_target(rel, col))
 		return;
+	transform_like_postgres(rel, stmt, col, queryString);
 
 	read_column_definition(col);
 
@@ -586,6 +611,159 @@ classify_column(Relation rel, bool recurse, int64 table_blocks,
 	classify_no_online_path(col);
 	classify_fill(rel, recurse, has_rows, col, queryString);
 	classify_constraints(rel, recurse, has_rows, col);
+}
+
+/*
+ * A column of the same name added earlier in the same statement: with IF
+ * NOT EXISTS PostgreSQL skips this one, without it the statement fails.
+ * Returns true (after classifying) in that case.
+ */
+static bool
+added_earlier(SgAlterPlan *plan, SgAddColumn *col)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->columns)
+	{
+		SgAddColumn *other = lfirst(lc);
+
+		if (other == col || strcmp(other->colname, col->colname) != 0)
+			continue;
+		col->risk = SG_RISK_NONE;
+		col->path = SG_PATH_PLAIN;
+		if (col->cmd->missing_ok)
+		{
+			col->already_exists = true;
+			add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
+					   "the statement adds the column before, so IF NOT EXISTS skips it");
+		}
+		else
+			add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
+					   "the statement adds the column twice, so it fails");
+		return true;
+	}
+	return false;
+}
+
+/* Does a raw expression mention a column of this name? */
+static bool
+mentions_column_walker(Node *node, void *colname)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, ColumnRef))
+	{
+		Node	   *last = llast(((ColumnRef *) node)->fields);
+
+		return IsA(last, String) && strcmp(strVal(last), (char *) colname) == 0;
+	}
+	return raw_expression_tree_walker(node, mentions_column_walker, colname);
+}
+
+static bool
+names_include(List *names, const char *colname)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+	{
+		if (IsA(lfirst(lc), String) && strcmp(strVal(lfirst(lc)), colname) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Does a table constraint of the statement check this column? */
+static bool
+constraint_mentions(Constraint *con, const char *colname)
+{
+	ListCell   *lc;
+
+	if (names_include(con->keys, colname) || names_include(con->including, colname) ||
+		names_include(con->fk_attrs, colname) ||
+		mentions_column_walker(con->raw_expr, (void *) colname))
+		return true;
+	foreach(lc, con->exclusions)
+	{
+		IndexElem  *elem = linitial_node(IndexElem, (List *) lfirst(lc));
+
+		if ((elem->name && strcmp(elem->name, colname) == 0) ||
+			mentions_column_walker(elem->expr, (void *) colname))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Other subcommands of the statement that act on a staged column would act
+ * before its rows are filled, where PostgreSQL acts after: a SET NOT NULL
+ * or a table constraint would see NULLs.  Such a statement runs as written.
+ * A SET DEFAULT on an identity column fails in PostgreSQL; let it.
+ */
+static void
+check_other_subcommands(SgAlterPlan *plan, AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		ListCell   *cc;
+
+		if (SG_IS_ADD_COLUMN(cmd->subtype))
+			continue;
+		foreach(cc, plan->columns)
+		{
+			SgAddColumn *col = lfirst(cc);
+
+			if (col->path != SG_PATH_STAGE)
+				continue;
+			if (cmd->subtype == AT_AddConstraint && IsA(cmd->def, Constraint) &&
+				constraint_mentions((Constraint *) cmd->def, col->colname))
+				add_reason(col, col->risk, SG_PATH_NOT_YET,
+						   "a table constraint of the statement checks the new column, which has no values yet");
+			else if (cmd->name == NULL || strcmp(cmd->name, col->colname) != 0)
+				continue;
+			else if (cmd->subtype == AT_ColumnDefault && col->identity)
+				add_reason(col, col->risk, SG_PATH_FAILS_FAST,
+						   "an identity column cannot have a default, so the statement fails");
+			else if (cmd->subtype != AT_ColumnDefault && cmd->subtype != AT_DropColumn &&
+					 cmd->subtype != AT_SetStatistics && cmd->subtype != AT_SetStorage &&
+					 cmd->subtype != AT_SetCompression && cmd->subtype != AT_SetOptions &&
+					 cmd->subtype != AT_ResetOptions)
+				add_reason(col, col->risk, SG_PATH_NOT_YET,
+						   "another subcommand of the statement changes the new column, which has no values yet");
+		}
+	}
+}
+
+/* More than one primary key: PostgreSQL refuses the statement. */
+static void
+check_primary_keys(Relation rel, SgAlterPlan *plan, AlterTableStmt *stmt)
+{
+	int			pkeys = OidIsValid(RelationGetPrimaryKeyIndex(rel)) ? 1 : 0;
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (cmd->subtype == AT_AddConstraint && IsA(cmd->def, Constraint) &&
+			((Constraint *) cmd->def)->contype == CONSTR_PRIMARY)
+			pkeys++;
+	}
+	foreach(lc, plan->columns)
+		pkeys += ((SgAddColumn *) lfirst(lc))->has_pkey ? 1 : 0;
+	if (pkeys <= 1)
+		return;
+	foreach(lc, plan->columns)
+	{
+		SgAddColumn *col = lfirst(lc);
+
+		if (col->has_pkey)
+			add_reason(col, col->risk, SG_PATH_FAILS_FAST,
+					   "the table would get a second primary key, so the statement fails");
+	}
 }
 
 /*
@@ -626,8 +804,17 @@ sg_classify_alter(Relation rel, AlterTableStmt *stmt, const char *queryString,
 		col->cmd = cmd;
 		col->def = castNode(ColumnDef, cmd->def);
 		col->colname = col->def->colname;
-		classify_column(rel, plan->recurse, plan->table_blocks, col, queryString);
+		if (!added_earlier(plan, col))
+			classify_column(rel, stmt, plan->table_blocks, col, queryString);
 		plan->columns = lappend(plan->columns, col);
+	}
+	check_other_subcommands(plan, stmt);
+	check_primary_keys(rel, plan, stmt);
+
+	foreach(lc, plan->columns)
+	{
+		SgAddColumn *col = lfirst(lc);
+
 		if (col->risk > plan->risk)
 			plan->risk = col->risk;
 		if (col->path == SG_PATH_STAGE)

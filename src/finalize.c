@@ -70,16 +70,31 @@ is_index_constraint(SgJobConstraint *con)
 	return con->index_sql != NULL;
 }
 
+static bool
+is_foreign_key(SgJobConstraint *con)
+{
+	return strcmp(con->kind, "foreign key") == 0;
+}
+
 /*
- * The phase after "from", skipping those the job has nothing to do in:
- * backfill, verify, validate, index, finalize.
+ * The phase after "from", skipping those the job has nothing to do in.
+ * The order is the order in which PostgreSQL's ALTER would find the
+ * trouble, so a job fails with the error the ALTER would have raised:
+ * with a rewrite, NOT NULL and CHECK as each row is written, then the
+ * unique indexes, then the foreign keys; without one, the unique indexes
+ * are built first and the table is scanned for the checks after.
  */
 const char *
 sg_phase_after(SgJob *job, const char *from)
 {
-	static const char *const phases[] = {"backfill", "verify", "validate", "index", "finalize", "done", NULL};
+	static const char *const filled[] = {"backfill", "verify", "validate", "index",
+	"references", "finalize", "done", NULL};
+	static const char *const unfilled[] = {"index", "validate", "references",
+	"finalize", "done", NULL};
+	const char *const *phases = job->leaves != NIL ? filled : unfilled;
 	bool		any_validate = false;
 	bool		any_index = false;
+	bool		any_reference = false;
 	ListCell   *lc;
 	int			i;
 
@@ -89,6 +104,8 @@ sg_phase_after(SgJob *job, const char *from)
 	{
 		if (is_index_constraint(lfirst(lc)))
 			any_index = true;
+		else if (is_foreign_key(lfirst(lc)))
+			any_reference = true;
 		else
 			any_validate = true;
 	}
@@ -96,12 +113,9 @@ sg_phase_after(SgJob *job, const char *from)
 		;
 	for (i = phases[i] ? i + 1 : 0; phases[i]; i++)
 	{
-		if ((strcmp(phases[i], "backfill") == 0 || strcmp(phases[i], "verify") == 0) &&
-			job->leaves == NIL)
-			continue;
-		if (strcmp(phases[i], "validate") == 0 && !any_validate)
-			continue;
-		if (strcmp(phases[i], "index") == 0 && !any_index)
+		if ((strcmp(phases[i], "validate") == 0 && !any_validate) ||
+			(strcmp(phases[i], "index") == 0 && !any_index) ||
+			(strcmp(phases[i], "references") == 0 && !any_reference))
 			continue;
 		return phases[i];
 	}
@@ -157,7 +171,7 @@ sg_next_index(SgJob *job, bool *invalid)
  * are valid.  A partitioned table's foreign key is validated leaf by leaf.
  */
 static const char *
-next_to_validate(SgJob *job, Oid *relid)
+next_to_validate(SgJob *job, bool foreign_keys, Oid *relid)
 {
 	ListCell   *lc;
 
@@ -166,7 +180,7 @@ next_to_validate(SgJob *job, Oid *relid)
 	{
 		SgJobColumn *col = lfirst(lc);
 
-		if (col->check_name && current_name(job, col) &&
+		if (!foreign_keys && col->check_name && current_name(job, col) &&
 			!constraint_validated(job->relid, col->check_name))
 			return col->check_name;
 	}
@@ -175,7 +189,7 @@ next_to_validate(SgJob *job, Oid *relid)
 		SgJobConstraint *con = lfirst(lc);
 		ListCell   *rc;
 
-		if (is_index_constraint(con))
+		if (is_index_constraint(con) || is_foreign_key(con) != foreign_keys)
 			continue;
 		if (con->leaf_sql == NULL)
 		{
@@ -204,11 +218,12 @@ void
 sg_finalize_validate(SgJob *job, SgStepResult *result)
 {
 	Oid			relid;
-	const char *conname = next_to_validate(job, &relid);
+	const char *conname = next_to_validate(job, strcmp(job->phase, "references") == 0,
+										   &relid);
 
 	if (conname == NULL)
 	{
-		result->committed = sg_job_advance(job, sg_phase_after(job, "validate"), NULL, NULL);
+		result->committed = sg_job_advance(job, sg_phase_after(job, job->phase), NULL, NULL);
 		return;
 	}
 	sg_exec_as_job_role(job, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s",

@@ -22,6 +22,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -160,9 +161,11 @@ sg_job_insert(SgJob *job)
 	job->blocks_total = blocks_total;
 
 	{
-		Oid			types[8] = {INT8OID, OIDOID, OIDOID, TEXTOID, TEXTOID,
-		NAMEOID, INT8OID, INT4OID};
-		Datum		values[8];
+		Oid			types[9] = {INT8OID, OIDOID, OIDOID, TEXTOID, TEXTOID,
+		NAMEOID, INT8OID, INT4OID, INT2ARRAYOID};
+		Datum		values[9];
+		Datum	   *added = palloc(sizeof(Datum) * (list_length(job->added_attnums) + 1));
+		int			nadded = 0;
 
 		values[0] = Int64GetDatum(job->job_id);
 		values[1] = ObjectIdGetDatum(job->relid);
@@ -172,10 +175,14 @@ sg_job_insert(SgJob *job)
 		values[5] = CStringGetDatum(job->trigger_name);
 		values[6] = Int64GetDatum(blocks_total);
 		values[7] = Int32GetDatum(job->batch_blocks);
+		foreach(lc, job->added_attnums)
+			added[nadded++] = Int16GetDatum((int16) lfirst_int(lc));
+		values[8] = PointerGetDatum(construct_array(added, nadded, INT2OID, sizeof(int16),
+													true, TYPALIGN_SHORT));
 		catalog_exec("INSERT INTO schema_guard.jobs (job_id, relid, role, statement, "
-					 "search_path, trigger_name, blocks_total, batch_blocks) "
-					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-					 8, types, values, NULL, false);
+					 "search_path, trigger_name, blocks_total, batch_blocks, added_columns) "
+					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+					 9, types, values, NULL, false);
 	}
 
 	foreach(lc, job->columns)
@@ -354,7 +361,8 @@ sg_job_load(int64 job_id, bool missing_ok)
 	connect_spi();
 	catalog_exec("SELECT relid::oid, role::oid, state, phase, statement, search_path, "
 				 "trigger_name::text, blocks_total, blocks_done, rows_done, batch_blocks, "
-				 "COALESCE(batch_time, 0), COALESCE(batch_delay, -1), last_error "
+				 "COALESCE(batch_time, 0), COALESCE(batch_delay, -1), last_error, "
+				 "added_columns "
 				 "FROM schema_guard.jobs WHERE job_id = $1",
 				 1, types, values, NULL, true);
 	if (SPI_processed == 1)
@@ -380,6 +388,14 @@ sg_job_load(int64 job_id, bool missing_ok)
 		job->batch_time = DatumGetInt32(SPI_getbinval(tup, desc, 12, &isnull));
 		job->batch_delay = DatumGetInt32(SPI_getbinval(tup, desc, 13, &isnull));
 		job->last_error = get_text(tup, desc, 14);
+		{
+			ArrayType  *arr = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 15, &isnull));
+			int16	   *attnums = (int16 *) ARR_DATA_PTR(arr);
+			int			i;
+
+			for (i = 0; i < ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)); i++)
+				job->added_attnums = lappend_int(job->added_attnums, attnums[i]);
+		}
 		MemoryContextSwitchTo(old);
 
 		load_columns(job, cxt);

@@ -74,6 +74,7 @@ typedef struct SgJob
 	List	   *columns;		/* SgJobColumn: columns to fill */
 	List	   *constraints;	/* SgJobConstraint */
 	List	   *leaves;			/* SgJobLeaf */
+	List	   *added_attnums;	/* every column the ALTER added, staged or not */
 } SgJob;
 
 /* Run catalog SQL as the extension's owner (ordinary roles cannot). */

@@ -206,7 +206,8 @@ create_column_sequence(Relation rel, SgAddColumn *col)
 	seq->options = lcons(makeDefElem("as", (Node *) makeTypeNameFromOid(col->typid, -1), -1),
 						 options);
 	seq->ownerId = rel->rd_rel->relowner;
-	seq->for_identity = false;
+	/* PostgreSQL's messages about an identity's sequence */
+	seq->for_identity = col->identity != '\0';
 	run_node((Node *) seq,
 			 psprintf("CREATE SEQUENCE %s AS %s",
 					  quote_qualified_identifier(nspname, seqname),
@@ -539,6 +540,14 @@ run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 		jc = job_column(rel, sc, queryString);
 		job->columns = lappend(job->columns, jc);
 	}
+	foreach(lc, plan->columns)
+	{
+		SgAddColumn *col = lfirst(lc);
+		AttrNumber	attnum = get_attnum(relid, col->colname);
+
+		if (!col->already_exists && attnum != InvalidAttrNumber)
+			job->added_attnums = list_append_unique_int(job->added_attnums, attnum);
+	}
 	table_close(rel, NoLock);
 	add_leaf_constraints(relid, job);
 	if (job->columns != NIL)
@@ -636,14 +645,17 @@ sg_describe_steps(Relation rel, SgAlterPlan *plan, SgAddColumn *col)
 		steps = lappend(steps, psprintf("background: UPDATE %s SET %s = %s in batches, for rows that predate the column",
 										table, c, fill));
 	}
+	/* in the order PostgreSQL's ALTER would meet them (see sg_phase_after) */
+	if ((col->has_unique || col->has_pkey) && !needs_fill)
+		steps = lappend(steps, psprintf("CREATE UNIQUE INDEX CONCURRENTLY <index> ON %s (%s)", table, c));
 	if (needs_fill && col->not_null)
 		steps = lappend(steps, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT <not null check>", table));
 	if (col->has_check)
 		steps = lappend(steps, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT <check>", table));
+	if ((col->has_unique || col->has_pkey) && needs_fill)
+		steps = lappend(steps, psprintf("CREATE UNIQUE INDEX CONCURRENTLY <index> ON %s (%s)", table, c));
 	if (col->has_fk)
 		steps = lappend(steps, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT <foreign key>", table));
-	if (col->has_unique || col->has_pkey)
-		steps = lappend(steps, psprintf("CREATE UNIQUE INDEX CONCURRENTLY <index> ON %s (%s)", table, c));
 	if (needs_fill && col->not_null)
 	{
 		steps = lappend(steps, psprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", table, c));

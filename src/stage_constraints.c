@@ -207,6 +207,54 @@ stage_not_valid_constraint(Relation rel, const char *colname, Constraint *con,
 }
 
 /*
+ * The column's UNIQUE and PRIMARY KEY constraints as PostgreSQL builds
+ * them: the primary key first, and a constraint that would build the same
+ * index as an earlier one dropped, handing it its name if the earlier one
+ * has none (so "UNIQUE PRIMARY KEY" is one primary key).
+ */
+static List *
+unique_indexes(List *constraints)
+{
+	List	   *kept = NIL;
+	ListCell   *lc;
+
+	foreach(lc, constraints)
+	{
+		Constraint *con = lfirst_node(Constraint, lc);
+
+		if (con->contype == CONSTR_PRIMARY)
+			kept = lcons(copyObject(con), kept);
+	}
+	foreach(lc, constraints)
+	{
+		Constraint *con = lfirst_node(Constraint, lc);
+		ListCell   *kc;
+		bool		keep = true;
+
+		if (con->contype != CONSTR_UNIQUE)
+			continue;
+		foreach(kc, kept)
+		{
+			Constraint *prior = lfirst(kc);
+
+			if (equal(con->including, prior->including) &&
+				con->nulls_not_distinct == prior->nulls_not_distinct &&
+				con->deferrable == prior->deferrable &&
+				con->initdeferred == prior->initdeferred)
+			{
+				if (prior->conname == NULL)
+					prior->conname = con->conname;
+				keep = false;
+				break;
+			}
+		}
+		if (keep)
+			kept = lappend(kept, copyObject(con));
+	}
+	return kept;
+}
+
+/*
  * Take the CHECK, REFERENCES, UNIQUE and PRIMARY KEY constraints out of a
  * column definition.  Returns what the job finishes later; NOT VALID
  * constraints go to *suffix, to run in the same ALTER.
@@ -253,12 +301,15 @@ sg_stage_constraints(Relation rel, SgAddColumn *col, List **chosen, List **suffi
 		}
 	}
 
+	foreach(lc, unique_indexes(col->def->constraints))
+		staged = lappend(staged, stage_index_constraint(rel, col->colname,
+														lfirst(lc), chosen));
 	foreach(lc, col->def->constraints)
 	{
 		Constraint *con = lfirst_node(Constraint, lc);
 
 		if (con->contype == CONSTR_PRIMARY || con->contype == CONSTR_UNIQUE)
-			staged = lappend(staged, stage_index_constraint(rel, col->colname, con, chosen));
+			continue;
 		else if (con->contype == CONSTR_FOREIGN &&
 				 rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
 			staged = lappend(staged, stage_partitioned_foreign_key(rel, col->colname, con, chosen));

@@ -53,6 +53,7 @@
 
 PG_FUNCTION_INFO_V1(sg_needs_fill);
 PG_FUNCTION_INFO_V1(sg_fill_trigger);
+PG_FUNCTION_INFO_V1(sg_not_null_fill);
 
 /*
  * The statements being executed, innermost last, so the fill trigger can
@@ -161,6 +162,7 @@ typedef struct FillSpec
 	int			ncols;
 	AttrNumber *attnums;		/* in the job's table */
 	Node	  **exprs;			/* cooked fill expressions */
+	bool	   *not_null;
 	List	   *checked_leaves; /* tables verified to be in the job's tree */
 } FillSpec;
 
@@ -210,6 +212,7 @@ load_fill_spec(int64 job_id)
 	spec->ncols = list_length(job->columns);
 	spec->attnums = palloc(sizeof(AttrNumber) * spec->ncols);
 	spec->exprs = palloc(sizeof(Node *) * spec->ncols);
+	spec->not_null = palloc(sizeof(bool) * spec->ncols);
 	spec->checked_leaves = NIL;
 	foreach(lc, job->columns)
 	{
@@ -217,6 +220,7 @@ load_fill_spec(int64 job_id)
 
 		spec->attnums[i] = col->attnum;
 		spec->exprs[i] = stringToNode(col->fill_node);
+		spec->not_null[i] = col->not_null;
 		i++;
 	}
 	MemoryContextSwitchTo(old);
@@ -308,6 +312,29 @@ sg_needs_fill(PG_FUNCTION_ARGS)
 		sg_last_filled_rel = relid;
 	}
 	PG_RETURN_BOOL(result);
+}
+
+static void
+report_null_fill(const char *relname, const char *colname)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NOT_NULL_VIOLATION),
+			 errmsg("column \"%s\" of relation \"%s\" contains null values",
+					colname, relname)));
+}
+
+/*
+ * not_null_fill(value, rel, col): the value, or, for NULL, the error
+ * PostgreSQL's rewrite raises for a NOT NULL column, which it checks before
+ * any CHECK constraint.
+ */
+Datum
+sg_not_null_fill(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		report_null_fill(PG_ARGISNULL(1) ? "?" : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+						 PG_ARGISNULL(2) ? "?" : text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 }
 
 /* Per-statement state of the fill trigger, in the trigger's fn_mcxt. */
@@ -506,7 +533,14 @@ sg_fill_trigger(PG_FUNCTION_ARGS)
 	nulls = palloc(sizeof(bool) * nfill);
 	evaluate_fill(fcinfo, state, nfill, cols, values, nulls);
 	for (i = 0; i < nfill; i++)
+	{
+		/* as the rewrite would have failed: before the helper check does */
+		if (nulls[i] && state->spec->not_null[cols[i]])
+			report_null_fill(RelationGetRelationName(trigdata->tg_relation),
+							 NameStr(TupleDescAttr(RelationGetDescr(trigdata->tg_relation),
+												   state->attnums[cols[i]] - 1)->attname));
 		cols[i] = state->attnums[cols[i]];
+	}
 	result = heap_modify_tuple_by_cols(newtup, RelationGetDescr(trigdata->tg_relation),
 									   nfill, cols, values, nulls);
 	ResetExprContext(state->econtext);

@@ -302,7 +302,7 @@ dispatch(SgJob *job, SgStepResult *result, int *wait_ms)
 		publish(job->job_id, SG_WAIT_NONE, job->batch_blocks, 0);
 		sg_backfill_step(job, result);
 	}
-	else if (strcmp(job->phase, "validate") == 0)
+	else if (strcmp(job->phase, "validate") == 0 || strcmp(job->phase, "references") == 0)
 		sg_finalize_validate(job, result);
 	else if (strcmp(job->phase, "finalize") == 0)
 		sg_finalize_complete(job, result);
@@ -412,6 +412,8 @@ recover_from_error(int64 job_id, MemoryContext loopcxt)
 	edata = CopyErrorData();
 	FlushErrorState();
 	AbortCurrentTransaction();
+	/* a statement run at top level leaves its portal behind, as in a backend */
+	PortalErrorCleanup();
 	ereport(LOG,
 			(errmsg("schema_guard job %lld: %s", (long long) job_id, edata->message),
 			 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
@@ -530,6 +532,7 @@ run_index_step(int64 job_id, MemoryContext loopcxt)
 		{
 			FlushErrorState();
 			AbortCurrentTransaction();
+			PortalErrorCleanup();
 			SetUserIdAndSecContext(save_userid, save_sec_context);
 		}
 		PG_END_TRY();

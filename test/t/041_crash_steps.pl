@@ -1,0 +1,371 @@
+# Crashes at the steps 010_crash_resume.pl does not stop at: while the
+# ALTER that stages a job is still uncommitted, while the concurrent build
+# of a UNIQUE column's index waits for an older writer, between two
+# VALIDATE CONSTRAINT steps, and after the unique index is built but before
+# the finalize step adds the constraint.
+#
+# Prepared transactions hold the locks that stop the worker at each point:
+# they survive the crash, so after recovery the worker stops at the same
+# point again and the test can compare what is left before and after.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('crash_steps');
+$node->init;
+$node->append_conf(
+	'postgresql.conf', q{
+shared_preload_libraries = 'schema_guard'
+# the test framework turns this off; a real server restarts after a crash
+restart_after_crash = on
+max_prepared_transactions = 10
+schema_guard.naptime = 1s
+schema_guard.min_table_size = 0
+schema_guard.batch_delay = 0
+# the worker waits for the locks held below instead of timing out
+schema_guard.lock_timeout = 3min
+});
+$node->start;
+
+sub query { return $node->safe_psql('postgres', $_[0]); }
+
+# Everything PostgreSQL records about a table, with the table's name
+# replaced by "T" so that a guarded table and its plainly altered twin
+# compare equal: columns, defaults, constraints (with their validation),
+# triggers, indexes (with their validity) and owned sequences.
+query(q{
+	CREATE EXTENSION schema_guard;
+	CREATE FUNCTION describe(tab regclass) RETURNS text LANGUAGE sql AS $$
+	  SELECT replace(string_agg(x, E'\n' ORDER BY k, x),
+	                 (SELECT relname FROM pg_class WHERE oid = tab), 'T') FROM (
+	    SELECT 1 AS k, format('column %s %s notnull=%s identity=%s default=%s',
+	                  a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+	                  a.attidentity, pg_get_expr(d.adbin, d.adrelid)) AS x
+	      FROM pg_attribute a
+	      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+	     WHERE a.attrelid = tab AND a.attnum > 0 AND NOT a.attisdropped
+	    UNION ALL
+	    SELECT 2, format('constraint %s %s validated=%s', conname,
+	                     pg_get_constraintdef(oid), convalidated)
+	      FROM pg_constraint WHERE conrelid = tab
+	    UNION ALL
+	    SELECT 3, format('trigger %s', tgname)
+	      FROM pg_trigger WHERE tgrelid = tab AND NOT tgisinternal
+	    UNION ALL
+	    SELECT 4, format('index %s valid=%s ready=%s', pg_get_indexdef(indexrelid),
+	                     indisvalid, indisready)
+	      FROM pg_index WHERE indrelid = tab
+	    UNION ALL
+	    SELECT 5, format('sequence %s', d.objid::regclass)
+	      FROM pg_depend d
+	     WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+	       AND d.refobjid = tab AND d.deptype IN ('a', 'i')
+	       AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S'
+	  ) s
+	$$;
+	CREATE FUNCTION make_table(name text, rows int) RETURNS void LANGUAGE plpgsql AS $$
+	BEGIN
+	  EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY, v text)', name);
+	  EXECUTE format('INSERT INTO %I SELECT g, %L || g FROM generate_series(1, %s) g',
+	                 name, 'row ', rows);
+	END $$;
+});
+
+# The job of a table.
+sub job_of
+{
+	my ($table) = @_;
+	return query("SELECT job_id FROM schema_guard.jobs WHERE relid = '$table'::regclass");
+}
+
+# The worker waits, while the job is in the given phase, for a lock that
+# matches $what.
+sub poll_worker_blocked
+{
+	my ($job, $phase, $what, $name) = @_;
+	ok( $node->poll_query_until(
+			'postgres', qq{
+		SELECT EXISTS (SELECT 1 FROM pg_locks w JOIN pg_stat_activity a USING (pid)
+		                WHERE a.backend_type = 'schema_guard worker'
+		                  AND NOT w.granted AND $what)
+		   AND (SELECT phase FROM schema_guard.jobs WHERE job_id = $job) = '$phase'}),
+		$name);
+}
+
+# Waits on a prepared transaction's transaction id, as CREATE INDEX
+# CONCURRENTLY and DROP INDEX CONCURRENTLY do for older writers.
+sub waits_for_prepared
+{
+	my ($gid) = @_;
+	return qq{w.locktype = 'transactionid' AND w.transactionid =
+	          (SELECT transaction FROM pg_prepared_xacts WHERE gid = '$gid')};
+}
+
+sub crash_and_restart
+{
+	$node->stop('immediate');
+	$node->start;
+}
+
+sub poll_done
+{
+	my ($job, $name) = @_;
+	ok( $node->poll_query_until(
+			'postgres',
+			"SELECT state FROM schema_guard.jobs WHERE job_id = $job", 'done'),
+		$name);
+}
+
+# Stage an ALTER paused, and the same ALTER on a twin table with the plain
+# statement: the guarded table must end up described exactly like the twin.
+sub stage_paused_with_twin
+{
+	my ($table, $twin, $rows, $add) = @_;
+	query(qq{
+		SELECT make_table('$table', $rows), make_table('$twin', $rows);
+		SET schema_guard.mode = off;
+		ALTER TABLE $twin $add;
+		RESET schema_guard.mode;
+		BEGIN;
+		ALTER TABLE $table $add;
+		SELECT schema_guard.pause(job_id) FROM schema_guard.jobs
+		 WHERE relid = '$table'::regclass;
+		COMMIT;
+	});
+	return job_of($table);
+}
+
+#
+# 1. The backend that ran the ALTER is killed while its transaction is
+#    open: crash recovery rolls the transaction back, so nothing of the
+#    staged ALTER is left, not even a job.
+#
+query(q{SELECT make_table('staged', 20000)});
+my $staged_before = query(q{SELECT describe('staged')});
+my $staged_file = query(q{SELECT pg_relation_filenode('staged')});
+my $counts_sql = q{
+	SELECT (SELECT count(*) FROM schema_guard.jobs),
+	       (SELECT count(*) FROM schema_guard.job_events),
+	       (SELECT count(*) FROM pg_class WHERE relname LIKE 'staged%')};
+my $counts_before = query($counts_sql);
+
+my $alter = $node->background_psql('postgres');
+my $alter_pid = $alter->query_safe('SELECT pg_backend_pid()');
+$alter->query_safe(q{
+	SET client_min_messages = warning;
+	BEGIN;
+	ALTER TABLE staged ADD COLUMN c uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+	                   ADD COLUMN s bigserial CHECK (s > 0),
+	                   ADD COLUMN i int GENERATED ALWAYS AS IDENTITY});
+is( $alter->query_safe(q{
+	SELECT count(*) FROM schema_guard.jobs WHERE relid = 'staged'::regclass}),
+	'1', 'the open transaction has staged a job');
+is( query(qq{
+	SELECT bool_or(mode = 'AccessExclusiveLock') FROM pg_locks
+	 WHERE pid = $alter_pid AND relation = 'staged'::regclass AND granted}),
+	't', 'and holds the lock of the ALTER');
+
+my $log_offset = -s $node->logfile;
+ok(kill('KILL', $alter_pid), "SIGKILL to the backend of the ALTER (pid $alter_pid)");
+ok( $node->wait_for_log(qr/all server processes terminated; reinitializing/,
+		$log_offset),
+	'the postmaster reinitialized after the crash');
+ok( $node->poll_query_until(
+		'postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE backend_type = 'schema_guard launcher'}),
+	'the launcher runs again');
+$alter->{run}->kill_kill;
+
+is(query(q{SELECT describe('staged')}),
+	$staged_before, 'the table is described as before the ALTER');
+is(query(q{SELECT pg_relation_filenode('staged')}),
+	$staged_file, 'it has the same file');
+is(query($counts_sql), $counts_before,
+	'no job, job event, sequence or index of the ALTER is left');
+
+#
+# 2. The server stops (immediate) while the ALTER's transaction is open.
+#
+$alter = $node->background_psql('postgres');
+$alter->query_safe(q{
+	SET client_min_messages = warning;
+	BEGIN;
+	ALTER TABLE staged ADD COLUMN r float8 DEFAULT random(),
+	                   ADD COLUMN f int NOT NULL DEFAULT 1 + (random() * 9)::int});
+is( $alter->query_safe(q{
+	SELECT count(*) FROM schema_guard.jobs WHERE relid = 'staged'::regclass}),
+	'1', 'another open transaction has staged a job');
+crash_and_restart();
+$alter->{run}->kill_kill;
+
+is(query(q{SELECT describe('staged')}),
+	$staged_before, 'after the crash the table is described as before the ALTER');
+is(query($counts_sql), $counts_before, 'and no job is left');
+
+# Nothing left behind stands in the way of the same ALTER afterwards.
+query(q{
+	ALTER TABLE staged ADD COLUMN r float8 DEFAULT random(),
+	                   ADD COLUMN f int NOT NULL DEFAULT 1 + (random() * 9)::int});
+poll_done(job_of('staged'), 'the ALTER issued again after the crash runs to the end');
+is(query('SELECT count(*), count(r), count(f) FROM staged'),
+	'20000|20000|20000', 'every row is filled');
+
+#
+# 3. A crash while CREATE UNIQUE INDEX CONCURRENTLY waits for an older
+#    writer: the build has already committed the index's catalog entry, so
+#    an INVALID index is left on disk.  After recovery the job drops it and
+#    builds it again; once done, only the valid index and its constraint
+#    remain.
+#
+my $job_cic = stage_paused_with_twin('cic_guard', 'cic_plain', 20000,
+	'ADD COLUMN k uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE');
+
+# A writer that prepared its transaction holds ROW EXCLUSIVE on the table:
+# the concurrent build must wait for it (and so must DROP INDEX
+# CONCURRENTLY).  Its new row has its own value at once.
+query(q{
+	BEGIN;
+	INSERT INTO cic_guard (id, v) VALUES (0, 'prepared writer') RETURNING k IS NOT NULL;
+	PREPARE TRANSACTION 'writer';
+});
+query("SELECT schema_guard.resume($job_cic)");
+poll_worker_blocked($job_cic, 'index', waits_for_prepared('writer'),
+	'the concurrent index build waits for the prepared writer');
+is( query(q{
+	SELECT indisvalid FROM pg_index WHERE indexrelid = 'cic_guard_k_key'::regclass}),
+	'f', 'the index being built is there, INVALID');
+is( query(q{
+	SELECT count(*) FROM pg_constraint WHERE conrelid = 'cic_guard'::regclass
+	   AND contype = 'u'}),
+	'0', 'the constraint is not there yet');
+
+crash_and_restart();
+poll_worker_blocked($job_cic, 'index', waits_for_prepared('writer'),
+	'after the crash the job is back at the index step, waiting for the writer');
+query("COMMIT PREPARED 'writer'");
+poll_done($job_cic, 'the job finishes once the writer commits');
+
+is(query(q{SELECT describe('cic_guard')}),
+	query(q{SELECT describe('cic_plain')}),
+	'the table is what the plain ALTER gives: one valid unique index, its constraint, no helper');
+is( query(q{
+	SELECT count(*) FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+	 WHERE i.indrelid = 'cic_guard'::regclass AND NOT (i.indisvalid AND i.indisready)}),
+	'0', 'no INVALID index is left');
+is( query(q{SELECT count(*), count(k), count(DISTINCT k) FROM cic_guard}),
+	'20001|20001|20001', 'every row has its own value, the prepared row included');
+is( query(qq{
+	SELECT count(*) FROM schema_guard.job_events
+	 WHERE job_id = $job_cic AND event = 'failed'}),
+	'0', 'the job never failed');
+
+#
+# 4. A crash between two VALIDATE CONSTRAINT steps: the NOT NULL helper
+#    check is validated and committed, the foreign key waits for a lock on
+#    the referenced table.  After recovery the job carries on with the
+#    foreign key; the check stays validated.
+#
+query(q{
+	CREATE TABLE ref (id int PRIMARY KEY);
+	INSERT INTO ref SELECT generate_series(0, 99);
+});
+my $job_val = stage_paused_with_twin('val_guard', 'val_plain', 20000,
+	'ADD COLUMN f int NOT NULL DEFAULT (random() * 99)::int REFERENCES ref (id)');
+
+# VALIDATE of a foreign key takes ROW SHARE on the referenced table, which
+# EXCLUSIVE blocks; the backfill and the check's validation do not need it.
+query(q{
+	BEGIN;
+	LOCK TABLE ref IN EXCLUSIVE MODE;
+	PREPARE TRANSACTION 'ref_lock';
+});
+query("SELECT schema_guard.resume($job_val)");
+my $waits_for_ref = q{w.relation = 'ref'::regclass};
+poll_worker_blocked($job_val, 'validate', $waits_for_ref,
+	'the foreign key validation waits for the referenced table');
+my $validated_sql = q{
+	SELECT string_agg(contype::text || ' ' || convalidated, ', ' ORDER BY contype)
+	  FROM pg_constraint WHERE conrelid = 'val_guard'::regclass AND contype IN ('c', 'f')};
+is(query($validated_sql), 'c true, f false',
+	'the NOT NULL helper check is validated, the foreign key is not yet');
+
+crash_and_restart();
+poll_worker_blocked($job_val, 'validate', $waits_for_ref,
+	'after the crash the job waits for the referenced table again');
+is(query($validated_sql), 'c true, f false',
+	'the check validated before the crash stays validated');
+query("COMMIT PREPARED 'ref_lock'");
+poll_done($job_val, 'the job finishes once the lock is released');
+is(query(q{SELECT describe('val_guard')}),
+	query(q{SELECT describe('val_plain')}),
+	'the table is what the plain ALTER gives: NOT NULL, a validated foreign key, no helper');
+is( query(q{
+	SELECT count(*), count(f), count(*) FILTER (WHERE f BETWEEN 0 AND 99) FROM val_guard}),
+	'20000|20000|20000', 'every row has a value the foreign key accepts');
+
+#
+# 5. A crash after the unique index is built, while the finalize step
+#    (SET NOT NULL, ADD CONSTRAINT ... USING INDEX) waits for its lock:
+#    after recovery the job finalizes with the index it built, not a new
+#    one.
+#
+my $job_fin = stage_paused_with_twin('fin_guard', 'fin_plain', 20000,
+	'ADD COLUMN s bigserial UNIQUE');
+
+# ACCESS SHARE does not hold back the backfill, the validation or the
+# concurrent build, only the finalize step's ACCESS EXCLUSIVE.
+query(q{
+	BEGIN;
+	LOCK TABLE fin_guard IN ACCESS SHARE MODE;
+	PREPARE TRANSACTION 'fin_lock';
+});
+query("SELECT schema_guard.resume($job_fin)");
+my $waits_for_fin =
+  q{w.relation = 'fin_guard'::regclass AND w.mode = 'AccessExclusiveLock'};
+poll_worker_blocked($job_fin, 'finalize', $waits_for_fin,
+	'the finalize step waits for its lock');
+my $index_sql = q{
+	SELECT indexrelid || ' ' || indisvalid FROM pg_index
+	 WHERE indexrelid = 'fin_guard_s_key'::regclass};
+my ($index_oid) = split / /, query($index_sql);
+is(query($index_sql), "$index_oid true", 'the unique index is built and valid');
+is( query(q{
+	SELECT (SELECT attnotnull FROM pg_attribute
+	         WHERE attrelid = 'fin_guard'::regclass AND attname = 's'),
+	       (SELECT count(*) FROM pg_constraint
+	         WHERE conrelid = 'fin_guard'::regclass AND contype = 'u')}),
+	'f|0', 'the column is not NOT NULL yet and has no constraint yet');
+
+crash_and_restart();
+poll_worker_blocked($job_fin, 'finalize', $waits_for_fin,
+	'after the crash the job goes straight back to the finalize step');
+is(query($index_sql), "$index_oid true", 'the index built before the crash is kept');
+query("COMMIT PREPARED 'fin_lock'");
+poll_done($job_fin, 'the job finishes once the lock is released');
+is( query(q{
+	SELECT conindid FROM pg_constraint
+	 WHERE conrelid = 'fin_guard'::regclass AND contype = 'u'}),
+	$index_oid, 'the constraint uses the index built before the crash');
+is(query(q{SELECT describe('fin_guard')}),
+	query(q{SELECT describe('fin_plain')}),
+	'the table is what the plain ALTER gives');
+# (after a crash a sequence skips the values it had logged ahead, as any
+# PostgreSQL sequence does)
+is( query(q{
+	SELECT count(*), count(DISTINCT s), min(s), max(s),
+	       (SELECT last_value FROM fin_guard_s_seq) >= max(s) FROM fin_guard}),
+	'20000|20000|1|20000|t',
+	'every row has its own serial value, and the sequence continues after the last');
+
+# Each job passed through its phases once, crash or not.
+is( query(qq{
+	SELECT string_agg(event, ' ' ORDER BY event_id)
+	  FROM schema_guard.job_events WHERE job_id = $job_fin}),
+	'created paused queued running verify validate index finalize done',
+	'the finalize job went through each phase once');
+
+$node->stop;
+done_testing();

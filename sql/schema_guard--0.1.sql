@@ -121,11 +121,13 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'sg_needs_fill'
 LANGUAGE C STRICT VOLATILE;
 
--- The fill value of a NOT NULL column, or the error PostgreSQL's rewrite
--- raises for a NULL one (before any CHECK constraint is looked at).
-CREATE FUNCTION schema_guard.not_null_fill(value anyelement, rel text, col text)
+-- The value a job gives a row in one of its columns, computed from the
+-- expression the ALTER stored (for the backfill, which runs as the table's
+-- owner).  A NULL for a NOT NULL column is the error PostgreSQL's rewrite
+-- raises, before any CHECK constraint is looked at.
+CREATE FUNCTION schema_guard.fill_value(job bigint, attnum int2, leaf regclass, type anyelement)
 RETURNS anyelement
-AS 'MODULE_PATHNAME', 'sg_not_null_fill'
+AS 'MODULE_PATHNAME', 'sg_fill_value'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION schema_guard.worker_status(

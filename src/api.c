@@ -47,6 +47,23 @@ PG_FUNCTION_INFO_V1(sg_wait_v1);
 PG_FUNCTION_INFO_V1(sg_worker_status);
 PG_FUNCTION_INFO_V1(sg_set_batch_v1);
 
+/*
+ * An interval in microseconds, saturated at PG_INT64_MAX (and MIN) rather
+ * than overflowing: "300000 years" is simply very long.
+ */
+static int64
+interval_usecs(Interval *iv)
+{
+	double		usecs = (double) iv->time +
+	((double) iv->day + (double) iv->month * DAYS_PER_MONTH) * (double) USECS_PER_DAY;
+
+	if (usecs >= (double) PG_INT64_MAX)
+		return PG_INT64_MAX;
+	if (usecs <= (double) PG_INT64_MIN)
+		return PG_INT64_MIN;
+	return (int64) usecs;
+}
+
 static bool
 may_control(SgJob *job)
 {
@@ -250,11 +267,13 @@ job_created_here(int64 job_id)
 		}
 		SPI_finish();
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		sg_restore_user(&saved);
+		sg_restore_user(&saved, false);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	sg_restore_user(&saved, true);
 	return mine;
 }
 
@@ -306,15 +325,15 @@ sg_wait_v1(PG_FUNCTION_ARGS)
 	job_id = job_argument(fcinfo);
 	if (!PG_ARGISNULL(1))
 	{
-		Interval   *timeout = PG_GETARG_INTERVAL_P(1);
-		int64		usecs = timeout->time +
-		(int64) (timeout->day + timeout->month * DAYS_PER_MONTH) * USECS_PER_DAY;
+		int64		usecs = interval_usecs(PG_GETARG_INTERVAL_P(1));
+		TimestampTz now = GetCurrentTimestamp();
 
 		if (usecs < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("timeout must not be negative")));
-		deadline = GetCurrentTimestamp() + usecs;
+		/* a deadline past the end of time is no deadline */
+		deadline = usecs < PG_INT64_MAX - now ? now + usecs : 0;
 	}
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -427,7 +446,7 @@ interval_ms_argument(FunctionCallInfo fcinfo, int argno, const char *name, int m
 	if (PG_ARGISNULL(argno))
 		return -1;
 	iv = PG_GETARG_INTERVAL_P(argno);
-	usecs = iv->time + (int64) (iv->day + iv->month * DAYS_PER_MONTH) * USECS_PER_DAY;
+	usecs = interval_usecs(iv);
 	if (usecs < (int64) min * 1000 || usecs > (int64) INT_MAX * 1000)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -438,10 +457,12 @@ interval_ms_argument(FunctionCallInfo fcinfo, int argno, const char *name, int m
 Datum
 sg_set_batch_v1(PG_FUNCTION_ARGS)
 {
+	static const char *const allowed[] = {"queued", "running", "paused", "failed", NULL};
 	SgJob	   *job = job_for_control(job_argument(fcinfo));
 	int			batch_time = interval_ms_argument(fcinfo, 1, "batch_time", 1);
 	int			batch_delay = interval_ms_argument(fcinfo, 2, "batch_delay", 0);
 
+	require_state(job, "change the batch settings of", allowed, NULL);
 	sg_job_set_batch(job->job_id, batch_time, batch_delay);
 	PG_RETURN_VOID();
 }
@@ -475,6 +496,8 @@ sg_worker_status(PG_FUNCTION_ARGS)
 	int			n;
 	int			i;
 
+	bool		all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+
 	InitMaterializedSRF(fcinfo, 0);
 	n = sg_worker_states(dboids, pids, states, lengthof(dboids));
 	for (i = 0; i < n; i++)
@@ -483,6 +506,9 @@ sg_worker_status(PG_FUNCTION_ARGS)
 		bool		nulls[7] = {0};
 		const char *waiting = sg_wait_reason_name(states[i].waiting);
 
+		/* other databases' workers are for monitoring roles to see */
+		if (!all && dboids[i] != MyDatabaseId)
+			continue;
 		values[0] = ObjectIdGetDatum(dboids[i]);
 		values[1] = Int32GetDatum(pids[i]);
 		values[2] = Int64GetDatum(states[i].job_id);

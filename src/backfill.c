@@ -6,7 +6,8 @@
  *
  * A batch is a single UPDATE over a ctid range (a TID range scan), as the
  * job's role, setting each column to the ADD COLUMN's own fill expression
- * (never the column's current default).  needs_fill() in its WHERE clause
+ * (never the column's current default), evaluated by fill_value() from the
+ * form the ALTER stored.  needs_fill() in its WHERE clause
  * applies the row rule to each stored tuple, and again to the newest
  * version when a concurrent update intervened, so values the application
  * wrote after the ALTER, explicit NULLs included, are never overwritten.
@@ -41,25 +42,6 @@
 #include "job.h"
 #include "worker.h"
 
-/*
- * The fill expression as SQL, with every name qualified (deparsed under a
- * search_path of pg_catalog alone), so that the batch computes exactly the
- * cooked expression the ALTER stored.  Implicit coercions stay implicit:
- * the UPDATE applies the same assignment coercion the ALTER did.
- */
-static char *
-fill_sql(SgJobColumn *col)
-{
-	int			nestlevel = NewGUCNestLevel();
-	char	   *sql;
-
-	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	sql = deparse_expression(stringToNode(col->fill_node), NIL, false, false);
-	AtEOXact_GUC(true, nestlevel);
-	return sql;
-}
-
 static char *
 batch_sql(SgJob *job, SgJobLeaf *leaf, BlockNumber start, BlockNumber end)
 {
@@ -76,14 +58,13 @@ batch_sql(SgJob *job, SgJobLeaf *leaf, BlockNumber start, BlockNumber end)
 
 		if (name == NULL)
 			continue;			/* dropped meanwhile */
-		if (col->not_null)
-			appendStringInfo(&buf, "%s%s = schema_guard.not_null_fill(%s, %s, %s)",
-							 first ? "" : ", ", quote_identifier(name), fill_sql(col),
-							 quote_literal_cstr(get_rel_name(leaf->relid)),
-							 quote_literal_cstr(name));
-		else
-			appendStringInfo(&buf, "%s%s = %s", first ? "" : ", ",
-							 quote_identifier(name), fill_sql(col));
+		/* the expression the ALTER cooked, not its text read again */
+		appendStringInfo(&buf, "%s%s = schema_guard.fill_value(%lld, '%d'::pg_catalog.int2, "
+						 "'%u'::pg_catalog.regclass, NULL::%s)",
+						 first ? "" : ", ", quote_identifier(name), (long long) job->job_id,
+						 col->attnum, leaf->relid,
+						 format_type_extended(get_atttype(job->relid, col->attnum), -1,
+											  FORMAT_TYPE_FORCE_QUALIFY));
 		first = false;
 	}
 	appendStringInfo(&buf,
@@ -296,7 +277,6 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 		return;
 	}
 	check_not_rewritten(job, leaf, rel);
-	sg_check_job_role(job, rel);
 
 	start = (BlockNumber) leaf->next_block;
 	end = (BlockNumber) Min(leaf->next_block + Max(job->batch_blocks, 1),

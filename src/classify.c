@@ -16,11 +16,14 @@
 
 #include "access/relation.h"
 #include "access/xact.h"
+#include "catalog/catalog.h"
 #include "catalog/heap.h"
+#include "catalog/objectaddress.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/typecmds.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
@@ -29,6 +32,7 @@
 #include "parser/parse_type.h"
 #include "parser/parse_utilcmd.h"
 #include "storage/bufmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -421,11 +425,13 @@ classify_target(Relation rel, SgAddColumn *col)
 		{
 			col->already_exists = true;
 			add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
-					   "the column exists already, so IF NOT EXISTS skips it");
+					   "column \"%s\" of relation \"%s\" already exists, so IF NOT EXISTS skips it",
+					   col->colname, RelationGetRelationName(rel));
 		}
 		else
 			add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
-					   "the column exists already, so the statement fails");
+					   "column \"%s\" of relation \"%s\" already exists, so the statement fails",
+					   col->colname, RelationGetRelationName(rel));
 		return true;
 	}
 
@@ -619,7 +625,7 @@ classify_column(Relation rel, AlterTableStmt *stmt, int64 table_blocks,
  * Returns true (after classifying) in that case.
  */
 static bool
-added_earlier(SgAlterPlan *plan, SgAddColumn *col)
+added_earlier(Relation rel, SgAlterPlan *plan, SgAddColumn *col)
 {
 	ListCell   *lc;
 
@@ -635,11 +641,13 @@ added_earlier(SgAlterPlan *plan, SgAddColumn *col)
 		{
 			col->already_exists = true;
 			add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
-					   "the statement adds the column before, so IF NOT EXISTS skips it");
+					   "the statement adds column \"%s\" before, so IF NOT EXISTS skips it",
+					   col->colname);
 		}
 		else
 			add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
-					   "the statement adds the column twice, so it fails");
+					   "the statement adds column \"%s\" twice: column \"%s\" of relation \"%s\" already exists, so it fails",
+					   col->colname, col->colname, RelationGetRelationName(rel));
 		return true;
 	}
 	return false;
@@ -770,6 +778,24 @@ check_primary_keys(Relation rel, SgAlterPlan *plan, AlterTableStmt *stmt)
  * Classify a whole ALTER TABLE statement.  The caller holds the table's
  * lock; children are locked here in lockmode.
  */
+/*
+ * The rights ALTER TABLE checks when it looks the table up, in its order.
+ * The hook has passed that lookup already; explain() has not.
+ */
+static void
+check_alter_rights(Relation rel)
+{
+	if (!sg_rel_ownercheck(RelationGetRelid(rel), GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER,
+					   get_relkind_objtype(rel->rd_rel->relkind),
+					   RelationGetRelationName(rel));
+	if (!allowSystemTableMods && IsSystemRelation(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied: \"%s\" is a system catalog",
+						RelationGetRelationName(rel))));
+}
+
 SgAlterPlan *
 sg_classify_alter(Relation rel, AlterTableStmt *stmt, const char *queryString,
 				  LOCKMODE lockmode)
@@ -785,6 +811,7 @@ sg_classify_alter(Relation rel, AlterTableStmt *stmt, const char *queryString,
 	plan->table_blocks = sg_storage_blocks(plan->relid, plan->recurse, lockmode);
 	plan->risk = SG_RISK_NONE;
 	plan->path = SG_PATH_PLAIN;
+	check_alter_rights(rel);
 
 	foreach(lc, stmt->cmds)
 	{
@@ -804,7 +831,7 @@ sg_classify_alter(Relation rel, AlterTableStmt *stmt, const char *queryString,
 		col->cmd = cmd;
 		col->def = castNode(ColumnDef, cmd->def);
 		col->colname = col->def->colname;
-		if (!added_earlier(plan, col))
+		if (!added_earlier(rel, plan, col))
 			classify_column(rel, stmt, plan->table_blocks, col, queryString);
 		plan->columns = lappend(plan->columns, col);
 	}
@@ -820,7 +847,11 @@ sg_classify_alter(Relation rel, AlterTableStmt *stmt, const char *queryString,
 		if (col->path == SG_PATH_STAGE)
 			any_stage = true;
 		else if (col->path == SG_PATH_FAILS_FAST)
+		{
+			if (!any_fails)
+				plan->fails_why = col->reason;
 			any_fails = true;
+		}
 		else if (col->path > plan->path)
 			plan->path = col->path;
 	}

@@ -78,6 +78,7 @@ typedef struct SgAlterPlan
 	SgRisk		risk;			/* the worst of the columns */
 	SgPath		path;			/* the statement as a whole */
 	char	   *error;			/* classification failed with this message */
+	char	   *fails_why;		/* reason of the first column that fails */
 } SgAlterPlan;
 
 /* What schema_guard does with a statement, in the current mode. */

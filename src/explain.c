@@ -115,7 +115,8 @@ exempt_note(Relation rel)
 
 /* Why the action differs from what the risk alone suggests, if it does. */
 static const char *
-action_note(SgAction action, SgAlterPlan *plan, Relation rel, const char *reason)
+action_note(SgAction action, SgAlterPlan *plan, SgAddColumn *col,
+			Relation rel, const char *reason)
 {
 	if (plan->error)
 		return psprintf("PostgreSQL would reject the statement: %s", plan->error);
@@ -130,6 +131,9 @@ action_note(SgAction action, SgAlterPlan *plan, Relation rel, const char *reason
 	if (action == SG_ACTION_PASS && plan->path >= SG_PATH_STAGE &&
 		plan->table_blocks * (BLCKSZ / 1024) < sg_min_table_size_kb)
 		return psprintf("%s; the table is smaller than schema_guard.min_table_size", reason);
+	if (plan->path == SG_PATH_FAILS_FAST && plan->fails_why &&
+		(col == NULL || col->path != SG_PATH_FAILS_FAST))
+		return psprintf("%s; the statement fails: %s", reason, plan->fails_why);
 	if (plan->other_rewrite && plan->path == SG_PATH_NOT_YET)
 		return psprintf("%s; another subcommand rewrites the table anyway (%s)", reason, plan->other_rewrite);
 	return reason;
@@ -188,7 +192,7 @@ explain_alter(ReturnSetInfo *rsinfo, int stmtno, AlterTableStmt *stmt,
 			row.column = castNode(ColumnDef, cmd->def)->colname;
 			row.subcommand = "ADD COLUMN";
 			row.risk = NULL;
-			row.reason = action_note(action, plan, rel, "");
+			row.reason = action_note(action, plan, NULL, rel, "");
 			row.action = "pass";
 		}
 		else if (SG_IS_ADD_COLUMN(cmd->subtype) && pc != NULL)
@@ -199,7 +203,7 @@ explain_alter(ReturnSetInfo *rsinfo, int stmtno, AlterTableStmt *stmt,
 			row.column = col->colname;
 			row.subcommand = "ADD COLUMN";
 			row.risk = plan->error ? NULL : sg_risk_name(col->risk);
-			row.reason = action_note(action, plan, rel, col->reason ? col->reason : "");
+			row.reason = action_note(action, plan, col, rel, col->reason ? col->reason : "");
 			row.action = action_name(action, col, plan);
 			if (strcmp(row.action, "stage") == 0)
 				row.steps = sg_describe_steps(rel, plan, col);

@@ -68,6 +68,12 @@ sg_extension_owner(void)
 	return owner;
 }
 
+/*
+ * Act as the extension's owner, whose rights the job catalog needs, under
+ * a search_path of pg_catalog alone: the caller's search_path must not let
+ * the caller's objects (an operator, a function) stand in for PostgreSQL's
+ * in statements run with those rights.
+ */
 void
 sg_become_extension_owner(SgSavedUser *saved)
 {
@@ -76,11 +82,16 @@ sg_become_extension_owner(SgSavedUser *saved)
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
 	SetUserIdAndSecContext(owner,
 						   saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	saved->nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }
 
+/* Back to the caller; ok is false on the way out of an error. */
 void
-sg_restore_user(const SgSavedUser *saved)
+sg_restore_user(const SgSavedUser *saved, bool ok)
 {
+	AtEOXact_GUC(ok, saved->nestlevel);
 	SetUserIdAndSecContext(saved->userid, saved->sec_context);
 }
 
@@ -101,11 +112,13 @@ catalog_exec(const char *sql, int nargs, Oid *types, Datum *values,
 		rc = SPI_execute_with_args(sql, nargs, types, values, nulls,
 								   read_only, 0);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		sg_restore_user(&saved);
+		sg_restore_user(&saved, false);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	sg_restore_user(&saved, true);
 	if (rc < 0)
 		elog(ERROR, "schema_guard catalog statement failed: %s",
 			 SPI_result_code_string(rc));
@@ -376,6 +389,9 @@ sg_job_load(int64 job_id, bool missing_ok)
 		job->job_id = job_id;
 		job->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
 		job->role = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		/* the job acts as the table's owner of the moment */
+		if (OidIsValid(sg_rel_owner(job->relid)))
+			job->role = sg_rel_owner(job->relid);
 		job->state = get_text(tup, desc, 3);
 		job->phase = get_text(tup, desc, 4);
 		job->statement = get_text(tup, desc, 5);
@@ -626,6 +642,20 @@ sg_drop_trigger_sqls(const SgJob *job)
 															   get_rel_name(relid))));
 	}
 	return sqls;
+}
+
+/* A relation's owner, or InvalidOid if it is gone. */
+Oid
+sg_rel_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		return InvalidOid;
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
 }
 
 /* A relation's schema-qualified, quoted name; its OID if it is gone. */

@@ -58,7 +58,7 @@ typedef struct SgJob
 {
 	int64		job_id;
 	Oid			relid;
-	Oid			role;			/* the role that issued the ALTER */
+	Oid			role;			/* the table's owner: the job acts as it */
 	char	   *state;
 	char	   *phase;
 	char	   *statement;
@@ -82,11 +82,12 @@ typedef struct SgSavedUser
 {
 	Oid			userid;
 	int			sec_context;
+	int			nestlevel;		/* of the pinned search_path */
 } SgSavedUser;
 
 extern Oid	sg_extension_owner(void);
 extern void sg_become_extension_owner(SgSavedUser *saved);
-extern void sg_restore_user(const SgSavedUser *saved);
+extern void sg_restore_user(const SgSavedUser *saved, bool ok);
 
 extern int64 sg_job_next_id(void);
 extern void sg_job_insert(SgJob *job);
@@ -102,6 +103,7 @@ extern List *sg_jobs_active_on(Oid relid);
 extern int64 sg_job_active_on(Oid relid);
 extern char *sg_column_name(Oid relid, AttrNumber attnum);
 extern char *sg_qualified_relname(Oid relid);
+extern Oid	sg_rel_owner(Oid relid);
 extern List *sg_drop_trigger_sqls(const SgJob *job);
 extern List *sg_job_make_leaves(Oid relid, bool recurse, List *columns);
 extern void sg_job_add_leaves(SgJob *job, List *leaves);

@@ -487,6 +487,7 @@ start_pending_workers(void)
 		int			i;
 		bool		started;
 		bool		warn;
+		bool		woken;
 
 		SpinLockAcquire(&sg_shared->mutex);
 		for (i = 0; i < SG_MAX_DATABASES; i++)
@@ -507,6 +508,7 @@ start_pending_workers(void)
 			return next != NULL;
 		}
 		/* the worker reads the jobs after this, so clearing now loses nothing */
+		woken = next->woken;
 		next->pending = false;
 		next->woken = false;
 		next->worker_starting = true;
@@ -516,12 +518,13 @@ start_pending_workers(void)
 
 		started = start_worker(dboid, generation);
 		SpinLockAcquire(&sg_shared->mutex);
-		warn = !started && !next->warned;
-		next->warned = !started;
+		/* a look the naptime asked for may find nothing: no warning for it */
+		warn = !started && !next->warned && woken;
+		next->warned = !started && woken;
 		if (!started)
 		{
 			next->pending = true;
-			next->woken = true;
+			next->woken = woken;
 			next->worker_starting = false;
 		}
 		SpinLockRelease(&sg_shared->mutex);

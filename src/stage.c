@@ -570,7 +570,15 @@ sg_stage_alter(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 
 	job->job_id = sg_job_next_id();
 	job->relid = relid;
-	job->role = GetUserId();
+	/*
+	 * The values are computed as the table's owner, as PostgreSQL computes
+	 * what it runs later on a table's behalf (VACUUM, ANALYZE, index
+	 * expressions): never with more rights than the ALTER's role, which owns
+	 * the table or is a member of its owner, and never as a superuser who
+	 * merely issued the ALTER, whose rights the owner could otherwise borrow
+	 * by replacing a function the default calls.
+	 */
+	job->role = sg_rel_owner(relid);
 	job->statement = statement_text(pstmt, queryString);
 	job->search_path = pstrdup(GetConfigOption("search_path", false, false));
 	job->trigger_name = psprintf("~schema_guard_fill_%lld", (long long) job->job_id);

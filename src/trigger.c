@@ -53,7 +53,7 @@
 
 PG_FUNCTION_INFO_V1(sg_needs_fill);
 PG_FUNCTION_INFO_V1(sg_fill_trigger);
-PG_FUNCTION_INFO_V1(sg_not_null_fill);
+PG_FUNCTION_INFO_V1(sg_fill_value);
 
 /*
  * The statements being executed, innermost last, so the fill trigger can
@@ -282,8 +282,11 @@ sg_needs_fill(PG_FUNCTION_ARGS)
 		AclResult	acl;
 
 		/* held until the end of the transaction, like any read */
-		LockRelationOid(relid, AccessShareLock);
-		rel = relation_open(relid, NoLock);
+		rel = try_relation_open(relid, AccessShareLock);
+		if (rel == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation with OID %u does not exist", relid)));
 		if (rel->rd_rel->relkind != RELKIND_RELATION)
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -321,20 +324,6 @@ report_null_fill(const char *relname, const char *colname)
 			(errcode(ERRCODE_NOT_NULL_VIOLATION),
 			 errmsg("column \"%s\" of relation \"%s\" contains null values",
 					colname, relname)));
-}
-
-/*
- * not_null_fill(value, rel, col): the value, or, for NULL, the error
- * PostgreSQL's rewrite raises for a NOT NULL column, which it checks before
- * any CHECK constraint.
- */
-Datum
-sg_not_null_fill(PG_FUNCTION_ARGS)
-{
-	if (PG_ARGISNULL(0))
-		report_null_fill(PG_ARGISNULL(1) ? "?" : text_to_cstring(PG_GETARG_TEXT_PP(1)),
-						 PG_ARGISNULL(2) ? "?" : text_to_cstring(PG_GETARG_TEXT_PP(2)));
-	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 }
 
 /* Per-statement state of the fill trigger, in the trigger's fn_mcxt. */
@@ -380,7 +369,9 @@ trigger_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
 		return state;
 
 	if (trigger->tgnargs != 1)
-		elog(ERROR, "schema_guard fill trigger needs one argument, the job id");
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("schema_guard.fill_trigger() takes one argument, a job id")));
 	job_id = pg_strtoint64(trigger->tgargs[0]);
 
 	state = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FillTriggerState));
@@ -414,38 +405,34 @@ trigger_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	return state;
 }
 
+/* A job's fill expressions, ready to evaluate for the rest of a query. */
+static ExprState **
+prepare_fill(FillSpec *spec, MemoryContext cxt, ExprContext **econtext)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	ExprState **states = palloc(sizeof(ExprState *) * spec->ncols);
+	int			i;
+
+	for (i = 0; i < spec->ncols; i++)
+		states[i] = ExecInitExpr(expression_planner((Expr *) copyObject(spec->exprs[i])), NULL);
+	*econtext = CreateStandaloneExprContext();
+	MemoryContextSwitchTo(old);
+	return states;
+}
+
 /*
- * Evaluate the job's fill expressions as the role that issued the ALTER,
- * under the search_path it had.  On error, the (sub)transaction abort
- * restores the user and the settings, as it does for SECURITY DEFINER
- * functions.
+ * Evaluate fill expressions under the search_path the ALTER had, as
+ * PostgreSQL's rewrite would have: functions in them look names up there.
+ * The expressions themselves are bound to their objects already.  On
+ * error the (sub)transaction abort restores the setting.
  */
 static void
-evaluate_fill(FunctionCallInfo fcinfo, FillTriggerState *state,
-			  int nfill, const int *which, Datum *values, bool *nulls)
+eval_fill(FillSpec *spec, ExprState **states, ExprContext *econtext,
+		  int n, const int *which, Datum *values, bool *nulls)
 {
-	FillSpec   *spec = state->spec;
-	Oid			save_userid;
-	int			save_sec_context;
 	int			save_nestlevel = -1;
 	int			i;
 
-	if (state->exprstates == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		state->exprstates = palloc(sizeof(ExprState *) * spec->ncols);
-		for (i = 0; i < spec->ncols; i++)
-			state->exprstates[i] =
-				ExecInitExpr(expression_planner((Expr *) copyObject(spec->exprs[i])), NULL);
-		state->econtext = CreateStandaloneExprContext();
-		MemoryContextSwitchTo(old);
-	}
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(spec->role, save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
 	if (strcmp(namespace_search_path, spec->search_path) != 0)
 	{
 		save_nestlevel = NewGUCNestLevel();
@@ -453,14 +440,104 @@ evaluate_fill(FunctionCallInfo fcinfo, FillTriggerState *state,
 								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 								 true, 0, false);
 	}
-
-	for (i = 0; i < nfill; i++)
-		values[i] = ExecEvalExprSwitchContext(state->exprstates[which[i]],
-											  state->econtext, &nulls[i]);
-
+	for (i = 0; i < n; i++)
+		values[i] = ExecEvalExprSwitchContext(states[which[i]], econtext, &nulls[i]);
 	if (save_nestlevel >= 0)
 		AtEOXact_GUC(true, save_nestlevel);
+}
+
+/*
+ * The trigger evaluates as the job's role, with the restrictions
+ * PostgreSQL applies to maintenance it runs for a table's owner; on error
+ * the (sub)transaction abort restores the user, as for SECURITY DEFINER
+ * functions.
+ */
+static void
+evaluate_fill(FunctionCallInfo fcinfo, FillTriggerState *state,
+			  int nfill, const int *which, Datum *values, bool *nulls)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+
+	if (state->exprstates == NULL)
+		state->exprstates = prepare_fill(state->spec, fcinfo->flinfo->fn_mcxt,
+										 &state->econtext);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(state->spec->role, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	eval_fill(state->spec, state->exprstates, state->econtext, nfill, which,
+			  values, nulls);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/* Per-query state of fill_value(). */
+typedef struct FillValueState
+{
+	int64		job_id;
+	AttrNumber	attnum;
+	FillSpec   *spec;
+	int			column;			/* index in spec */
+	ExprState **exprstates;
+	ExprContext *econtext;
+} FillValueState;
+
+/*
+ * fill_value(job, attnum, leaf, type): the value the job's ALTER gives a
+ * row of leaf in column attnum (of the job's table), computed from the
+ * expression the ALTER cooked and stored, never re-read from text.  For the
+ * backfill's UPDATE, which runs as the job's role; the caller must own the
+ * table.  A NULL for a NOT NULL column is the error the rewrite raises.
+ */
+Datum
+sg_fill_value(PG_FUNCTION_ARGS)
+{
+	FillValueState *state = fcinfo->flinfo->fn_extra;
+	Datum		value;
+	bool		isnull;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("job, column and table must not be NULL")));
+	if (state == NULL || state->job_id != PG_GETARG_INT64(0) ||
+		state->attnum != PG_GETARG_INT16(1))
+	{
+		FillSpec   *spec = load_fill_spec(PG_GETARG_INT64(0));
+		Oid			owner;
+		int			i;
+
+		state = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FillValueState));
+		state->job_id = PG_GETARG_INT64(0);
+		state->attnum = PG_GETARG_INT16(1);
+		state->spec = spec;
+		state->column = -1;
+		for (i = 0; i < spec->ncols; i++)
+			if (spec->attnums[i] == state->attnum)
+				state->column = i;
+		if (state->column < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("schema_guard job %lld fills no column %d",
+							(long long) state->job_id, state->attnum)));
+		owner = sg_rel_owner(spec->relid);
+		if (!superuser() && !has_privs_of_role(GetUserId(), owner))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for schema_guard job %lld",
+							(long long) state->job_id),
+					 errdetail("Only the owner of the job's table may compute its values.")));
+		state->exprstates = prepare_fill(spec, fcinfo->flinfo->fn_mcxt, &state->econtext);
+		fcinfo->flinfo->fn_extra = state;
+	}
+	eval_fill(state->spec, state->exprstates, state->econtext, 1, &state->column,
+			  &value, &isnull);
+	if (isnull && state->spec->not_null[state->column])
+		report_null_fill(get_rel_name(PG_GETARG_OID(2)),
+						 sg_column_name(state->spec->relid, state->attnum));
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(value);
 }
 
 Datum

@@ -19,6 +19,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "commands/tablecmds.h"
 #include "executor/spi.h"
@@ -120,6 +121,9 @@ sg_table_is_exempt(Relation rel)
 		return true;
 	/* nobody else can see a table created in this transaction */
 	if (rel->rd_createSubid != InvalidSubTransactionId)
+		return true;
+	/* schema_guard's own job tables */
+	if (rel->rd_rel->relnamespace == get_namespace_oid(SG_SCHEMA_NAME, true))
 		return true;
 	return false;
 }

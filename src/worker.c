@@ -63,33 +63,12 @@ static int	consecutive_retries = 0;
 static int64 retrying_job = 0;
 
 /*
- * The job's role must still exist and own the table: PostgreSQL's own
- * rewrite computes values as the ALTER's role, which had to own it.
- */
-void
-sg_check_job_role(SgJob *job, Relation rel)
-{
-	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(job->role)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("the role that issued the ALTER of job %lld no longer exists",
-						(long long) job->job_id),
-				 errhint("Revert or cancel the job, then issue the ALTER again.")));
-	if (!superuser_arg(job->role) &&
-		!has_privs_of_role(job->role, rel->rd_rel->relowner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("role \"%s\" no longer owns table \"%s\"",
-						GetUserNameFromId(job->role, false),
-						RelationGetRelationName(rel)),
-				 errdetail("schema_guard fills rows as the role that issued the ALTER, which must still own the table."),
-				 errhint("Revert or cancel the job, then issue the ALTER again as the table's owner.")));
-}
-
-/*
- * Run SQL against a user's table as the job's role, under the search_path
- * the ALTER had, with the restrictions PostgreSQL applies to maintenance
- * it runs on a table owner's behalf.  Returns SPI_processed.
+ * Run SQL against a user's table as the job's role, with the restrictions
+ * PostgreSQL applies to maintenance it runs on a table owner's behalf.
+ * The statement itself (schema_guard's own, names qualified) is parsed
+ * under a search_path of pg_catalog alone, so nobody's objects can stand
+ * in for the ones it means; fill values are computed under the ALTER's
+ * search_path by fill_value().  Returns SPI_processed.
  */
 int
 sg_exec_as_job_role(SgJob *job, const char *sql, bool read_only)
@@ -103,7 +82,7 @@ sg_exec_as_job_role(SgJob *job, const char *sql, bool read_only)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", job->search_path, PGC_USERSET,
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(job->role, save_sec_context |
@@ -616,6 +595,8 @@ sg_worker_main(Datum main_arg)
 	/* superuser-only settings, set while this process still is one */
 	SetConfigOption("session_replication_role", "replica", PGC_SUSET, PGC_S_SESSION);
 	SetConfigOption("row_security", "off", PGC_SUSET, PGC_S_SESSION);
+	/* the worker's own statements mean PostgreSQL's objects, nobody else's */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
 
 	loopcxt = AllocSetContextCreate(TopMemoryContext, "schema_guard worker",
 									ALLOCSET_DEFAULT_SIZES);

@@ -37,7 +37,6 @@ extern void sg_translate_error(SgJob *job, ErrorData *edata);
 
 /* worker.c: run SQL on the user's table as the job's role */
 extern int	sg_exec_as_job_role(SgJob *job, const char *sql, bool read_only);
-extern void sg_check_job_role(SgJob *job, Relation rel);
 extern bool sg_job_advance(SgJob *job, const char *phase, const char *state,
 						   const char *detail);
 

@@ -623,6 +623,8 @@ sub other_cmd
 	my $r = $self->int_below(100);
 	my $t = $f->{name};
 
+	# those that name a column the statement adds go with it on a revert
+	$state->{names_added} = 1;
 	if ($r < 25 && @{ $state->{families} })
 	{
 		# a new default for a column this statement adds
@@ -632,13 +634,14 @@ sub other_cmd
 		$d =~ s/SEQ/$f->{seq}/g;
 		return 'ALTER COLUMN ' . qi($c) . " SET DEFAULT $d";
 	}
+	return 'DROP COLUMN IF EXISTS ' . qi($self->pick(@{ $state->{added} })) if $r >= 50 && $r < 55 && @{ $state->{added} };
+	return 'ADD CHECK (' . qi($self->pick(@{ $state->{added} })) . ' IS NOT NULL)' if $r >= 72 && $r < 78 && @{ $state->{added} };
+	$state->{names_added} = 0;
 	return 'ALTER COLUMN n SET DEFAULT ' . $self->pick('3', '(random() * 5)::int') if $r < 35;
 	return 'DROP COLUMN ' . $self->pick('', 'IF EXISTS ') . $self->pick(@fixed) if $r < 50;
-	return 'DROP COLUMN IF EXISTS ' . qi($self->pick(@{ $state->{added} })) if $r < 55 && @{ $state->{added} };
 	return 'ADD CONSTRAINT ' . qi("${t}_k$r") . ' CHECK (n >= 0)' if $r < 62;
 	return 'ADD CONSTRAINT ' . qi("${t}_k$r") . ' CHECK (n > 3)' if $r < 66;
 	return 'ADD CONSTRAINT ' . qi("${t}_k$r") . ' UNIQUE (id)' if $r < 72;
-	return 'ADD CHECK (' . qi($self->pick(@{ $state->{added} })) . ' IS NOT NULL)' if $r < 78 && @{ $state->{added} };
 	return 'ADD FOREIGN KEY (n) REFERENCES fx.parent NOT VALID' if $r < 83;
 	return 'ALTER COLUMN n SET NOT NULL' if $r < 90;
 	return 'ALTER COLUMN v TYPE varchar(200)' if $r < 94;
@@ -650,13 +653,14 @@ sub make_statement
 	my ($self, $f) = @_;
 	my %state = (n => 0, added => [], class => {}, families => [], refusable => 0);
 	my $ncmds = $self->weighted([ 6, 1 ], [ 3, 2 ], [ 2, 3 ], [ 1, 4 ]);
-	my @cmds;
+	my (@cmds, @others);
 
 	for my $i (1 .. $ncmds)
 	{
 		if ($i > 1 && $self->chance(0.35))
 		{
 			push @cmds, $self->other_cmd($f, \%state);
+			push @others, $cmds[-1] unless $state{names_added};
 		}
 		else
 		{
@@ -684,6 +688,7 @@ sub make_statement
 	}
 	return {
 		sql => "ALTER TABLE $prefix$target " . join(', ', @cmds),
+		others_sql => @others ? "ALTER TABLE $prefix$target " . join(', ', @others) : undef,
 		classes => $state{class},
 		refusable => $state{refusable} };
 }

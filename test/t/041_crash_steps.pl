@@ -264,9 +264,10 @@ is( query(qq{
 
 #
 # 4. A crash between two VALIDATE CONSTRAINT steps: the NOT NULL helper
-#    check is validated and committed, the foreign key waits for a lock on
-#    the referenced table.  After recovery the job carries on with the
-#    foreign key; the check stays validated.
+#    check is validated and committed; the foreign key, validated in the
+#    references phase after it, waits for a lock on the referenced table.
+#    After recovery the job carries on with the foreign key; the check
+#    stays validated.
 #
 query(q{
 	CREATE TABLE ref (id int PRIMARY KEY);
@@ -284,7 +285,7 @@ query(q{
 });
 query("SELECT schema_guard.resume($job_val)");
 my $waits_for_ref = q{w.relation = 'ref'::regclass};
-poll_worker_blocked($job_val, 'validate', $waits_for_ref,
+poll_worker_blocked($job_val, 'references', $waits_for_ref,
 	'the foreign key validation waits for the referenced table');
 my $validated_sql = q{
 	SELECT string_agg(contype::text || ' ' || convalidated, ', ' ORDER BY contype)
@@ -293,7 +294,7 @@ is(query($validated_sql), 'c true, f false',
 	'the NOT NULL helper check is validated, the foreign key is not yet');
 
 crash_and_restart();
-poll_worker_blocked($job_val, 'validate', $waits_for_ref,
+poll_worker_blocked($job_val, 'references', $waits_for_ref,
 	'after the crash the job waits for the referenced table again');
 is(query($validated_sql), 'c true, f false',
 	'the check validated before the crash stays validated');

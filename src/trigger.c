@@ -17,7 +17,7 @@
  * fills the job's columns when the application updates a row that predates
  * them: so no row escapes the backfill, and the NOT VALID helper check
  * never rejects the application's update of an old row.  It computes the
- * value as the role that issued the ALTER, as PostgreSQL's rewrite would.
+ * value as the table's owner, as PostgreSQL's rewrite would.
  *
  *-------------------------------------------------------------------------
  */
@@ -150,14 +150,14 @@ ItemPointerData sg_last_filled_tid;
 Oid			sg_last_filled_rel = InvalidOid;
 
 /*
- * What a job fills, cached per backend: a job's columns, fill expressions
- * and role never change once it exists.
+ * What a job fills, cached per backend: a job's columns and fill
+ * expressions never change once it exists.  (Who computes them, the
+ * table's owner, is looked up per statement.)
  */
 typedef struct FillSpec
 {
 	int64		job_id;			/* hash key */
 	Oid			relid;
-	Oid			role;
 	char	   *search_path;
 	int			ncols;
 	AttrNumber *attnums;		/* in the job's table */
@@ -207,7 +207,6 @@ load_fill_spec(int64 job_id)
 	old = MemoryContextSwitchTo(fill_spec_cxt);
 	spec = hash_search(fill_specs, &job_id, HASH_ENTER, &found);
 	spec->relid = job->relid;
-	spec->role = job->role;
 	spec->search_path = pstrdup(job->search_path);
 	spec->ncols = list_length(job->columns);
 	spec->attnums = palloc(sizeof(AttrNumber) * spec->ncols);
@@ -332,6 +331,7 @@ typedef struct FillTriggerState
 	int64		job_id;
 	Oid			relid;			/* the table the trigger fired on */
 	FillSpec   *spec;
+	Oid			role;			/* the job's table's owner: it computes */
 	AttrNumber	min_attnum;		/* in relid */
 	int		   *attnums;		/* in relid, for heap_modify_tuple_by_cols */
 	ExprState **exprstates;		/* built on first use */
@@ -378,6 +378,7 @@ trigger_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	state->job_id = job_id;
 	state->relid = RelationGetRelid(rel);
 	state->spec = load_fill_spec(job_id);
+	state->role = sg_rel_owner(state->spec->relid);
 	check_leaf_of_job(state->spec, rel);
 
 	state->attnums = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
@@ -427,11 +428,21 @@ prepare_fill(FillSpec *spec, MemoryContext cxt, ExprContext **econtext)
  * error the (sub)transaction abort restores the setting.
  */
 static void
+fill_error_callback(void *arg)
+{
+	FillSpec   *spec = (FillSpec *) arg;
+
+	errcontext("schema_guard job %lld computing a new column's value for a row that predates it",
+			   (long long) spec->job_id);
+}
+
+static void
 eval_fill(FillSpec *spec, ExprState **states, ExprContext *econtext,
 		  int n, const int *which, Datum *values, bool *nulls)
 {
 	int			save_nestlevel = -1;
 	int			i;
+	ErrorContextCallback errcallback;
 
 	if (strcmp(namespace_search_path, spec->search_path) != 0)
 	{
@@ -440,14 +451,20 @@ eval_fill(FillSpec *spec, ExprState **states, ExprContext *econtext,
 								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 								 true, 0, false);
 	}
+	/* an application's UPDATE can fail here: say who computes what */
+	errcallback.callback = fill_error_callback;
+	errcallback.arg = spec;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
 	for (i = 0; i < n; i++)
 		values[i] = ExecEvalExprSwitchContext(states[which[i]], econtext, &nulls[i]);
+	error_context_stack = errcallback.previous;
 	if (save_nestlevel >= 0)
 		AtEOXact_GUC(true, save_nestlevel);
 }
 
 /*
- * The trigger evaluates as the job's role, with the restrictions
+ * The trigger evaluates as the table's owner, with the restrictions
  * PostgreSQL applies to maintenance it runs for a table's owner; on error
  * the (sub)transaction abort restores the user, as for SECURITY DEFINER
  * functions.
@@ -463,7 +480,7 @@ evaluate_fill(FunctionCallInfo fcinfo, FillTriggerState *state,
 		state->exprstates = prepare_fill(state->spec, fcinfo->flinfo->fn_mcxt,
 										 &state->econtext);
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(state->spec->role, save_sec_context |
+	SetUserIdAndSecContext(state->role, save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	eval_fill(state->spec, state->exprstates, state->econtext, nfill, which,

@@ -253,6 +253,16 @@ sg_job_insert(SgJob *job)
 	sg_job_event(job->job_id, "created", job->statement);
 }
 
+/* Read the rows of one job from one of the job tables; $1 is the job. */
+static void
+catalog_read_job_rows(const char *sql, int64 job_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(job_id)};
+
+	catalog_exec(sql, 1, types, values, NULL, true);
+}
+
 static char *
 get_text(HeapTuple tup, TupleDesc desc, int col)
 {
@@ -265,14 +275,12 @@ get_text(HeapTuple tup, TupleDesc desc, int col)
 static void
 load_columns(SgJob *job, MemoryContext cxt)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(job->job_id)};
 	uint64		i;
 
-	catalog_exec("SELECT attnum, colname::text, kind, fill_expr, fill_node, not_null, "
-				 "check_name::text, identity, identity_options, staging_seq::oid "
-				 "FROM schema_guard.job_columns WHERE job_id = $1 ORDER BY attnum",
-				 1, types, values, NULL, true);
+	catalog_read_job_rows("SELECT attnum, colname::text, kind, fill_expr, fill_node, not_null, "
+						  "check_name::text, identity, identity_options, staging_seq::oid "
+						  "FROM schema_guard.job_columns WHERE job_id = $1 ORDER BY attnum",
+						  job->job_id);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -302,13 +310,11 @@ load_columns(SgJob *job, MemoryContext cxt)
 static void
 load_constraints(SgJob *job, MemoryContext cxt)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(job->job_id)};
 	uint64		i;
 
-	catalog_exec("SELECT conname::text, attnum, kind, index_sql, constraint_sql, leaf_sql "
-				 "FROM schema_guard.job_constraints WHERE job_id = $1 ORDER BY conname",
-				 1, types, values, NULL, true);
+	catalog_read_job_rows("SELECT conname::text, attnum, kind, index_sql, constraint_sql, leaf_sql "
+						  "FROM schema_guard.job_constraints WHERE job_id = $1 ORDER BY conname",
+						  job->job_id);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -331,14 +337,12 @@ load_constraints(SgJob *job, MemoryContext cxt)
 static void
 load_leaves(SgJob *job, MemoryContext cxt)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(job->job_id)};
 	uint64		i;
 
-	catalog_exec("SELECT relid::oid, pass, end_block, next_block, relfilenode, "
-				 "min_attnum, done FROM schema_guard.job_leaves WHERE job_id = $1 "
-				 "ORDER BY relid::oid",
-				 1, types, values, NULL, true);
+	catalog_read_job_rows("SELECT relid::oid, pass, end_block, next_block, relfilenode, "
+						  "min_attnum, done FROM schema_guard.job_leaves WHERE job_id = $1 "
+						  "ORDER BY relid::oid",
+						  job->job_id);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];

@@ -37,9 +37,12 @@ ISOLATION := $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)
 ISOLATION_OPTS = --inputdir=./test --outputdir=./test/output_iso \
 	--temp-instance=./tmp_check_iso --temp-config=./test/schema_guard.conf
 
-# TAP tests (test/t)
+# TAP tests (test/t), and the module they share (test/perl, not installed).
+# prove runs in the source directory; PROVE_FLAGS given on the command line
+# (--verbose) add to the include path, hence override.
 TAP_TESTS = 1
 PROVE_TESTS := $(sort $(wildcard test/t/*.pl))
+override PROVE_FLAGS += -I test/perl
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

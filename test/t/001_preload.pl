@@ -5,6 +5,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use SchemaGuardTest qw(poll_launcher_running);
 
 my $node = PostgreSQL::Test::Cluster->new('no_preload');
 $node->init;
@@ -25,9 +26,7 @@ is($node->safe_psql('postgres',
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'schema_guard'");
 $node->restart;
 $node->safe_psql('postgres', 'CREATE EXTENSION schema_guard');
-ok($node->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'schema_guard launcher'"),
-	'the launcher is running');
+ok(poll_launcher_running($node), 'the launcher is running');
 
 $node->stop;
 done_testing();

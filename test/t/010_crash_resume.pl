@@ -13,22 +13,17 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use SchemaGuardTest qw(new_node stage_paused worker_count poll_job_blocked
+  held_by_prepared crash_and_restart);
 
-my $node = PostgreSQL::Test::Cluster->new('crash_resume');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'schema_guard'
+my $node = new_node(
+	'crash_resume', conf => q{
 max_prepared_transactions = 10
-schema_guard.naptime = 1s
-schema_guard.min_table_size = 0
-schema_guard.batch_delay = 0
 schema_guard.batch_min_blocks = 4
 schema_guard.batch_max_blocks = 4
 # the worker waits for the locks held below instead of timing out
 schema_guard.lock_timeout = 3min
 });
-$node->start;
 
 sub query { return $node->safe_psql('postgres', $_[0]); }
 
@@ -47,25 +42,16 @@ sub job_state
 # VALIDATE CONSTRAINT (validate) or SET NOT NULL (finalize) needs.  Then
 # it must be the database's only worker.
 my %awaited = (
-	backfill => q{w.locktype = 'transactionid' AND w.transactionid =
-	              (SELECT transaction FROM pg_prepared_xacts WHERE gid = 'row_lock')},
+	backfill => held_by_prepared('row_lock'),
 	validate => q{w.relation = 't'::regclass AND w.mode = 'ShareUpdateExclusiveLock'},
 	finalize => q{w.relation = 't'::regclass AND w.mode = 'AccessExclusiveLock'});
 
 sub poll_worker_blocked
 {
 	my ($job, $phase, $what) = @_;
-	ok( $node->poll_query_until(
-			'postgres', qq{
-		SELECT EXISTS (SELECT 1 FROM pg_locks w JOIN pg_stat_activity a USING (pid)
-		                WHERE a.backend_type = 'schema_guard worker'
-		                  AND NOT w.granted AND $awaited{$phase})
-		   AND (SELECT phase FROM schema_guard.jobs WHERE job_id = $job) = '$phase'}),
+	ok(poll_job_blocked($node, 'postgres', $job, $phase, $awaited{$phase}),
 		$what);
-	is( query(q{
-		SELECT count(*) FROM pg_stat_activity
-		 WHERE backend_type = 'schema_guard worker'}),
-		'1', 'one worker runs the jobs');
+	is(worker_count($node), '1', 'one worker runs the jobs');
 }
 
 # Rows and cursor agree: every row whose original version lies below the
@@ -82,12 +68,6 @@ sub rows_against_cursor
 		 WHERE id NOT IN (SELECT id FROM app_rows)});
 }
 
-sub crash_and_restart
-{
-	$node->stop('immediate');
-	$node->start;
-}
-
 query(q{
 	CREATE EXTENSION schema_guard;
 	CREATE TABLE t (id int PRIMARY KEY, v text);
@@ -97,15 +77,10 @@ query(q{
 });
 
 # Two jobs, staged paused so that the test can set up its locks first.
-query(q{
-	BEGIN;
-	ALTER TABLE t ADD COLUMN c uuid NOT NULL DEFAULT gen_random_uuid();
-	ALTER TABLE t ADD COLUMN s bigserial;
-	SELECT schema_guard.pause(job_id) FROM schema_guard.jobs;
-	COMMIT;
-});
-my ($job_c, $job_s) = split /\n/,
-  query("SELECT job_id FROM schema_guard.jobs ORDER BY job_id");
+my ($job_c, $job_s) = stage_paused(
+	$node, 'postgres',
+	'ALTER TABLE t ADD COLUMN c uuid NOT NULL DEFAULT gen_random_uuid()',
+	'ALTER TABLE t ADD COLUMN s bigserial');
 my $blocks_total =
   query("SELECT blocks_total FROM schema_guard.jobs WHERE job_id = $job_c");
 cmp_ok($blocks_total, '>=', 400, "the table has several hundred blocks ($blocks_total)");
@@ -159,7 +134,7 @@ is(rows_against_cursor($cursor_before),
 is( job_state($job_s), "queued|backfill|0|0|0|1",
 	"job $job_s waits for its turn");
 
-crash_and_restart();
+crash_and_restart($node);
 
 # The worker resumes at the cursor, runs the same batch again and stops at
 # the same row: nothing done before the crash was counted or done twice,
@@ -186,7 +161,7 @@ is( query("SELECT blocks_done FROM schema_guard.jobs WHERE job_id = $job_c"),
 is(query('SELECT count(*) - count(c) FROM t'),
 	'0', 'every row has a value before validation');
 
-crash_and_restart();
+crash_and_restart($node);
 poll_worker_blocked($job_c, 'validate',
 	'after the crash the job goes straight back to VALIDATE');
 is( query(qq{
@@ -213,7 +188,7 @@ is( query(qq{
 		 WHERE conrelid = 't'::regclass AND conname LIKE 't_c_sg%'}),
 	't', 'the check was validated before the finalize step');
 
-crash_and_restart();
+crash_and_restart($node);
 poll_worker_blocked($job_c, 'finalize',
 	'after the crash the job goes straight back to the finalize step');
 

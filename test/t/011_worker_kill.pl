@@ -7,23 +7,18 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use SchemaGuardTest qw(new_node stage_paused poll_job_state
+  poll_launcher_running worker_count poll_worker_waits held_by_backend);
 
-my $node = PostgreSQL::Test::Cluster->new('worker_kill');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'schema_guard'
+my $node = new_node(
+	'worker_kill', conf => q{
 # the test framework turns this off; a real server restarts after a crash
 restart_after_crash = on
-schema_guard.naptime = 1s
-schema_guard.min_table_size = 0
-schema_guard.batch_delay = 0
 schema_guard.batch_min_blocks = 4
 schema_guard.batch_max_blocks = 4
 # the worker waits for the row lock below instead of timing out
 schema_guard.lock_timeout = 3min
 });
-$node->start;
 
 sub query { return $node->safe_psql('postgres', $_[0]); }
 
@@ -31,13 +26,11 @@ query(q{
 	CREATE EXTENSION schema_guard;
 	CREATE TABLE t (id int PRIMARY KEY, v text);
 	INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 100000) g;
-	BEGIN;
-	ALTER TABLE t ADD COLUMN c uuid NOT NULL DEFAULT gen_random_uuid();
-	SELECT schema_guard.pause(job_id) FROM schema_guard.jobs;
-	COMMIT;
 });
-my ($job, $blocks_total) = split /\|/,
-  query('SELECT job_id, blocks_total FROM schema_guard.jobs');
+my ($job) = stage_paused($node, 'postgres',
+	'ALTER TABLE t ADD COLUMN c uuid NOT NULL DEFAULT gen_random_uuid()');
+my $blocks_total =
+  query("SELECT blocks_total FROM schema_guard.jobs WHERE job_id = $job");
 
 # An application row written before the kill keeps its value.
 query(q{
@@ -54,21 +47,9 @@ $locker->query_safe(
 	"BEGIN; SELECT 1 FROM t WHERE ctid = '($lock_block,1)' FOR UPDATE");
 
 query("SELECT schema_guard.resume($job)");
-ok( $node->poll_query_until(
-		'postgres', qq{
-	SELECT EXISTS (
-	  SELECT 1 FROM pg_locks w
-	    JOIN pg_stat_activity a USING (pid)
-	    JOIN pg_locks h ON h.locktype = 'transactionid'
-	                   AND h.transactionid = w.transactionid AND h.granted
-	   WHERE a.backend_type = 'schema_guard worker' AND NOT w.granted
-	     AND h.pid = $locker_pid)}),
+ok(poll_worker_waits($node, 'postgres', held_by_backend($locker_pid)),
 	'the worker waits inside a batch in the middle of the table');
-is( $node->safe_psql(
-		'postgres', q{
-	SELECT count(*) FROM pg_stat_activity
-	 WHERE backend_type = 'schema_guard worker'}),
-	'1', 'one worker runs the job');
+is(worker_count($node), '1', 'one worker runs the job');
 my ($done_before, $cursor_before) = split /\|/, query(qq{
 	SELECT blocks_done, next_block
 	  FROM schema_guard.jobs JOIN schema_guard.job_leaves USING (job_id)
@@ -89,18 +70,12 @@ ok( $node->wait_for_log(
 ok( $node->wait_for_log(
 		qr/all server processes terminated; reinitializing/, $log_offset),
 	'and reinitialized');
-ok( $node->poll_query_until(
-		'postgres', q{
-	SELECT count(*) = 1 FROM pg_stat_activity
-	 WHERE backend_type = 'schema_guard launcher'}),
+ok(poll_launcher_running($node),
 	'the launcher runs again after crash recovery');
 $locker->quit;
 
 # The job resumes at its cursor and finishes.
-ok( $node->poll_query_until(
-		'postgres',
-		"SELECT state FROM schema_guard.jobs WHERE job_id = $job", 'done'),
-	'the job finishes');
+ok(poll_job_state($node, 'postgres', $job, 'done'), 'the job finishes');
 
 is( query('SELECT count(*), count(c), count(DISTINCT c) FROM t'),
 	'100001|100001|100001', 'every row has a value, all distinct');

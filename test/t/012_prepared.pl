@@ -8,19 +8,13 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use SchemaGuardTest qw(new_node);
 
-my $node = PostgreSQL::Test::Cluster->new('prepared');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'schema_guard'
+my $node = new_node(
+	'prepared', conf => q{
 max_prepared_transactions = 10
-schema_guard.naptime = 1s
-schema_guard.min_table_size = 0
-schema_guard.batch_delay = 0
 schema_guard.batch_max_blocks = 8
 });
-$node->start;
 
 # Every job here is small and the launcher looks every second: a short
 # timeout is generous, and a job that never starts fails in seconds.

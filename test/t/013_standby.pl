@@ -8,21 +8,18 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use SchemaGuardTest qw(new_node stage_paused poll_job_state
+  poll_launcher_running worker_count poll_worker_waits held_by_backend);
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'schema_guard'
-schema_guard.naptime = 1s
-schema_guard.min_table_size = 0
-schema_guard.batch_delay = 0
+my $primary = new_node(
+	'primary',
+	allows_streaming => 1,
+	conf => q{
 schema_guard.batch_min_blocks = 4
 schema_guard.batch_max_blocks = 4
 # the worker waits for the row lock below instead of timing out
 schema_guard.lock_timeout = 3min
 });
-$primary->start;
 
 # Two tables, each with a job staged paused.
 $primary->safe_psql(
@@ -32,16 +29,13 @@ $primary->safe_psql(
 	INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 100000) g;
 	CREATE TABLE t2 (id int PRIMARY KEY, v text);
 	INSERT INTO t2 SELECT g, 'row ' || g FROM generate_series(1, 20000) g;
-	BEGIN;
-	ALTER TABLE t ADD COLUMN c uuid NOT NULL DEFAULT gen_random_uuid();
-	ALTER TABLE t2 ADD COLUMN s bigserial;
-	SELECT schema_guard.pause(job_id) FROM schema_guard.jobs;
-	COMMIT;
 });
-my ($job_t, $blocks_total) = split /\|/, $primary->safe_psql('postgres',
-	"SELECT job_id, blocks_total FROM schema_guard.jobs WHERE relid = 't'::regclass");
-my $job_t2 = $primary->safe_psql('postgres',
-	"SELECT job_id FROM schema_guard.jobs WHERE relid = 't2'::regclass");
+my ($job_t, $job_t2) = stage_paused(
+	$primary, 'postgres',
+	'ALTER TABLE t ADD COLUMN c uuid NOT NULL DEFAULT gen_random_uuid()',
+	'ALTER TABLE t2 ADD COLUMN s bigserial');
+my $blocks_total = $primary->safe_psql('postgres',
+	"SELECT blocks_total FROM schema_guard.jobs WHERE job_id = $job_t");
 
 $primary->backup('backup');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
@@ -61,11 +55,7 @@ is( $standby->safe_psql(
 	SELECT count(*) FROM pg_stat_activity
 	 WHERE backend_type IN ('schema_guard launcher', 'schema_guard worker')}),
 	'0', 'no schema_guard process runs on the standby');
-ok( $primary->poll_query_until(
-		'postgres', q{
-	SELECT count(*) = 1 FROM pg_stat_activity
-	 WHERE backend_type = 'schema_guard launcher'}),
-	'while the primary runs its launcher');
+ok(poll_launcher_running($primary), 'while the primary runs its launcher');
 
 # A session holds a row in the middle of t, so that the backfill is part
 # way, with a batch in flight, when the primary fails.
@@ -75,21 +65,9 @@ my $locker_pid = $locker->query_safe('SELECT pg_backend_pid()');
 $locker->query_safe(
 	"BEGIN; SELECT 1 FROM t WHERE ctid = '($lock_block,1)' FOR UPDATE");
 $primary->safe_psql('postgres', "SELECT schema_guard.resume($job_t)");
-ok( $primary->poll_query_until(
-		'postgres', qq{
-	SELECT EXISTS (
-	  SELECT 1 FROM pg_locks w
-	    JOIN pg_stat_activity a USING (pid)
-	    JOIN pg_locks h ON h.locktype = 'transactionid'
-	                   AND h.transactionid = w.transactionid AND h.granted
-	   WHERE a.backend_type = 'schema_guard worker' AND NOT w.granted
-	     AND h.pid = $locker_pid)}),
+ok(poll_worker_waits($primary, 'postgres', held_by_backend($locker_pid)),
 	'the backfill waits in the middle of the table');
-is( $primary->safe_psql(
-		'postgres', q{
-	SELECT count(*) FROM pg_stat_activity
-	 WHERE backend_type = 'schema_guard worker'}),
-	'1', 'one worker runs the job');
+is(worker_count($primary), '1', 'one worker runs the job');
 my $progress_query = qq{
 	SELECT j.state, j.blocks_done, l.next_block
 	  FROM schema_guard.jobs j JOIN schema_guard.job_leaves l USING (job_id)
@@ -114,9 +92,7 @@ $standby->promote;
 is($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'),
 	'f', 'the standby was promoted');
 
-ok( $standby->poll_query_until(
-		'postgres',
-		"SELECT state FROM schema_guard.jobs WHERE job_id = $job_t", 'done'),
+ok(poll_job_state($standby, 'postgres', $job_t, 'done'),
 	'the new primary finishes the job that was part way');
 is( $standby->safe_psql(
 		'postgres', "SELECT blocks_done FROM schema_guard.jobs WHERE job_id = $job_t"),
@@ -136,9 +112,7 @@ is( $standby->safe_psql(
 		'postgres', "SELECT state FROM schema_guard.jobs WHERE job_id = $job_t2"),
 	'paused', 'the paused job stayed paused');
 $standby->safe_psql('postgres', "SELECT schema_guard.resume($job_t2)");
-ok( $standby->poll_query_until(
-		'postgres',
-		"SELECT state FROM schema_guard.jobs WHERE job_id = $job_t2", 'done'),
+ok(poll_job_state($standby, 'postgres', $job_t2, 'done'),
 	'resumed on the new primary, it runs to the end');
 is( $standby->safe_psql(
 		'postgres', q{

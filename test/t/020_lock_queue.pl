@@ -11,17 +11,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use SchemaGuardTest qw(new_node stage_paused poll_job_state);
 
-my $node = PostgreSQL::Test::Cluster->new('lock_queue');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'schema_guard'
-schema_guard.min_table_size = 0
-schema_guard.naptime = 1s
-schema_guard.batch_delay = 0
-});
-$node->start;
+my $node = new_node('lock_queue');
 
 $node->safe_psql(
 	'postgres', q{
@@ -145,9 +137,7 @@ like($messages, qr/NOTICE:  schema_guard staged ALTER TABLE "t" as job (\d+)/,
 	'once the long transaction ended, the ALTER succeeded');
 unlike($messages, qr/ERROR/, 'without an error');
 my ($job) = $messages =~ /as job (\d+)/;
-ok( $node->poll_query_until(
-		'postgres', "SELECT state = 'done' FROM schema_guard.jobs WHERE job_id = $job"),
-	'its job completed');
+ok(poll_job_state($node, 'postgres', $job, 'done'), 'its job completed');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE u IS NULL'),
 	'0', 'every row was filled');
 
@@ -169,15 +159,8 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE n = 7'),
 # (SET NOT NULL, dropping its trigger) needs ACCESS EXCLUSIVE gives the
 # request up and retries while a long transaction reads the table, and the
 # application does not queue behind it.
-my $job2 = $node->safe_psql(
-	'postgres', q{
-	BEGIN;
-	ALTER TABLE t ADD COLUMN k uuid NOT NULL DEFAULT gen_random_uuid();
-	SELECT schema_guard.pause(max(job_id)) FROM schema_guard.jobs;
-	COMMIT;
-	SELECT max(job_id) FROM schema_guard.jobs;
-});
-$job2 =~ s/.*\n//s;
+my ($job2) = stage_paused($node, 'postgres',
+	'ALTER TABLE t ADD COLUMN k uuid NOT NULL DEFAULT gen_random_uuid()');
 $holder->query_safe('BEGIN; SELECT count(*) FROM t');
 $node->safe_psql('postgres', "SELECT schema_guard.resume($job2)");
 ok( $node->poll_query_until(
@@ -196,8 +179,7 @@ is( $node->safe_psql(
 		'postgres', "SELECT state || ' ' || phase FROM schema_guard.jobs WHERE job_id = $job2"),
 	'running finalize', 'the job is still waiting for its lock');
 $holder->query_safe('COMMIT');
-ok( $node->poll_query_until(
-		'postgres', "SELECT state = 'done' FROM schema_guard.jobs WHERE job_id = $job2"),
+ok(poll_job_state($node, 'postgres', $job2, 'done'),
 	'once the long transaction ended, the job completed');
 is( $node->safe_psql(
 		'postgres', q{

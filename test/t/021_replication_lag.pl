@@ -8,20 +8,16 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use SchemaGuardTest qw(new_node stage_paused set_setting wait_for_job_end);
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'schema_guard'
-schema_guard.min_table_size = 0
-schema_guard.naptime = 1s
-schema_guard.batch_delay = 0
+my $primary = new_node(
+	'primary',
+	allows_streaming => 1,
+	conf => q{
 # many small batches, so that there is something to hold back
 schema_guard.batch_min_blocks = 4
 schema_guard.batch_max_blocks = 4
 });
-$primary->start;
 
 $primary->safe_psql(
 	'postgres', q{
@@ -56,50 +52,16 @@ $primary->safe_psql(
 });
 
 # Both jobs are staged paused.
-my $job = $primary->safe_psql(
-	'postgres', q{
-	BEGIN;
-	ALTER TABLE t ADD COLUMN u uuid DEFAULT gen_random_uuid();
-	SELECT schema_guard.pause(job_id) FROM schema_guard.jobs WHERE relid = 't'::regclass;
-	SELECT job_id FROM schema_guard.jobs WHERE relid = 't'::regclass;
-	COMMIT;
-});
-$job =~ s/.*\n//s;
-my $job2 = $primary->safe_psql(
-	'postgres', q{
-	BEGIN;
-	ALTER TABLE t2 ADD COLUMN u uuid DEFAULT gen_random_uuid();
-	SELECT schema_guard.pause(job_id) FROM schema_guard.jobs WHERE relid = 't2'::regclass;
-	SELECT job_id FROM schema_guard.jobs WHERE relid = 't2'::regclass;
-	COMMIT;
-});
-$job2 =~ s/.*\n//s;
+my ($job) = stage_paused($primary, 'postgres',
+	'ALTER TABLE t ADD COLUMN u uuid DEFAULT gen_random_uuid()');
+my ($job2) = stage_paused($primary, 'postgres',
+	'ALTER TABLE t2 ADD COLUMN u uuid DEFAULT gen_random_uuid()');
 
 $primary->backup('backup');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($primary, 'backup', has_streaming => 1);
 $standby->start;
 $primary->wait_for_catchup($standby);
-
-# Set a setting in postgresql.auto.conf and wait until new processes have it.
-sub set_setting
-{
-	my ($name, $value) = @_;
-	$primary->safe_psql('postgres',
-		"ALTER SYSTEM SET $name = '$value'; SELECT pg_reload_conf()");
-	$primary->poll_query_until('postgres',
-		"SELECT current_setting('$name') = '$value'")
-	  or die "$name did not change";
-}
-
-# Wait until a job has ended, one way or another.
-sub wait_for_job
-{
-	my ($job) = @_;
-	$primary->poll_query_until('postgres',
-		"SELECT state NOT IN ('queued', 'running') FROM schema_guard.jobs WHERE job_id = $job")
-	  or die "job $job did not end";
-}
 
 # Wait up to the given number of seconds for a job to end; true if it did.
 sub job_ends_within
@@ -122,7 +84,7 @@ my $rows_sql = q{SELECT count(*) || ' ' || md5(string_agg(id || ':' || v || ':' 
 #
 # Replication lag
 #
-set_setting('schema_guard.max_replication_lag', '1MB');
+set_setting($primary, 'schema_guard.max_replication_lag', '1MB');
 
 # The standby stops replaying while the primary writes more than that.
 $standby->safe_psql('postgres', 'SELECT pg_wal_replay_pause()');
@@ -157,7 +119,7 @@ is( $primary->safe_psql(
 
 # Once the standby replays again the job completes.
 $standby->safe_psql('postgres', 'SELECT pg_wal_replay_resume()');
-wait_for_job($job);
+wait_for_job_end($primary, 'postgres', $job);
 is( $primary->safe_psql(
 		'postgres', "SELECT state, blocks_done = blocks_total FROM schema_guard.jobs WHERE job_id = $job"),
 	'done|t', 'after replay resumed the job completed');
@@ -171,8 +133,8 @@ is($standby->safe_psql('postgres', $rows_sql . 't'),
 #
 # WAL rate
 #
-set_setting('schema_guard.max_replication_lag', '0');
-set_setting('schema_guard.max_wal_rate', '128kB');
+set_setting($primary, 'schema_guard.max_replication_lag', '0');
+set_setting($primary, 'schema_guard.max_wal_rate', '128kB');
 
 # Every backfilled page is written in full to WAL after the checkpoint.
 $primary->safe_psql('postgres', 'CHECKPOINT');
@@ -182,7 +144,7 @@ ok( $primary->poll_query_until(
 		'postgres', qq{
 	SELECT waiting = 'wal rate' FROM schema_guard.progress WHERE job = $job2}),
 	'the job waits for its WAL rate to come down');
-wait_for_job($job2);
+wait_for_job_end($primary, 'postgres', $job2);
 is($primary->safe_psql('postgres', "SELECT state FROM schema_guard.jobs WHERE job_id = $job2"),
 	'done', 'and completes');
 my ($wal_kb, $seconds) = split /\|/, $primary->safe_psql(
@@ -204,23 +166,16 @@ is($standby->safe_psql('postgres', $rows_sql . 't2'),
 # while there was no limit does not count.  A session holds a row of the
 # job's last batch, and the worker waits for it (a long lock_timeout), so
 # that the limit is set after the job has written most of its WAL.
-set_setting('schema_guard.max_wal_rate', '0');
-set_setting('schema_guard.lock_timeout', '1min');
+set_setting($primary, 'schema_guard.max_wal_rate', '0');
+set_setting($primary, 'schema_guard.lock_timeout', '1min');
 $primary->safe_psql(
 	'postgres', q{
 	CREATE TABLE t3 (id int PRIMARY KEY, v text);
 	INSERT INTO t3 SELECT g, 'row ' || g FROM generate_series(1, 8000) g;
 	CHECKPOINT;
 });
-my $job3 = $primary->safe_psql(
-	'postgres', q{
-	BEGIN;
-	ALTER TABLE t3 ADD COLUMN u uuid DEFAULT gen_random_uuid();
-	SELECT schema_guard.pause(job_id) FROM schema_guard.jobs WHERE relid = 't3'::regclass;
-	SELECT job_id FROM schema_guard.jobs WHERE relid = 't3'::regclass;
-	COMMIT;
-});
-$job3 =~ s/.*\n//s;
+my ($job3) = stage_paused($primary, 'postgres',
+	'ALTER TABLE t3 ADD COLUMN u uuid DEFAULT gen_random_uuid()');
 my $locker = $primary->background_psql('postgres');
 $locker->query_safe(q{
 	BEGIN;
@@ -237,7 +192,7 @@ $wal_kb = $primary->safe_psql('postgres',
 	"SELECT round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn_before') / 1024)");
 note "the job wrote $wal_kb kB of WAL without a limit";
 # The worker reloads its settings as soon as its batch ends.
-set_setting('schema_guard.max_wal_rate', '128kB');
+set_setting($primary, 'schema_guard.max_wal_rate', '128kB');
 $locker->query_safe('COMMIT');
 $locker->quit;
 # What is left (one batch and the second pass) writes little WAL.

@@ -9,20 +9,15 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
+use SchemaGuardTest qw(new_node stage_paused set_setting wait_for_job_end);
 
-my $node = PostgreSQL::Test::Cluster->new('max_workers');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'schema_guard'
-schema_guard.min_table_size = 0
-schema_guard.batch_delay = 0
+my $node = new_node(
+	'max_workers', conf => q{
 schema_guard.max_workers = 1
-# the launcher looks for work only when told, so that the order in which
-# databases wait is the order in which their jobs were resumed
+# the launcher looks for work only when told, not every second, so that the
+# order in which databases wait is the order in which their jobs were resumed
 schema_guard.naptime = 1h
 });
-$node->start;
 
 my @dbs = ('db1', 'db2', 'db3');
 my %oid;
@@ -40,21 +35,14 @@ for my $db (@dbs)
 }
 
 # Stage a job paused in each database; return the job numbers.
-sub stage_paused
+sub stage_paused_in_each_db
 {
 	my ($column) = @_;
 	my %job;
 	for my $db (@dbs)
 	{
-		$job{$db} = $node->safe_psql(
-			$db, qq{
-			BEGIN;
-			ALTER TABLE t ADD COLUMN $column uuid DEFAULT gen_random_uuid();
-			SELECT schema_guard.pause(max(job_id)) FROM schema_guard.jobs;
-			SELECT max(job_id) FROM schema_guard.jobs;
-			COMMIT;
-		});
-		$job{$db} =~ s/.*\n//s;
+		($job{$db}) = stage_paused($node, $db,
+			"ALTER TABLE t ADD COLUMN $column uuid DEFAULT gen_random_uuid()");
 	}
 	return %job;
 }
@@ -63,14 +51,6 @@ sub job_sql
 {
 	my ($db, $job, $sql) = @_;
 	return $node->safe_psql($db, "$sql WHERE job = $job");
-}
-
-sub wait_for_job
-{
-	my ($db, $job) = @_;
-	$node->poll_query_until($db,
-		"SELECT state NOT IN ('queued', 'running') FROM schema_guard.jobs WHERE job_id = $job")
-	  or die "job $job in $db did not end";
 }
 
 # A session in db2 holds the first row of t, so db2's worker keeps
@@ -110,7 +90,7 @@ sub run_order
 # One worker at a time; the others wait, in the order their jobs were
 # resumed: db2, then db3, then db1.
 #
-my %job = stage_paused('u');
+my %job = stage_paused_in_each_db('u');
 my $locker = hold_db2();
 $node->safe_psql('db2', "SELECT schema_guard.resume($job{db2})");
 ok( $node->poll_query_until(
@@ -131,7 +111,7 @@ is(job_sql('db1', $job{db1}, 'SELECT state, waiting FROM schema_guard.progress')
 
 $locker->query_safe('COMMIT');
 $locker->quit;
-wait_for_job($_, $job{$_}) for @dbs;
+wait_for_job_end($node, $_, $job{$_}) for @dbs;
 is(run_order(\%job), 'db2 db3 db1',
 	'the jobs ran one at a time, in the order they were resumed');
 is($node->safe_psql($_, 'SELECT count(*) FROM t WHERE u IS NULL'),
@@ -143,12 +123,8 @@ is($node->safe_psql($_, 'SELECT count(*) FROM t WHERE u IS NULL'),
 # periodic look must not move a database ahead of one whose job became
 # runnable earlier.
 #
-%job = stage_paused('u2');
-$node->safe_psql('postgres',
-	"ALTER SYSTEM SET schema_guard.naptime = '1s'; SELECT pg_reload_conf()");
-$node->poll_query_until('postgres',
-	"SELECT current_setting('schema_guard.naptime') = '1s'")
-  or die "naptime did not change";
+%job = stage_paused_in_each_db('u2');
+set_setting($node, 'schema_guard.naptime', '1s');
 $locker = hold_db2();
 $node->safe_psql('db2', "SELECT schema_guard.resume($job{db2})");
 ok( $node->poll_query_until(
@@ -162,7 +138,7 @@ $node->safe_psql('db3', "SELECT schema_guard.resume($job{db3})");
 $node->safe_psql('db1', "SELECT schema_guard.resume($job{db1})");
 $locker->query_safe('COMMIT');
 $locker->quit;
-wait_for_job($_, $job{$_}) for @dbs;
+wait_for_job_end($node, $_, $job{$_}) for @dbs;
 is(run_order(\%job), 'db2 db3 db1',
 	'the jobs ran one at a time, in the order they were resumed');
 $node->safe_psql('postgres',
@@ -180,7 +156,7 @@ max_parallel_workers = 0
 schema_guard.max_workers = 2
 });
 $node->restart;
-%job = stage_paused('u3');
+%job = stage_paused_in_each_db('u3');
 $locker = hold_db2();
 $node->safe_psql('db2', "SELECT schema_guard.resume($job{db2})");
 ok( $node->poll_query_until(
@@ -196,8 +172,8 @@ is(job_sql('db3', $job{db3}, 'SELECT state, waiting FROM schema_guard.progress')
 	'queued|worker', 'db3\'s job waits for a worker');
 $locker->query_safe('COMMIT');
 $locker->quit;
-wait_for_job('db2', $job{db2});
-wait_for_job('db3', $job{db3});
+wait_for_job_end($node, 'db2', $job{db2});
+wait_for_job_end($node, 'db3', $job{db3});
 is(job_sql('db3', $job{db3}, 'SELECT state FROM schema_guard.progress'),
 	'done', 'db3\'s job ran once db2\'s worker freed the slot');
 is($node->safe_psql('db3', 'SELECT count(*) FROM t WHERE u3 IS NULL'),

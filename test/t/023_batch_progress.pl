@@ -7,17 +7,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use SchemaGuardTest qw(new_node stage_paused poll_job_state);
 
-my $node = PostgreSQL::Test::Cluster->new('batch_progress');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'schema_guard'
-schema_guard.min_table_size = 0
-schema_guard.naptime = 1s
-schema_guard.batch_delay = 0
-});
-$node->start;
+my $node = new_node('batch_progress');
 
 $node->safe_psql(
 	'postgres', q{
@@ -33,16 +25,10 @@ $node->safe_psql(
 });
 
 # Two jobs, staged paused.
-$node->safe_psql(
-	'postgres', q{
-	BEGIN;
-	ALTER TABLE slow ADD COLUMN s int DEFAULT slow_value();
-	ALTER TABLE fast ADD COLUMN f float8 DEFAULT random();
-	SELECT schema_guard.pause(job_id) FROM schema_guard.jobs;
-	COMMIT;
-});
-my ($job, $job2) = split /\n/,
-  $node->safe_psql('postgres', 'SELECT job_id FROM schema_guard.jobs ORDER BY job_id');
+my ($job, $job2) = stage_paused(
+	$node, 'postgres',
+	'ALTER TABLE slow ADD COLUMN s int DEFAULT slow_value()',
+	'ALTER TABLE fast ADD COLUMN f float8 DEFAULT random()');
 
 sub progress
 {
@@ -84,12 +70,10 @@ ok( $node->poll_query_until(
 # Paused, it lets the next job of the database run.
 $node->safe_psql('postgres', "SELECT schema_guard.pause($job)");
 is(progress($job, 'state, waiting'), 'paused|paused', 'a paused job says so');
-ok( $node->poll_query_until(
-		'postgres', "SELECT state = 'done' FROM schema_guard.jobs WHERE job_id = $job2"),
+ok(poll_job_state($node, 'postgres', $job2, 'done'),
 	'the second job runs meanwhile, and completes');
 $node->safe_psql('postgres', "SELECT schema_guard.set_batch($job, NULL, '0'), schema_guard.resume($job)");
-ok( $node->poll_query_until(
-		'postgres', "SELECT state = 'done' FROM schema_guard.jobs WHERE job_id = $job"),
+ok(poll_job_state($node, 'postgres', $job, 'done'),
 	'resumed, the first job completes');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM slow WHERE s IS NULL'),
 	'0', 'every row of slow was filled');

@@ -45,6 +45,7 @@ use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use SchemaGuardTest qw(new_node);
 
 require "$FindBin::RealBin/../fuzz/gen_add_column.pl";
 
@@ -55,15 +56,7 @@ my @cases = @{ $gen->{cases} };
 my %case = map { $_->{no} => $_ } @cases;
 note "seed $seed, $count statements";
 
-my $node = PostgreSQL::Test::Cluster->new('differential');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'schema_guard'
-schema_guard.min_table_size = 0
-schema_guard.naptime = 1s
-schema_guard.batch_delay = 0
-});
-$node->start;
+my $node = new_node('differential');
 
 # What both databases use to record and describe what happened.
 my $harness = q{

@@ -20,49 +20,24 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use SchemaGuardTest qw(new_node stage_paused_with_twin create_describe);
 
-my $node = PostgreSQL::Test::Cluster->new('pgbench_rules');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'schema_guard'
-schema_guard.naptime = 1s
-schema_guard.min_table_size = 0
+my $node = new_node(
+	'pgbench_rules', conf => q{
 # small batches with pauses, so that the backfill lasts several seconds
 schema_guard.batch_min_blocks = 4
 schema_guard.batch_max_blocks = 4
 schema_guard.batch_delay = 20ms
 });
-$node->start;
 
 sub query { return $node->safe_psql('postgres', $_[0]); }
 
 my $rows = 50000;
 
-query(q{
-	CREATE EXTENSION schema_guard;
-	CREATE FUNCTION describe(tab regclass) RETURNS text LANGUAGE sql AS $$
-	  SELECT replace(string_agg(x, E'\n' ORDER BY k, x),
-	                 (SELECT relname FROM pg_class WHERE oid = tab), 'T') FROM (
-	    SELECT 1 AS k, format('column %s %s notnull=%s default=%s',
-	                  a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-	                  pg_get_expr(d.adbin, d.adrelid)) AS x
-	      FROM pg_attribute a
-	      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-	     WHERE a.attrelid = tab AND a.attnum > 0 AND NOT a.attisdropped
-	    UNION ALL
-	    SELECT 2, format('constraint %s %s validated=%s', conname,
-	                     pg_get_constraintdef(oid), convalidated)
-	      FROM pg_constraint WHERE conrelid = tab
-	    UNION ALL
-	    SELECT 3, format('trigger %s', tgname)
-	      FROM pg_trigger WHERE tgrelid = tab AND NOT tgisinternal
-	    UNION ALL
-	    SELECT 4, format('index %s valid=%s', pg_get_indexdef(indexrelid), indisvalid)
-	      FROM pg_index WHERE indrelid = tab
-	  ) s
-	$$;
-});
+query('CREATE EXTENSION schema_guard');
+# describe(table): everything PostgreSQL records about a table, to compare
+# a guarded table with its plainly altered twin.
+create_describe($node, 'postgres');
 
 # The kinds of write, each on its own rows.  Rows that existed before the
 # ALTER have ids 1 to 50000, in categories by id % 10; new rows have ids
@@ -266,17 +241,9 @@ sub run_variant
 		CREATE TABLE ${table}_deleted (id int);
 		CREATE TABLE $twin (id int PRIMARY KEY, v text);
 		INSERT INTO $twin SELECT g, 'row ' || g FROM generate_series(1, 100) g;
-		SET schema_guard.mode = off;
-		ALTER TABLE $twin ADD COLUMN $column;
-		RESET schema_guard.mode;
-		BEGIN;
-		ALTER TABLE $table ADD COLUMN $column;
-		SELECT schema_guard.pause(job_id) FROM schema_guard.jobs
-		 WHERE relid = '$table'::regclass;
-		COMMIT;
 	});
-	my $job = query(
-		"SELECT job_id FROM schema_guard.jobs WHERE relid = '$table'::regclass");
+	my $job =
+	  stage_paused_with_twin($node, $table, $twin, "ADD COLUMN $column");
 
 	# The application writes before the backfill starts, then all along it.
 	run_writes($table, $nullable, 1, "$table: writes while the job is paused");

@@ -12,59 +12,26 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use SchemaGuardTest qw(new_node stage_paused_with_twin create_describe
+  poll_job_state poll_launcher_running poll_job_blocked held_by_prepared
+  crash_and_restart);
 
-my $node = PostgreSQL::Test::Cluster->new('crash_steps');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'schema_guard'
+my $node = new_node(
+	'crash_steps', conf => q{
 # the test framework turns this off; a real server restarts after a crash
 restart_after_crash = on
 max_prepared_transactions = 10
-schema_guard.naptime = 1s
-schema_guard.min_table_size = 0
-schema_guard.batch_delay = 0
 # the worker waits for the locks held below instead of timing out
 schema_guard.lock_timeout = 3min
 });
-$node->start;
 
 sub query { return $node->safe_psql('postgres', $_[0]); }
 
-# Everything PostgreSQL records about a table, with the table's name
-# replaced by "T" so that a guarded table and its plainly altered twin
-# compare equal: columns, defaults, constraints (with their validation),
-# triggers, indexes (with their validity) and owned sequences.
+query('CREATE EXTENSION schema_guard');
+# describe(table): everything PostgreSQL records about a table, to compare
+# a guarded table with its plainly altered twin.
+create_describe($node, 'postgres');
 query(q{
-	CREATE EXTENSION schema_guard;
-	CREATE FUNCTION describe(tab regclass) RETURNS text LANGUAGE sql AS $$
-	  SELECT replace(string_agg(x, E'\n' ORDER BY k, x),
-	                 (SELECT relname FROM pg_class WHERE oid = tab), 'T') FROM (
-	    SELECT 1 AS k, format('column %s %s notnull=%s identity=%s default=%s',
-	                  a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-	                  a.attidentity, pg_get_expr(d.adbin, d.adrelid)) AS x
-	      FROM pg_attribute a
-	      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-	     WHERE a.attrelid = tab AND a.attnum > 0 AND NOT a.attisdropped
-	    UNION ALL
-	    SELECT 2, format('constraint %s %s validated=%s', conname,
-	                     pg_get_constraintdef(oid), convalidated)
-	      FROM pg_constraint WHERE conrelid = tab
-	    UNION ALL
-	    SELECT 3, format('trigger %s', tgname)
-	      FROM pg_trigger WHERE tgrelid = tab AND NOT tgisinternal
-	    UNION ALL
-	    SELECT 4, format('index %s valid=%s ready=%s', pg_get_indexdef(indexrelid),
-	                     indisvalid, indisready)
-	      FROM pg_index WHERE indrelid = tab
-	    UNION ALL
-	    SELECT 5, format('sequence %s', d.objid::regclass)
-	      FROM pg_depend d
-	     WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
-	       AND d.refobjid = tab AND d.deptype IN ('a', 'i')
-	       AND (SELECT relkind FROM pg_class WHERE oid = d.objid) = 'S'
-	  ) s
-	$$;
 	CREATE FUNCTION make_table(name text, rows int) RETURNS void LANGUAGE plpgsql AS $$
 	BEGIN
 	  EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY, v text)', name);
@@ -85,56 +52,23 @@ sub job_of
 sub poll_worker_blocked
 {
 	my ($job, $phase, $what, $name) = @_;
-	ok( $node->poll_query_until(
-			'postgres', qq{
-		SELECT EXISTS (SELECT 1 FROM pg_locks w JOIN pg_stat_activity a USING (pid)
-		                WHERE a.backend_type = 'schema_guard worker'
-		                  AND NOT w.granted AND $what)
-		   AND (SELECT phase FROM schema_guard.jobs WHERE job_id = $job) = '$phase'}),
-		$name);
-}
-
-# Waits on a prepared transaction's transaction id, as CREATE INDEX
-# CONCURRENTLY and DROP INDEX CONCURRENTLY do for older writers.
-sub waits_for_prepared
-{
-	my ($gid) = @_;
-	return qq{w.locktype = 'transactionid' AND w.transactionid =
-	          (SELECT transaction FROM pg_prepared_xacts WHERE gid = '$gid')};
-}
-
-sub crash_and_restart
-{
-	$node->stop('immediate');
-	$node->start;
+	ok(poll_job_blocked($node, 'postgres', $job, $phase, $what), $name);
 }
 
 sub poll_done
 {
 	my ($job, $name) = @_;
-	ok( $node->poll_query_until(
-			'postgres',
-			"SELECT state FROM schema_guard.jobs WHERE job_id = $job", 'done'),
-		$name);
+	ok(poll_job_state($node, 'postgres', $job, 'done'), $name);
 }
 
-# Stage an ALTER paused, and the same ALTER on a twin table with the plain
-# statement: the guarded table must end up described exactly like the twin.
-sub stage_paused_with_twin
+# Stage an ALTER paused on a new table, and the same ALTER on a new twin
+# table with the plain statement: the guarded table must end up described
+# exactly like the twin.
+sub stage_paused_on_new_tables
 {
 	my ($table, $twin, $rows, $add) = @_;
-	query(qq{
-		SELECT make_table('$table', $rows), make_table('$twin', $rows);
-		SET schema_guard.mode = off;
-		ALTER TABLE $twin $add;
-		RESET schema_guard.mode;
-		BEGIN;
-		ALTER TABLE $table $add;
-		SELECT schema_guard.pause(job_id) FROM schema_guard.jobs
-		 WHERE relid = '$table'::regclass;
-		COMMIT;
-	});
-	return job_of($table);
+	query("SELECT make_table('$table', $rows), make_table('$twin', $rows)");
+	return stage_paused_with_twin($node, $table, $twin, $add);
 }
 
 #
@@ -172,11 +106,7 @@ ok(kill('KILL', $alter_pid), "SIGKILL to the backend of the ALTER (pid $alter_pi
 ok( $node->wait_for_log(qr/all server processes terminated; reinitializing/,
 		$log_offset),
 	'the postmaster reinitialized after the crash');
-ok( $node->poll_query_until(
-		'postgres', q{
-	SELECT count(*) = 1 FROM pg_stat_activity
-	 WHERE backend_type = 'schema_guard launcher'}),
-	'the launcher runs again');
+ok(poll_launcher_running($node), 'the launcher runs again');
 $alter->{run}->kill_kill;
 
 is(query(q{SELECT describe('staged')}),
@@ -198,7 +128,7 @@ $alter->query_safe(q{
 is( $alter->query_safe(q{
 	SELECT count(*) FROM schema_guard.jobs WHERE relid = 'staged'::regclass}),
 	'1', 'another open transaction has staged a job');
-crash_and_restart();
+crash_and_restart($node);
 $alter->{run}->kill_kill;
 
 is(query(q{SELECT describe('staged')}),
@@ -220,7 +150,7 @@ is(query('SELECT count(*), count(r), count(f) FROM staged'),
 #    builds it again; once done, only the valid index and its constraint
 #    remain.
 #
-my $job_cic = stage_paused_with_twin('cic_guard', 'cic_plain', 20000,
+my $job_cic = stage_paused_on_new_tables('cic_guard', 'cic_plain', 20000,
 	'ADD COLUMN k uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE');
 
 # A writer that prepared its transaction holds ROW EXCLUSIVE on the table:
@@ -232,7 +162,7 @@ query(q{
 	PREPARE TRANSACTION 'writer';
 });
 query("SELECT schema_guard.resume($job_cic)");
-poll_worker_blocked($job_cic, 'index', waits_for_prepared('writer'),
+poll_worker_blocked($job_cic, 'index', held_by_prepared('writer'),
 	'the concurrent index build waits for the prepared writer');
 is( query(q{
 	SELECT indisvalid FROM pg_index WHERE indexrelid = 'cic_guard_k_key'::regclass}),
@@ -242,8 +172,8 @@ is( query(q{
 	   AND contype = 'u'}),
 	'0', 'the constraint is not there yet');
 
-crash_and_restart();
-poll_worker_blocked($job_cic, 'index', waits_for_prepared('writer'),
+crash_and_restart($node);
+poll_worker_blocked($job_cic, 'index', held_by_prepared('writer'),
 	'after the crash the job is back at the index step, waiting for the writer');
 query("COMMIT PREPARED 'writer'");
 poll_done($job_cic, 'the job finishes once the writer commits');
@@ -273,7 +203,7 @@ query(q{
 	CREATE TABLE ref (id int PRIMARY KEY);
 	INSERT INTO ref SELECT generate_series(0, 99);
 });
-my $job_val = stage_paused_with_twin('val_guard', 'val_plain', 20000,
+my $job_val = stage_paused_on_new_tables('val_guard', 'val_plain', 20000,
 	'ADD COLUMN f int NOT NULL DEFAULT (random() * 99)::int REFERENCES ref (id)');
 
 # VALIDATE of a foreign key takes ROW SHARE on the referenced table, which
@@ -293,7 +223,7 @@ my $validated_sql = q{
 is(query($validated_sql), 'c true, f false',
 	'the NOT NULL helper check is validated, the foreign key is not yet');
 
-crash_and_restart();
+crash_and_restart($node);
 poll_worker_blocked($job_val, 'references', $waits_for_ref,
 	'after the crash the job waits for the referenced table again');
 is(query($validated_sql), 'c true, f false',
@@ -313,7 +243,7 @@ is( query(q{
 #    after recovery the job finalizes with the index it built, not a new
 #    one.
 #
-my $job_fin = stage_paused_with_twin('fin_guard', 'fin_plain', 20000,
+my $job_fin = stage_paused_on_new_tables('fin_guard', 'fin_plain', 20000,
 	'ADD COLUMN s bigserial UNIQUE');
 
 # ACCESS SHARE does not hold back the backfill, the validation or the
@@ -340,7 +270,7 @@ is( query(q{
 	         WHERE conrelid = 'fin_guard'::regclass AND contype = 'u')}),
 	'f|0', 'the column is not NOT NULL yet and has no constraint yet');
 
-crash_and_restart();
+crash_and_restart($node);
 poll_worker_blocked($job_fin, 'finalize', $waits_for_fin,
 	'after the crash the job goes straight back to the finalize step');
 is(query($index_sql), "$index_oid true", 'the index built before the crash is kept');

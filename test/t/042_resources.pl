@@ -8,26 +8,20 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use SchemaGuardTest qw(new_node stage_paused poll_job_state poll_worker_waits);
 
-my $node = PostgreSQL::Test::Cluster->new('resources');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'schema_guard'
+my $node = new_node(
+	'resources', conf => q{
 # room for the schema_guard launcher and one more background worker only:
 # no logical replication launcher, no parallel workers
 max_worker_processes = 2
 max_logical_replication_workers = 0
 max_parallel_workers = 0
-schema_guard.naptime = 1s
-schema_guard.min_table_size = 0
-schema_guard.batch_delay = 0
 schema_guard.batch_min_blocks = 8
 schema_guard.batch_max_blocks = 8
 # the worker waits for the row lock below instead of timing out
 schema_guard.lock_timeout = 3min
 });
-$node->start;
 
 sub query
 {
@@ -51,21 +45,12 @@ foreach my $db ('postgres', 'other')
 #
 # The job of database "other" takes the only free slot, and keeps it while
 # its worker waits for a row that a session holds locked.
-query(
-	'other', q{
-	BEGIN;
-	ALTER TABLE t ADD COLUMN c float8 DEFAULT random();
-	SELECT schema_guard.pause(job_id) FROM schema_guard.jobs;
-	COMMIT;
-});
-my $job_other = query('other', 'SELECT job_id FROM schema_guard.jobs');
+my ($job_other) = stage_paused($node, 'other',
+	'ALTER TABLE t ADD COLUMN c float8 DEFAULT random()');
 my $locker = $node->background_psql('other');
 $locker->query_safe('BEGIN; SELECT 1 FROM t WHERE id = 10000 FOR UPDATE');
 query('other', "SELECT schema_guard.resume($job_other)");
-ok( $node->poll_query_until(
-		'other', q{
-	SELECT EXISTS (SELECT 1 FROM pg_locks w JOIN pg_stat_activity a USING (pid)
-	                WHERE a.backend_type = 'schema_guard worker' AND NOT w.granted)}),
+ok(poll_worker_waits($node, 'other'),
 	'the worker of database "other" holds the last slot, waiting for a row lock');
 
 # A job in database "postgres" now finds no slot for its worker.
@@ -98,13 +83,9 @@ is(query('postgres', 'SELECT count(c) FROM t'),
 # slot: the waiting job starts and finishes.
 $locker->query_safe('COMMIT');
 $locker->quit;
-ok( $node->poll_query_until(
-		'other', "SELECT state FROM schema_guard.jobs WHERE job_id = $job_other",
-		'done'),
+ok(poll_job_state($node, 'other', $job_other, 'done'),
 	'the job of database "other" finishes');
-ok( $node->poll_query_until(
-		'postgres', "SELECT state FROM schema_guard.jobs WHERE job_id = $job",
-		'done'),
+ok(poll_job_state($node, 'postgres', $job, 'done'),
 	'the waiting job starts once the slot is free, and finishes');
 my @warnings =
   (slurp_file($node->logfile, $log_offset) =~
@@ -148,10 +129,7 @@ query(
 query('postgres', 'ALTER TABLE e ADD COLUMN f text DEFAULT fill()');
 my $job_e = query('postgres',
 	"SELECT job_id FROM schema_guard.jobs WHERE relid = 'e'::regclass");
-ok( $node->poll_query_until(
-		'postgres',
-		"SELECT state FROM schema_guard.jobs WHERE job_id = $job_e", 'failed'),
-	'the job fails');
+ok(poll_job_state($node, 'postgres', $job_e, 'failed'), 'the job fails');
 my ($ret, $stdout, $stderr) =
   $node->psql('postgres', "CALL schema_guard.wait($job_e)");
 like(
@@ -190,9 +168,7 @@ query(
 	UPDATE switch SET broken = false;
 	SELECT schema_guard.retry($job_e);
 });
-ok( $node->poll_query_until(
-		'postgres',
-		"SELECT state FROM schema_guard.jobs WHERE job_id = $job_e", 'done'),
+ok(poll_job_state($node, 'postgres', $job_e, 'done'),
 	'after retry the job finishes');
 is( query(
 		'postgres', q{

@@ -9,9 +9,11 @@
  * rows are the truth.  So the launcher is told at the commit of an ALTER
  * that staged a job, and also starts a worker for every database once at
  * server start (to resume) and every naptime for databases known to have
- * schema_guard (to catch jobs that committed without telling it, such as
- * by COMMIT PREPARED).  A worker exits when its database has nothing left
- * to run, freeing its slot.
+ * unfinished jobs (to catch a worker that ended without finishing them).
+ * A worker exits when its database has nothing left to run, freeing its
+ * slot.  The table of databases is small and fixed: entries of dropped
+ * databases are forgotten at the naptime's look, and if it ever overflows,
+ * that look covers every database instead.
  *
  * The launcher never connects to a database and never reads a job.
  *
@@ -37,6 +39,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "schema_guard.h"
@@ -50,7 +53,7 @@ typedef struct SgDatabase
 	bool		pending;		/* may have runnable jobs */
 	bool		woken;			/* pending because a job became runnable, not
 								 * just the naptime's look */
-	bool		known;			/* schema_guard is installed there */
+	bool		known;			/* has unfinished jobs: the naptime looks */
 	bool		warned;			/* told the log no worker slot was free */
 	TimestampTz pending_since;
 	pid_t		worker_pid;		/* 0: no worker running */
@@ -64,6 +67,7 @@ typedef struct SgShared
 	slock_t		mutex;
 	Latch	   *launcher_latch;
 	pid_t		launcher_pid;
+	bool		overflowed;		/* a database found no entry: look at all */
 	SgDatabase	dbs[SG_MAX_DATABASES];
 } SgShared;
 
@@ -124,6 +128,21 @@ sg_shmem_request(void)
 	shmem_startup_hook = startup_shmem;
 }
 
+/* An entry with no worker and no request; caller holds the mutex. */
+static SgDatabase *
+idle_entry(bool known_ok)
+{
+	for (int i = 0; i < SG_MAX_DATABASES; i++)
+	{
+		SgDatabase *db = &sg_shared->dbs[i];
+
+		if ((known_ok || !db->known) && !db->pending &&
+			db->worker_pid == 0 && !db->worker_starting)
+			return db;
+	}
+	return NULL;
+}
+
 /* Find or add a database's entry; caller holds the mutex.  May be NULL. */
 static SgDatabase *
 database_entry(Oid dboid, bool add)
@@ -140,13 +159,17 @@ database_entry(Oid dboid, bool add)
 		if (free_entry == NULL && !OidIsValid(db->dboid))
 			free_entry = db;
 	}
-	/* reuse an idle entry of a database not known to use schema_guard */
-	for (i = 0; add && free_entry == NULL && i < SG_MAX_DATABASES; i++)
+	/*
+	 * Reuse an idle entry, preferably one of a database with no unfinished
+	 * job; taking a known one's, or finding none, means that the naptime
+	 * must look at every database.
+	 */
+	if (add && free_entry == NULL)
+		free_entry = idle_entry(false);
+	if (add && free_entry == NULL)
 	{
-		SgDatabase *db = &sg_shared->dbs[i];
-
-		if (!db->known && !db->pending && db->worker_pid == 0 && !db->worker_starting)
-			free_entry = db;
+		free_entry = idle_entry(true);
+		sg_shared->overflowed = true;
 	}
 	if (!add || free_entry == NULL)
 		return NULL;
@@ -347,9 +370,12 @@ launcher_detach(int code, Datum arg)
 	SpinLockRelease(&sg_shared->mutex);
 }
 
-/* Every database a worker can connect to gets a look, once. */
+/*
+ * Every database a worker can connect to gets a look, once; or, after the
+ * table of databases overflowed, every one that has no entry in it.
+ */
 static void
-mark_all_databases_pending(void)
+mark_all_databases_pending(bool untracked_only)
 {
 	Relation	rel;
 	TableScanDesc scan;
@@ -379,15 +405,80 @@ mark_all_databases_pending(void)
 	CommitTransactionCommand();
 
 	foreach(lc, dboids)
-		sg_wake_launcher(lfirst_oid(lc));
+	{
+		Oid			dboid = lfirst_oid(lc);
+		bool		tracked;
+
+		if (untracked_only)
+		{
+			SpinLockAcquire(&sg_shared->mutex);
+			tracked = database_entry(dboid, false) != NULL;
+			SpinLockRelease(&sg_shared->mutex);
+			if (tracked)
+				continue;
+		}
+		sg_wake_launcher(dboid);
+	}
 	list_free(dboids);
 }
 
+/*
+ * Free the entries of databases that were dropped: their workers could
+ * only fail to connect, and the table would fill up.
+ */
+static void
+forget_dropped_databases(void)
+{
+	Oid			dboids[SG_MAX_DATABASES];
+	bool		gone[SG_MAX_DATABASES];
+	int			i;
+
+	SpinLockAcquire(&sg_shared->mutex);
+	for (i = 0; i < SG_MAX_DATABASES; i++)
+		dboids[i] = sg_shared->dbs[i].dboid;
+	SpinLockRelease(&sg_shared->mutex);
+
+	StartTransactionCommand();
+	for (i = 0; i < SG_MAX_DATABASES; i++)
+		gone[i] = OidIsValid(dboids[i]) &&
+			!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(dboids[i]));
+	CommitTransactionCommand();
+
+	SpinLockAcquire(&sg_shared->mutex);
+	for (i = 0; i < SG_MAX_DATABASES; i++)
+	{
+		SgDatabase *db = &sg_shared->dbs[i];
+
+		if (gone[i] && db->dboid == dboids[i] &&
+			db->worker_pid == 0 && !db->worker_starting)
+			memset(db, 0, sizeof(SgDatabase));
+		else
+			gone[i] = false;
+	}
+	SpinLockRelease(&sg_shared->mutex);
+
+	for (i = 0; i < SG_MAX_DATABASES; i++)
+		if (gone[i])
+			ereport(DEBUG1,
+					(errmsg_internal("schema_guard forgets dropped database %u",
+									 dboids[i])));
+}
+
+/* The naptime's look: databases with unfinished jobs, or all of them. */
 static void
 mark_known_databases_pending(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	bool		overflowed;
 	int			i;
+
+	forget_dropped_databases();
+	SpinLockAcquire(&sg_shared->mutex);
+	overflowed = sg_shared->overflowed;
+	sg_shared->overflowed = false;
+	SpinLockRelease(&sg_shared->mutex);
+	if (overflowed)
+		mark_all_databases_pending(true);
 
 	SpinLockAcquire(&sg_shared->mutex);
 	for (i = 0; i < SG_MAX_DATABASES; i++)
@@ -559,7 +650,7 @@ sg_launcher_main(Datum main_arg)
 	SpinLockRelease(&sg_shared->mutex);
 	before_shmem_exit(launcher_detach, (Datum) 0);
 
-	mark_all_databases_pending();
+	mark_all_databases_pending(false);
 	last_probe = GetCurrentTimestamp();
 
 	for (;;)

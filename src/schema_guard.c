@@ -128,7 +128,7 @@ define_settings(void)
 	DefineCustomIntVariable("schema_guard.naptime",
 							"How often the launcher looks for runnable jobs it was not told about.",
 							"Jobs are normally started at once when their ALTER commits; this catches the rest, "
-							"such as jobs committed with COMMIT PREPARED.",
+							"such as jobs whose worker ended before finishing them.",
 							&sg_naptime_s, 30, 1, 86400,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 

@@ -617,7 +617,8 @@ sg_worker_main(Datum main_arg)
 
 		job_id = next_runnable_job(first, &index_phase);
 		MemoryContextSwitchTo(loopcxt);
-		sg_worker_set_known(job_id >= 0);
+		/* the naptime looks again only while jobs are unfinished */
+		sg_worker_set_known(job_id > 0);
 		if (job_id <= 0)
 			break;
 

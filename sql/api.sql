@@ -12,6 +12,15 @@ SELECT schema_guard.pause(900);
 COMMIT;
 SELECT job, state, phase, waiting FROM schema_guard.progress WHERE job = 900;
 SELECT count(a) FROM api_t;
+-- the job records when its ALTER got the table's lock, held to the commit
+SELECT locked_at >= created_at AND locked_at < clock_timestamp() AS locked_at_in_order,
+       lock_wait >= '0' AND lock_wait < locked_at - created_at + '1 ms' AS lock_wait_in_order
+  FROM schema_guard.jobs WHERE job_id = 900;
+-- a session's first staged ALTER rehearses recording a job, and rolls that back
+SELECT (SELECT count(*) FROM schema_guard.jobs WHERE job_id < 0) +
+       (SELECT count(*) FROM schema_guard.job_columns WHERE job_id < 0) +
+       (SELECT count(*) FROM schema_guard.job_leaves WHERE job_id < 0) +
+       (SELECT count(*) FROM schema_guard.job_events WHERE job_id < 0) AS rehearsal_rows;
 
 -- wrong states
 SELECT schema_guard.pause(900);

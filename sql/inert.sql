@@ -106,6 +106,20 @@ RESET client_min_messages;
 SELECT job, "table", state FROM schema_guard.progress WHERE job BETWEEN 600 AND 699;
 
 --
+-- a read-only transaction: the risky form fails with PostgreSQL's own
+-- error, staged or not
+--
+CREATE TABLE inert.ro (id int);
+INSERT INTO inert.ro VALUES (1);
+BEGIN READ ONLY;
+ALTER TABLE inert.ro ADD COLUMN c uuid DEFAULT gen_random_uuid();
+ROLLBACK;
+BEGIN READ ONLY;
+SET LOCAL schema_guard.mode = off;
+ALTER TABLE inert.ro ADD COLUMN c uuid DEFAULT gen_random_uuid();
+ROLLBACK;
+
+--
 -- a database where the extension is not installed: the library is loaded
 -- there too (it is preloaded), but does nothing
 --

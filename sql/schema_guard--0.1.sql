@@ -24,6 +24,8 @@ CREATE TABLE schema_guard.jobs (
     trigger_name  name NOT NULL,
     added_columns int2[] NOT NULL DEFAULT '{}',   -- every column the ALTER added
     created_at    timestamptz NOT NULL DEFAULT now(),
+    locked_at     timestamptz,    -- the ALTER's table lock granted: held to its commit
+    lock_wait     interval,       -- from the ALTER's start to locked_at
     started_at    timestamptz,
     finished_at   timestamptz,
     updated_at    timestamptz NOT NULL DEFAULT now(),

@@ -9,6 +9,7 @@
 #ifndef SG_CLASSIFY_H
 #define SG_CLASSIFY_H
 
+#include "datatype/timestamp.h"
 #include "nodes/parsenodes.h"
 #include "utils/relcache.h"
 
@@ -79,6 +80,7 @@ typedef struct SgAlterPlan
 	SgPath		path;			/* the statement as a whole */
 	char	   *error;			/* classification failed with this message */
 	char	   *fails_why;		/* reason of the first column that fails */
+	TimestampTz locked_at;		/* when the ALTER got its table lock */
 } SgAlterPlan;
 
 /* What schema_guard does with a statement, in the current mode. */

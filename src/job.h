@@ -10,6 +10,7 @@
 #define SG_JOB_H
 
 #include "access/attnum.h"
+#include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 
 /* One column a job added. */
@@ -64,6 +65,7 @@ typedef struct SgJob
 	char	   *statement;
 	char	   *search_path;	/* the ALTER's search_path, pinned */
 	char	   *trigger_name;
+	TimestampTz locked_at;		/* when the ALTER got its table lock */
 	int64		blocks_total;
 	int64		blocks_done;
 	int64		rows_done;
@@ -89,6 +91,7 @@ extern Oid	sg_extension_owner(void);
 extern void sg_become_extension_owner(SgSavedUser *saved);
 extern void sg_restore_user(const SgSavedUser *saved, bool ok);
 
+extern void sg_warm_caches(void);
 extern int64 sg_job_next_id(void);
 extern void sg_job_insert(SgJob *job);
 extern SgJob *sg_job_load(int64 job_id, bool missing_ok);

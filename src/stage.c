@@ -582,6 +582,7 @@ sg_stage_alter(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 	job->statement = statement_text(pstmt, queryString);
 	job->search_path = pstrdup(GetConfigOption("search_path", false, false));
 	job->trigger_name = psprintf("~schema_guard_fill_%lld", (long long) job->job_id);
+	job->locked_at = plan->locked_at;
 	job->batch_blocks = Max(sg_batch_min_blocks, Min(16, sg_batch_max_blocks));
 
 	sg_running_own_statement = true;

@@ -18,6 +18,7 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_class.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
@@ -28,10 +29,12 @@
 #include "tcop/utility.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "schema_guard.h"
 #include "launcher.h"
 #include "classify.h"
+#include "job.h"
 #include "stage.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
@@ -261,10 +264,17 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 	Relation	rel;
 	SgAlterPlan *plan;
 	SgAction	action;
+	TimestampTz locked_at;
 	bool		staged = false;
 
 	if (stmt->objtype != OBJECT_TABLE || !sg_statement_has_add_column(stmt))
 		return false;
+	/* where ALTER TABLE may not run, let PostgreSQL say so */
+	if (XactReadOnly || RecoveryInProgress())
+		return false;
+
+	/* before the lock: a session's first staged ALTER loads a lot */
+	sg_warm_caches();
 
 	/*
 	 * Take the lock ALTER TABLE would take, through the same lookup, so that
@@ -273,6 +283,7 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 	 * ones the ALTER would raise.
 	 */
 	relid = sg_lock_table_for_alter(stmt);
+	locked_at = GetCurrentTimestamp();
 	if (!OidIsValid(relid))
 		return false;			/* IF EXISTS: PostgreSQL reports the skip */
 
@@ -288,6 +299,7 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 	stmt = (AlterTableStmt *) copy->utilityStmt;
 	plan = sg_classify_alter_safely(rel, stmt, queryString, AccessExclusiveLock);
 
+	plan->locked_at = locked_at;
 	action = sg_decide(plan);
 	if (action != SG_ACTION_STAGE)
 		sg_guard_plain_rewrite(relid, stmt->relation->inh, plan);

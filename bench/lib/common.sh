@@ -129,7 +129,7 @@ timed_sql() {
 	local out
 	out=$(psql_t -q 2>&1 <<<"$1") || { echo "$out" >>"$work/psql.log"; echo "$out" >&2; return 1; }
 	echo "$out" >>"$work/psql.log"
-	echo "$out" | awk '/^Time: / { printf "%s%s", sep, $2; sep = " " } END { print "" }'
+	echo "$out" | awk '/^(Time|Wait): / { printf "%s%s", sep, $2; sep = " " } END { print "" }'
 }
 
 #

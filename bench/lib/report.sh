@@ -90,7 +90,7 @@ chart_lock() {
 	local -a colors=("#1f77b4" "#d62728" "#2ca02c" "#9467bd" "#ff7f0e")
 	for mode in stock schema_guard; do
 		for ord in $(q "SELECT DISTINCT ord FROM r.lock ORDER BY 1"); do
-			md "SELECT rows, alter_ms + end_ms FROM r.lock
+			md "SELECT rows, held_ms FROM r.lock
 			     WHERE mode = '$mode' AND ord = $ord ORDER BY rows" | tr '|' ' ' >"$dir/lock-$mode-$ord.dat"
 			title="$(q "SELECT form FROM r.lock WHERE ord = $ord LIMIT 1"), $mode"
 			color=${colors[$(((ord - 1) % 5))]}
@@ -226,19 +226,24 @@ section_lock() {
 ## 1. Lock hold of the ALTER
 
 How long `ALTER TABLE t ADD COLUMN ...` holds ACCESS EXCLUSIVE on the
-table: the ALTER's duration plus its transaction's end (COMMIT; ROLLBACK
-for stock, whose runs are rolled back so that one copy of the table serves
-every form). Stock is the same server with `SET schema_guard.mode = off`.
+table. Stock PostgreSQL (the same server with `SET schema_guard.mode =
+off`) locks the table as the ALTER starts: its figure is the ALTER's
+duration plus the ROLLBACK's (its runs are rolled back so that one copy of
+the table serves every form). schema_guard loads what it needs before it
+asks for the lock, and its job records how long the ALTER ran until the
+lock was granted (`lock_wait`); its figure is the ALTER's duration less
+that, plus the COMMIT's. The whole statement, ALTER plus COMMIT as the
+client timed them, is given beside it.
 For schema_guard the job's total time, from the ALTER to the end of its
 backfill and finalization at default settings, is given too; during it the
 table stays readable and writable.
 
-| rows | form | stock: lock held | schema_guard: lock held | of which COMMIT | shorter by | schema_guard: job total | job |
+| rows | form | stock: lock held | schema_guard: lock held | schema_guard: ALTER + COMMIT | shorter by | schema_guard: job total | job |
 |---:|---|---:|---:|---:|---:|---:|---|
 EOF
 	md "SELECT format('| %s | %s | %s ms | %s ms | %s ms | %s | %s | %s |', r.n(s.rows), s.form,
-	               r.ms(s.alter_ms + s.end_ms), r.ms(g.alter_ms + g.end_ms), r.ms(g.end_ms),
-	               r.x((s.alter_ms + s.end_ms) / nullif(g.alter_ms + g.end_ms, 0)),
+	               r.ms(s.held_ms), r.ms(g.held_ms), r.ms(g.alter_ms + g.end_ms),
+	               r.x(s.held_ms / nullif(g.held_ms, 0)),
 	               CASE WHEN g.job_ms IS NULL THEN '–' ELSE r.n(g.job_ms / 1000, 1) || ' s' END,
 	               CASE g.job_state WHEN 'not waited for' THEN 'not waited for (--all-jobs waits)'
 	                    ELSE coalesce(g.job_state, '–') END
@@ -259,7 +264,7 @@ harmless ALTER of a temporary table. As the first statement of a brand-new
 session, which must also load the catalog caches it uses, the %s form at
 %s rows held the lock %s ms with stock PostgreSQL and %s ms with
 schema_guard (ALTER %s ms, COMMIT %s ms).', s.form, r.n(s.rows),
-	               r.ms(s.alter_ms + s.end_ms), r.ms(g.alter_ms + g.end_ms), r.ms(g.alter_ms), r.ms(g.end_ms))
+	               r.ms(s.held_ms), r.ms(g.held_ms), r.ms(g.alter_ms), r.ms(g.end_ms))
 	      FROM r.lock s JOIN r.lock g USING (rows, ord)
 	     WHERE s.mode = 'stock, new session' AND g.mode = 'schema_guard, new session'"
 	cat <<'EOF'
@@ -416,10 +421,19 @@ noise of this machine.
 
 - **fill trigger**: $(meta clients) clients \`UPDATE\` random rows by id
   as fast as they can, on a table with a schema_guard job staged and
-  paused (trigger present, no worker; the first \`UPDATE\` of an old row
-  fills its new column — $(q "SELECT r.n(value::float8) FROM r.meta WHERE key = 'trigger_filled'")
-  of $(meta_n table_rows) rows were filled so by the end), against an
-  identical table that got the column as a plain nullable \`ADD COLUMN\`.
+  paused (trigger present, no worker), against an identical table that
+  got the same column from stock PostgreSQL's ALTER, values and all.
+  Every row of both already has its value (the trigger's was filled
+  through it beforehand), so this is what the trigger costs an
+  application's \`UPDATE\` while a job runs: the target.
+- **fill trigger, first UPDATE of old rows**: the same, on a table whose
+  rows have no value yet: the first \`UPDATE\` of each old row computes
+  it (here \`gen_random_uuid()\`) and writes the wider row, the work
+  stock PostgreSQL did in its rewrite while the table was locked. By the
+  end $(q "SELECT r.n(value::float8) FROM r.meta WHERE key = 'trigger_filled'")
+  of the $(meta_n table_rows) rows had been filled so. With a worker
+  running, its batches fill most rows before the application touches
+  them.
 - **hooks, DDL**: $(meta clients) clients each run \`DROP TABLE IF EXISTS\`,
   \`CREATE TABLE\`, two harmless \`ALTER TABLE ... ADD COLUMN\`s (a constant
   default, no default) and \`DROP TABLE\` on an ordinary table of their own,
@@ -436,14 +450,16 @@ EOF
 	             string_agg(r.n(tps), ', ' ORDER BY run) AS runs
 	        FROM r.overhead GROUP BY test, config),
 	    p AS (
-	      SELECT CASE w.test WHEN 'trigger' THEN 'fill trigger (UPDATE)' WHEN 'ddl' THEN 'hooks, DDL'
+	      SELECT CASE w.test WHEN 'trigger' THEN 'fill trigger (UPDATE)'
+	                         WHEN 'first_fill' THEN 'fill trigger, first UPDATE of old rows'
+	                         WHEN 'ddl' THEN 'hooks, DDL'
 	                         ELSE 'hooks, OLTP (pgbench -S)' END AS name,
 	             w.test, w.med AS w, o.med AS o, w.spread AS ws, o.spread AS os, w.runs AS wr, o.runs AS orr
 	        FROM m w JOIN m o ON o.test = w.test AND o.config IN ('plain', 'off')
 	       WHERE w.config IN ('trig', 'on'))
 	    SELECT format('| %s | %s | %s | %s | %s | %s | %s |', name, r.n(w), r.n(o), r.x(w / o),
 	                  r.pct(1 - w / o), r.pct(ws), r.pct(os))
-	      FROM p ORDER BY array_position(ARRAY['trigger', 'ddl', 'select'], test)"
+	      FROM p ORDER BY array_position(ARRAY['trigger', 'first_fill', 'ddl', 'select'], test)"
 	cat <<'EOF'
 
 Every run (transactions/s, in run order):
@@ -452,11 +468,11 @@ Every run (transactions/s, in run order):
 |---|---|---|
 EOF
 	md "SELECT format('| %s | %s | %s |', test,
-	               CASE config WHEN 'trig' THEN 'paused job (trigger)' WHEN 'plain' THEN 'no job'
+	               CASE config WHEN 'trig' THEN 'paused job (trigger)' WHEN 'plain' THEN 'stock ALTER, no job'
 	                           WHEN 'on' THEN 'preloaded' ELSE 'not loaded' END,
 	               string_agg(r.n(tps), ', ' ORDER BY run))
 	      FROM r.overhead GROUP BY test, config
-	     ORDER BY array_position(ARRAY['trigger', 'ddl', 'select'], test), config DESC"
+	     ORDER BY array_position(ARRAY['trigger', 'first_fill', 'ddl', 'select'], test), config DESC"
 	echo
 }
 
@@ -468,13 +484,13 @@ section_targets() {
 	echo "|---|---|---|"
 	if has_table lock; then
 		md "SELECT format('| ALTER lock hold ≤ 5 ms at every size for every staged form | %s | %s |',
-		               'longest ' || r.ms(max(alter_ms + end_ms)) || ' ms (' ||
-		               (array_agg(form || ', ' || r.n(rows) || ' rows' ORDER BY alter_ms + end_ms DESC))[1] || '); ' ||
-		               count(*) FILTER (WHERE alter_ms + end_ms > 5) || ' of ' || count(*) || ' over 5 ms',
-		               CASE WHEN max(alter_ms + end_ms) <= 5
-		                    THEN 'met, by ' || r.ms(5 - max(alter_ms + end_ms)) || ' ms'
-		                    ELSE 'missed, by ' || r.ms(max(alter_ms + end_ms) - 5) || ' ms (' ||
-		                         r.x(max(alter_ms + end_ms) / 5) || ' the target)' END)
+		               'longest ' || r.ms(max(held_ms)) || ' ms (' ||
+		               (array_agg(form || ', ' || r.n(rows) || ' rows' ORDER BY held_ms DESC))[1] || '); ' ||
+		               count(*) FILTER (WHERE held_ms > 5) || ' of ' || count(*) || ' over 5 ms',
+		               CASE WHEN max(held_ms) <= 5
+		                    THEN 'met, by ' || r.ms(5 - max(held_ms)) || ' ms'
+		                    ELSE 'missed, by ' || r.ms(max(held_ms) - 5) || ' ms (' ||
+		                         r.x(max(held_ms) / 5) || ' the target)' END)
 		      FROM r.lock WHERE mode = 'schema_guard'"
 	fi
 	if has_table impact; then
@@ -509,7 +525,7 @@ section_targets() {
 		               FROM r.overhead GROUP BY test, config),
 		    o AS (SELECT w.test, 1 - w.med / b.med AS v, greatest(w.spread, b.spread) AS spread
 		            FROM m w JOIN m b ON b.test = w.test AND b.config IN ('plain', 'off')
-		           WHERE w.config IN ('trig', 'on'))
+		           WHERE w.config IN ('trig', 'on') AND w.test <> 'first_fill')
 		    SELECT format('| %s | %s overhead (spread of the runs up to %s) | %s |',
 		                  CASE test WHEN 'trigger' THEN 'fill trigger overhead ≤ 10%'
 		                            WHEN 'ddl' THEN 'hook overhead < 1%, DDL workload'
@@ -519,7 +535,7 @@ section_targets() {
 		                       THEN 'met, by ' || r.n(100 * (CASE test WHEN 'trigger' THEN 0.10 ELSE 0.01 END - v), 1) || ' points'
 		                       ELSE 'missed, by ' || r.n(100 * (v - CASE test WHEN 'trigger' THEN 0.10 ELSE 0.01 END), 1) || ' points' END
 		                  || CASE WHEN abs(v) < spread THEN ' (within the noise)' ELSE '' END)
-		      FROM o ORDER BY array_position(ARRAY['trigger', 'ddl', 'select'], test)"
+		      FROM o ORDER BY array_position(ARRAY['trigger', 'first_fill', 'ddl', 'select'], test)"
 	fi
 	echo
 }

@@ -48,6 +48,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: rebuild every object when a header
+# changes, so that a struct never has two layouts in one library.
+$(OBJS): $(wildcard src/*.h)
+
 # installcheck without an already running server: every suite brings its own
 installcheck: export PGPORT ?= 65432
 

@@ -64,6 +64,27 @@ ROLLBACK;
 	drop_database s1_run
 }
 
+# PostgreSQL's floor: an ADD COLUMN that only changes the catalog (no
+# default), committed, under the same conditions as schema_guard's runs.
+lock_floor() {		# rows
+	local n=$1 times a e
+	create_database s1_run s1_master
+	tdb=s1_run
+	qt "CHECKPOINT" >/dev/null
+	times=$(timed_sql "$lock_warmup
+BEGIN;
+\\timing on
+ALTER TABLE s1 ADD COLUMN c int;
+COMMIT;
+\\timing off") || die "catalog-only ALTER failed"
+	read -r a e <<<"$times"
+	q "INSERT INTO r.lock (rows, form, ord, mode, alter_ms, end_ms, held_ms)
+	   VALUES ($n, 'catalog only', 0, 'floor', $a, $e, $a + $e)" >/dev/null
+	say "  PostgreSQL's floor, catalog-only ADD COLUMN + COMMIT $(calc "\"%.1f\", $a + $e") ms"
+	tdb=bench
+	drop_database s1_run
+}
+
 # schema_guard: every form on a copy of its own, waiting for its job.
 lock_guarded() {		# rows, [mode label, forms to run, warm-up]
 	local n=$1 mode=${2:-schema_guard} forms=${3:-${#lock_forms[@]}} warmup=${4-$lock_warmup}
@@ -129,6 +150,7 @@ scenario_lock() {
 		qt "DROP TABLE tmpl_$n; CHECKPOINT" >/dev/null
 		tdb=bench
 		lock_stock "$n"
+		lock_floor "$n"
 		lock_guarded "$n"
 		if [ "$n" = "${lock_sizes[0]}" ]; then
 			lock_stock "$n" "stock, new session" 1 ""

@@ -893,14 +893,7 @@ sg_classify_alter_safely(Relation rel, AlterTableStmt *stmt,
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(callercxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(callercxt);
-		CurrentResourceOwner = callerowner;
+		ErrorData  *edata = sg_abort_subxact(callercxt, callerowner);
 
 		plan = palloc0(sizeof(SgAlterPlan));
 		plan->relid = RelationGetRelid(rel);

@@ -23,6 +23,9 @@
 #include "postgres.h"
 
 #include "compat.h"
+#include "utils/elog.h"
+#include "utils/palloc.h"
+#include "utils/resowner.h"
 
 #define SG_EXTENSION_NAME	"schema_guard"
 #define SG_SCHEMA_NAME		"schema_guard"
@@ -64,6 +67,7 @@ extern bool sg_running_own_statement;
 extern void sg_install_utility_hook(void);
 extern bool sg_extension_active(void);
 extern void sg_run_own_sql(const char *sql);
+extern ErrorData *sg_abort_subxact(MemoryContext cxt, ResourceOwner owner);
 
 /* launcher.c */
 extern void sg_launcher_register(void);

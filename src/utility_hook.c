@@ -101,6 +101,25 @@ sg_run_own_sql(const char *sql)
 	CommandCounterIncrement();
 }
 
+/*
+ * In the PG_CATCH of an internal subtransaction begun in context cxt under
+ * resource owner owner: keep the error, roll the subtransaction back, and
+ * return to where the caller was.
+ */
+ErrorData *
+sg_abort_subxact(MemoryContext cxt, ResourceOwner owner)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return edata;
+}
+
 /* Cases where schema_guard must behave exactly like stock PostgreSQL. */
 bool
 sg_hook_is_inert(void)

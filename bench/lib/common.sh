@@ -78,6 +78,8 @@ checkpoint_timeout = 30min
 log_line_prefix = '%m [%p] %a: '
 # stage the ALTER at every --scale (the default skips tables under 1MB)
 schema_guard.min_table_size = 0
+# SG_BENCH_SETTINGS
+${SG_BENCH_SETTINGS:-}
 EOF
 	set_preload schema_guard
 	pg_ctl_start

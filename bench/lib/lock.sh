@@ -64,19 +64,24 @@ ROLLBACK;
 	drop_database s1_run
 }
 
+# A fresh copy of the table to run one committed ALTER on, after a
+# checkpoint; and the SQL that times it: warm-up, the ALTER and its COMMIT,
+# then what to read afterwards.
+fresh_copy() {
+	create_database s1_run s1_master
+	tdb=s1_run
+	qt "CHECKPOINT" >/dev/null
+}
+committed_alter() {		# warm-up, column clause, SQL to run after
+	printf '%s\nBEGIN;\n\\timing on\nALTER TABLE s1 ADD COLUMN %s;\nCOMMIT;\n\\timing off\n%s\n' "$1" "$2" "$3"
+}
+
 # PostgreSQL's floor: an ADD COLUMN that only changes the catalog (no
 # default), committed, under the same conditions as schema_guard's runs.
 lock_floor() {		# rows
 	local n=$1 times a e
-	create_database s1_run s1_master
-	tdb=s1_run
-	qt "CHECKPOINT" >/dev/null
-	times=$(timed_sql "$lock_warmup
-BEGIN;
-\\timing on
-ALTER TABLE s1 ADD COLUMN c int;
-COMMIT;
-\\timing off") || die "catalog-only ALTER failed"
+	fresh_copy
+	times=$(timed_sql "$(committed_alter "$lock_warmup" "c int" "")") || die "catalog-only ALTER failed"
 	read -r a e <<<"$times"
 	q "INSERT INTO r.lock (rows, form, ord, mode, alter_ms, end_ms, held_ms)
 	   VALUES ($n, 'catalog only', 0, 'floor', $a, $e, $a + $e)" >/dev/null
@@ -93,18 +98,11 @@ lock_guarded() {		# rows, [mode label, forms to run, warm-up]
 	for form in "${lock_forms[@]:0:$forms}"; do
 		name=${form%%|*} sql=${form#*|}
 		ord=$((ord + 1))
-		create_database s1_run s1_master
-		tdb=s1_run
-		qt "CHECKPOINT" >/dev/null
-		times=$(timed_sql "$warmup
-BEGIN;
-\\timing on
-ALTER TABLE s1 ADD COLUMN $sql;
-COMMIT;
-\\timing off
+		fresh_copy
+		times=$(timed_sql "$(committed_alter "$warmup" "$sql" "\
 SELECT coalesce(max(1000 * extract(epoch FROM lock_wait))::text, 'NULL') AS lock_wait
   FROM (SELECT lock_wait FROM schema_guard.jobs ORDER BY job_id DESC LIMIT 1) j \\gset
-\\echo Wait: :lock_wait") || die "ALTER failed: $sql"
+\\echo Wait: :lock_wait")") || die "ALTER failed: $sql"
 		read -r a e w <<<"$times"
 		h=$(calc "\"%.3f\", $a + $e - ${w/NULL/0}")
 		job=$(last_job s1)

@@ -235,13 +235,15 @@ sg_finalize_validate(SgJob *job, SgStepResult *result)
 /*
  * Say a constraint violation the way the plain ALTER would have: the fill
  * expression yielding NULL for a NOT NULL column, or a row violating a
- * CHECK of the new column.
+ * CHECK of the new column.  The relation named is the one whose row
+ * violates it (a leaf of a partitioned table), as in the plain ALTER,
+ * which checks each leaf's rows.
  */
 void
 sg_translate_error(SgJob *job, ErrorData *edata)
 {
 	ListCell   *lc;
-	const char *relname = get_rel_name(job->relid);
+	const char *relname = edata->table_name ? edata->table_name : get_rel_name(job->relid);
 
 	if (edata->sqlerrcode != ERRCODE_CHECK_VIOLATION || edata->constraint_name == NULL ||
 		relname == NULL)

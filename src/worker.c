@@ -405,10 +405,16 @@ recover_from_error(int64 job_id, MemoryContext loopcxt)
  * run inside a transaction block or a function.  The caller restores the
  * user after an error: the abort of an internal transaction the statement
  * started would restore the role it ran as.
+ *
+ * The parse and plan trees live in a context of their own, as a backend's
+ * live in MessageContext: those statements commit transactions of their
+ * own, and the trees must outlive them (the utility hook reads them after
+ * the statement).
  */
 static void
 exec_toplevel(Oid role, const char *sql)
 {
+	static MemoryContext statement_cxt = NULL;
 	Oid			save_userid;
 	int			save_sec_context;
 	List	   *raw;
@@ -416,18 +422,28 @@ exec_toplevel(Oid role, const char *sql)
 	Portal		portal;
 	DestReceiver *receiver;
 	QueryCompletion qc;
+	MemoryContext old;
+
+	if (statement_cxt == NULL)
+		statement_cxt = AllocSetContextCreate(TopMemoryContext,
+											  "schema_guard top-level statement",
+											  ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(statement_cxt);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SetUserIdAndSecContext(role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	pgstat_report_activity(STATE_RUNNING, sql);
+	old = MemoryContextSwitchTo(statement_cxt);
 
 	raw = pg_parse_query(sql);
 	if (list_length(raw) != 1)
 		elog(ERROR, "schema_guard runs one statement at a time: %s", sql);
 	plans = pg_plan_queries(sg_analyze_and_rewrite(linitial_node(RawStmt, raw), sql),
 							sql, CURSOR_OPT_PARALLEL_OK, NULL);
+	MemoryContextSwitchTo(old);
 	portal = CreatePortal("", true, true);
 	portal->visible = false;
 	PortalDefineQuery(portal, NULL, sql,

@@ -215,6 +215,9 @@ INSERT INTO cls.forms (tab, clause) VALUES
   ('cls.items', 'ADD COLUMN c uuid UNIQUE DEFAULT gen_random_uuid()'),
   ('cls.items', 'ADD COLUMN c bigserial PRIMARY KEY'),
   ('cls.one', 'ADD COLUMN c int DEFAULT 0 PRIMARY KEY'),
+  -- the same value in every row of a table with two rows or more
+  ('cls.items', 'ADD COLUMN c int DEFAULT 0 UNIQUE'),
+  ('cls.items', 'ADD COLUMN c text[] DEFAULT string_to_array(''a,b'', '','') UNIQUE, ADD COLUMN d bigserial'),
   ('cls.empty', 'ADD COLUMN c int PRIMARY KEY'),
   ('cls.items', 'ADD COLUMN c int PRIMARY KEY'),
   -- CHECK is verified by a scan; a foreign key only when there is a default
@@ -226,6 +229,13 @@ INSERT INTO cls.forms (tab, clause) VALUES
   ('cls.items', 'ADD COLUMN c int DEFAULT (random() * 9)::int + 1 REFERENCES cls.ref'),
   -- the column exists already
   ('cls.items', 'ADD COLUMN IF NOT EXISTS v text DEFAULT random()::text'),
+  -- a column the statement drops is gone before any ADD runs
+  ('cls.items', 'DROP COLUMN v, ADD COLUMN IF NOT EXISTS v text DEFAULT random()::text'),
+  ('cls.items', 'ADD COLUMN v text DEFAULT random()::text, DROP COLUMN v'),
+  -- another subcommand checks the existing rows anyway: runs as written
+  ('cls.items', 'ADD COLUMN c uuid DEFAULT gen_random_uuid(), ADD CONSTRAINT items_id_chk CHECK (id > 0)'),
+  ('cls.items', 'ADD COLUMN c uuid DEFAULT gen_random_uuid(), ADD CONSTRAINT items_id_chk CHECK (id > 0) NOT VALID'),
+  ('cls.items', 'ADD COLUMN c uuid DEFAULT gen_random_uuid(), ALTER COLUMN id SET NOT NULL'),
   ('cls.items', 'ADD COLUMN v text'),
   -- several subcommands
   ('cls.items', 'ADD COLUMN a int DEFAULT 0, ADD COLUMN b text DEFAULT ''x'''),

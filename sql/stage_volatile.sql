@@ -32,3 +32,18 @@ UNION ALL
 -- every old row has its own value, as with the plain ALTER
 SELECT count(*), count(token), count(DISTINCT token) FROM vol_plain;
 SELECT count(*), count(token), count(DISTINCT token) FROM vol_guard;
+
+-- a column the statement drops and adds again: PostgreSQL drops it first,
+-- so IF NOT EXISTS adds it, with a volatile default: staged as well
+SET schema_guard.mode = off;
+ALTER TABLE vol_plain DROP COLUMN v, ADD COLUMN IF NOT EXISTS v uuid DEFAULT gen_random_uuid();
+RESET schema_guard.mode;
+ALTER TABLE vol_guard DROP COLUMN v, ADD COLUMN IF NOT EXISTS v uuid DEFAULT gen_random_uuid();
+SET client_min_messages = warning;
+CALL schema_guard.wait(201);
+RESET client_min_messages;
+(SELECT * FROM sg_test.catalog('vol_plain') EXCEPT SELECT * FROM sg_test.catalog('vol_guard'))
+UNION ALL
+(SELECT * FROM sg_test.catalog('vol_guard') EXCEPT SELECT * FROM sg_test.catalog('vol_plain'));
+SELECT count(*), count(v), count(DISTINCT v) FROM vol_plain;
+SELECT count(*), count(v), count(DISTINCT v) FROM vol_guard;

@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "access/relation.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/catalog.h"
 #include "catalog/heap.h"
@@ -23,6 +24,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/typecmds.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -39,6 +41,7 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/ruleutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
 
@@ -392,11 +395,32 @@ index_name_taken(Relation rel, SgAddColumn *col)
 }
 
 /*
+ * Does the statement drop this column?  ALTER TABLE runs every DROP before
+ * any ADD, so a column it drops does not exist by the time it adds one of
+ * that name.
+ */
+static bool
+dropped_by_statement(AlterTableStmt *stmt, const char *colname)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (cmd->subtype == AT_DropColumn && cmd->name != NULL &&
+			strcmp(cmd->name, colname) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Statements PostgreSQL rejects before it looks at the column: left for
  * PostgreSQL to reject.  Returns true if the column needs no more thought.
  */
 static bool
-classify_target(Relation rel, SgAddColumn *col)
+classify_target(Relation rel, AlterTableStmt *stmt, SgAddColumn *col)
 {
 	Oid			relid = RelationGetRelid(rel);
 
@@ -419,7 +443,8 @@ classify_target(Relation rel, SgAddColumn *col)
 		return true;
 	}
 
-	if (get_attnum(relid, col->colname) != InvalidAttrNumber)
+	if (get_attnum(relid, col->colname) != InvalidAttrNumber &&
+		!dropped_by_statement(stmt, col->colname))
 	{
 		if (col->cmd->missing_ok)
 		{
@@ -518,6 +543,35 @@ classify_fill(Relation rel, bool recurse, bool has_rows, SgAddColumn *col,
 
 }
 
+/* Does the table itself hold two rows or more? */
+static bool
+holds_two_rows(Relation rel)
+{
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	int			rows = 0;
+
+	while (rows < 2 && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+		rows++;
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	return rows >= 2;
+}
+
+/* A default every row gets the same non-null value of: a constant. */
+static bool
+fill_is_same_value(SgAddColumn *col)
+{
+	Node	   *planned;
+
+	if (col->fill_expr == NULL || col->fill_volatile || col->is_serial || col->identity)
+		return false;
+	planned = (Node *) expression_planner((Expr *) copyObject(col->fill_expr));
+	return IsA(planned, Const) && !((Const *) planned)->constisnull;
+}
+
 /* The column's constraints: CHECK, REFERENCES, UNIQUE, PRIMARY KEY. */
 static void
 classify_constraints(Relation rel, bool recurse, bool has_rows, SgAddColumn *col)
@@ -531,6 +585,11 @@ classify_constraints(Relation rel, bool recurse, bool has_rows, SgAddColumn *col
 	else if ((col->has_unique || col->has_pkey) && index_name_taken(rel, col))
 		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_FAILS_FAST,
 				   "a relation with the constraint's name exists, so the statement fails");
+	else if ((col->has_unique || col->has_pkey) && has_rows &&
+			 fill_is_same_value(col) && holds_two_rows(rel))
+		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_FAILS_FAST,
+				   "every existing row gets the same value, so the %s index cannot be built and the statement fails",
+				   col->has_pkey ? "PRIMARY KEY" : "UNIQUE");
 	else if (col->has_unique || col->has_pkey)
 		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_STAGE,
 				   "the %s index is built under the lock",
@@ -592,7 +651,7 @@ classify_column(Relation rel, AlterTableStmt *stmt, int64 table_blocks,
 
 	col->risk = SG_RISK_NONE;
 	col->path = SG_PATH_PLAIN;
-	if (classify_target(rel, col))
+	if (classify_target(rel, stmt, col))
 		return;
 	transform_like_postgres(rel, stmt, col, queryString);
 
@@ -703,10 +762,41 @@ constraint_mentions(Constraint *con, const char *colname)
 }
 
 /*
+ * Does this subcommand check the existing rows while the ALTER holds its
+ * lock (a constraint added without NOT VALID, an index built, SET NOT
+ * NULL, VALIDATE)?
+ */
+static bool
+checks_existing_rows(AlterTableCmd *cmd)
+{
+	switch (cmd->subtype)
+	{
+		case AT_SetNotNull:
+		case AT_ValidateConstraint:
+		case AT_AddIndex:
+			return true;
+		case AT_AddConstraint:
+			if (IsA(cmd->def, Constraint))
+			{
+				Constraint *con = (Constraint *) cmd->def;
+
+				return !con->skip_validation || con->contype == CONSTR_UNIQUE ||
+					con->contype == CONSTR_PRIMARY || con->contype == CONSTR_EXCLUSION;
+			}
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
  * Other subcommands of the statement that act on a staged column would act
  * before its rows are filled, where PostgreSQL acts after: a SET NOT NULL
  * or a table constraint would see NULLs.  Such a statement runs as written.
- * A SET DEFAULT on an identity column fails in PostgreSQL; let it.
+ * So does one that checks the existing rows anyway: PostgreSQL checks them
+ * in the same pass as it computes the new column, and which violation it
+ * reports first depends on that.  A SET DEFAULT on an identity column fails
+ * in PostgreSQL; let it.
  */
 static void
 check_other_subcommands(SgAlterPlan *plan, AlterTableStmt *stmt)
@@ -726,7 +816,10 @@ check_other_subcommands(SgAlterPlan *plan, AlterTableStmt *stmt)
 
 			if (col->path != SG_PATH_STAGE)
 				continue;
-			if (cmd->subtype == AT_AddConstraint && IsA(cmd->def, Constraint) &&
+			if (checks_existing_rows(cmd))
+				add_reason(col, col->risk, SG_PATH_NOT_YET,
+						   "another subcommand of the statement checks the existing rows under the lock anyway, in the same pass as PostgreSQL fills the new column");
+			else if (cmd->subtype == AT_AddConstraint && IsA(cmd->def, Constraint) &&
 				constraint_mentions((Constraint *) cmd->def, col->colname))
 				add_reason(col, col->risk, SG_PATH_NOT_YET,
 						   "a table constraint of the statement checks the new column, which has no values yet");

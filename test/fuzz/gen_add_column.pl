@@ -636,6 +636,9 @@ sub other_cmd
 	{
 		# a new default for a column this statement adds
 		my ($c, $family) = @{ $self->pick(@{ $state->{families} }) };
+
+		# a column that existed (IF NOT EXISTS skipped it) stays on a revert
+		$state->{names_added} = grep { $_ eq $c } @{ $state->{added} };
 		return 'ALTER COLUMN ' . qi($c) . ' DROP DEFAULT' if $family eq 'gen' || $family eq 'bad';
 		my $d = $self->simple_default($family);
 		$d =~ s/SEQ/$f->{seq}/g;

@@ -19,6 +19,7 @@ SELECT locked_at >= created_at AND locked_at < clock_timestamp() AS locked_at_in
 -- a session's first staged ALTER rehearses recording a job, and rolls that back
 SELECT (SELECT count(*) FROM schema_guard.jobs WHERE job_id < 0) +
        (SELECT count(*) FROM schema_guard.job_columns WHERE job_id < 0) +
+       (SELECT count(*) FROM schema_guard.job_constraints WHERE job_id < 0) +
        (SELECT count(*) FROM schema_guard.job_leaves WHERE job_id < 0) +
        (SELECT count(*) FROM schema_guard.job_events WHERE job_id < 0) AS rehearsal_rows;
 

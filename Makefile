@@ -7,11 +7,14 @@ MODULE_big = schema_guard
 OBJS = \
 	src/schema_guard.o \
 	src/utility_hook.o \
-	src/ddl_guard.o \
+	src/guard.o \
 	src/lockwait.o \
 	src/classify.o \
 	src/stage.o \
 	src/stage_constraints.o \
+	src/fill.o \
+	src/index_build.o \
+	src/job_objects.o \
 	src/job.o \
 	src/launcher.o \
 	src/worker.o \
@@ -20,7 +23,8 @@ OBJS = \
 	src/throttle.o \
 	src/trigger.o \
 	src/api.o \
-	src/explain.o
+	src/explain.o \
+	src/upgrade.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 PGFILEDESC = "schema_guard - online ADD COLUMN"

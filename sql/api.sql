@@ -76,9 +76,10 @@ SELECT job, state FROM schema_guard.progress WHERE job = 903;
 SELECT schema_guard.revert(903);
 
 -- a fill expression that fails makes the job fail with the error and the
--- row; retry continues once the cause is fixed
+-- row; retry continues once the cause is fixed.  (One that fails already
+-- when the ALTER runs fails the ALTER, as in PostgreSQL: bad_input.)
 CREATE TABLE sg_test.switch (broken boolean);
-INSERT INTO sg_test.switch VALUES (true);
+INSERT INTO sg_test.switch VALUES (false);
 CREATE FUNCTION sg_test.flaky() RETURNS int VOLATILE LANGUAGE plpgsql AS $$
 BEGIN
   IF (SELECT broken FROM sg_test.switch) THEN
@@ -86,7 +87,12 @@ BEGIN
   END IF;
   RETURN 7;
 END $$;
+BEGIN;
 ALTER TABLE api_t ADD COLUMN f int DEFAULT sg_test.flaky();
+SELECT schema_guard.pause(904);
+COMMIT;
+UPDATE sg_test.switch SET broken = true;
+SELECT schema_guard.resume(904);
 SET client_min_messages = warning;
 CALL schema_guard.wait(904, '2 min');
 RESET client_min_messages;

@@ -40,11 +40,24 @@ ALTER TABLE bad ADD COLUMN c float8 DEFAULT random();
 SELECT schema_guard.pause(102);
 COMMIT;
 SELECT schema_guard.revert(102);
+-- a default that fails for every row fails the ALTER at once, with
+-- PostgreSQL's own error; one that starts failing once the job runs fails
+-- the job
+CREATE TABLE sg_test.no_value_today (yes boolean);
+INSERT INTO sg_test.no_value_today VALUES (false);
 CREATE FUNCTION sg_test.no_value() RETURNS int VOLATILE LANGUAGE plpgsql
-  AS $$ BEGIN RAISE EXCEPTION 'no value today'; END $$;
+  AS $$ BEGIN IF (SELECT yes FROM sg_test.no_value_today) THEN RAISE EXCEPTION 'no value today'; END IF; RETURN 1; END $$;
 CREATE TABLE bad_fails (LIKE bad);
 INSERT INTO bad_fails SELECT id, v FROM bad;
+UPDATE sg_test.no_value_today SET yes = true;
 ALTER TABLE bad_fails ADD COLUMN d int DEFAULT sg_test.no_value();
+UPDATE sg_test.no_value_today SET yes = false;
+BEGIN;
+ALTER TABLE bad_fails ADD COLUMN d int DEFAULT sg_test.no_value();
+SELECT schema_guard.pause(103);
+COMMIT;
+UPDATE sg_test.no_value_today SET yes = true;
+SELECT schema_guard.resume(103);
 SET client_min_messages = warning;
 CALL sg_test.wait_all();
 RESET client_min_messages;
@@ -182,3 +195,4 @@ DROP VIEW nf_view;
 DROP TABLE bad, bad_fails, nf, ft, nf_parted;
 DROP SEQUENCE nf_seq;
 DROP FUNCTION sg_test.no_value(), sg_test.sqlstate_of(text);
+DROP TABLE sg_test.no_value_today;

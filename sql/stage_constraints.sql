@@ -28,7 +28,10 @@ SET schema_guard.mode = off;
 CALL sg_test.con_alter('con_plain');
 RESET schema_guard.mode;
 CALL sg_test.con_alter('con_guard');
--- meanwhile: constraints NOT VALID, no unique index yet
+-- meanwhile: constraints NOT VALID; the unique indexes' entries are made,
+-- so their names are taken, but they are not built (not valid) yet
+SELECT c.relname, i.indisvalid, i.indisready FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE i.indrelid = 'con_guard'::regclass ORDER BY 1;
 SELECT * FROM sg_test.catalog('con_guard') WHERE catalog ~ '^(constraint|index)';
 SET client_min_messages = warning;
 CALL schema_guard.wait(1300, '2 min');
@@ -41,8 +44,9 @@ SELECT count(*), count(DISTINCT u), count(DISTINCT k), min(n) >= 1 AND max(n) <=
        count(r), count(*) FILTER (WHERE d = 3)
   FROM con_guard;
 
--- a duplicate key: the concurrent build fails, its leftover is dropped, the
--- job fails with PostgreSQL's error; retry once the data is fixed
+-- a duplicate key: the concurrent build fails, the job fails with
+-- PostgreSQL's error, and the index the ALTER made stays, invalid, for the
+-- retry once the data is fixed
 CREATE TABLE con_dup (id int);
 INSERT INTO con_dup SELECT g FROM generate_series(1, 500) g;
 SET schema_guard.mode = off;
@@ -54,7 +58,8 @@ CALL schema_guard.wait(1301, '2 min');
 RESET client_min_messages;
 SELECT state, phase, last_error FROM schema_guard.jobs WHERE job_id = 1301;
 SELECT error_detail ~ '^Key \(c\)=\(\d\) is duplicated\.' AS names_the_key FROM schema_guard.jobs WHERE job_id = 1301;
-SELECT count(*) AS leftover_indexes FROM pg_index WHERE indrelid = 'con_dup'::regclass;
+SELECT count(*) AS indexes, count(*) FILTER (WHERE indisvalid) AS valid
+  FROM pg_index WHERE indrelid = 'con_dup'::regclass;
 UPDATE con_dup SET c = id;
 SELECT schema_guard.retry(1301);
 SET client_min_messages = warning;

@@ -34,7 +34,10 @@
 #include "utils/tuplestore.h"
 
 #include "schema_guard.h"
+#include "guard.h"
+#include "index_build.h"
 #include "job.h"
+#include "job_objects.h"
 #include "launcher.h"
 #include "worker.h"
 
@@ -133,6 +136,7 @@ sg_pause_v1(PG_FUNCTION_ARGS)
 
 	require_state(job, "pause", active_states, NULL);
 	sg_job_set_state(job->job_id, "paused", NULL, NULL, NULL);
+	sg_request_worker_at_commit();
 	PG_RETURN_VOID();
 }
 
@@ -162,25 +166,38 @@ sg_retry_v1(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* Drop the job's trigger and helper checks: the column stays as it is. */
+/*
+ * Drop the job's trigger, helper checks and the indexes it had not built
+ * yet, by OID: the columns stay as they are.
+ */
 static void
 drop_helpers(SgJob *job)
 {
-	char	   *table;
 	ListCell   *lc;
 
 	if (get_rel_name(job->relid) == NULL)
 		return;
-	table = sg_qualified_relname(job->relid);
-	foreach(lc, sg_drop_trigger_sqls(job))
+	foreach(lc, sg_job_drop_sqls(job, "fill trigger"))
 		sg_run_own_sql(lfirst(lc));
-	foreach(lc, job->columns)
+	foreach(lc, sg_job_drop_sqls(job, "helper check"))
+		sg_run_own_sql(lfirst(lc));
+	foreach(lc, job->objects)
 	{
-		SgJobColumn *col = lfirst(lc);
+		SgJobObject *obj = lfirst(lc);
 
-		if (col->check_name && sg_column_name(job->relid, col->attnum))
-			sg_run_own_sql(psprintf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s",
-							 table, quote_identifier(col->check_name)));
+		if (strcmp(obj->kind, "index") != 0 ||
+			sg_index_state(obj->objid, obj->relid) != SG_INDEX_INVALID)
+			continue;
+		sg_expect_drop(obj->objid);
+		PG_TRY();
+		{
+			sg_run_own_sql(psprintf("DROP INDEX %s", sg_qualified_relname(obj->objid)));
+		}
+		PG_FINALLY();
+		{
+			sg_expect_drop(InvalidOid);
+		}
+		PG_END_TRY();
 	}
 }
 
@@ -232,7 +249,7 @@ sg_revert_v1(PG_FUNCTION_ARGS)
 				appendStringInfo(&sql, "%s DROP COLUMN %s", sql.len ? "," : "",
 								 quote_identifier(name));
 		}
-		foreach(lc, sg_drop_trigger_sqls(job))
+		foreach(lc, sg_job_drop_sqls(job, "fill trigger"))
 			sg_run_own_sql(lfirst(lc));
 		if (sql.len > 0)
 			sg_run_own_sql(psprintf("ALTER TABLE %s%s", sg_qualified_relname(job->relid), sql.data));
@@ -464,6 +481,8 @@ sg_set_batch_v1(PG_FUNCTION_ARGS)
 
 	require_state(job, "change the batch settings of", allowed, NULL);
 	sg_job_set_batch(job->job_id, batch_time, batch_delay);
+	/* a worker sleeping out the old delay takes the new one at once */
+	sg_request_worker_at_commit();
 	PG_RETURN_VOID();
 }
 
@@ -482,6 +501,8 @@ sg_wait_reason_name(SgWaitReason reason)
 			return "replication lag";
 		case SG_WAIT_WAL_RATE:
 			return "wal rate";
+		case SG_WAIT_TRANSACTIONS:
+			return "old transactions";
 	}
 	return NULL;
 }

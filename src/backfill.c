@@ -18,6 +18,11 @@
  * can still lack the column (a trigger that hands back the old row while
  * the fill trigger is disabled), possibly in a block past the first range.
  *
+ * The leaves are the tables that stored rows when the ALTER ran.  A
+ * partition created since has the column in every row; one attached since
+ * got its column by its own DDL, and its rows' values are its own: neither
+ * is filled.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -212,37 +217,6 @@ check_not_rewritten(SgJob *job, SgJobLeaf *leaf, Relation rel)
 					 (long long) job->job_id)));
 }
 
-/*
- * Partitions attached or created since the job started become leaves too:
- * a row of theirs can predate the column only if the table got it by an
- * ADD COLUMN of its own, but looking costs one scan.
- */
-static void
-find_new_leaves(SgJob *job)
-{
-	List	   *found = sg_job_make_leaves(job->relid, true, job->columns);
-	List	   *added = NIL;
-	ListCell   *lc;
-
-	foreach(lc, found)
-	{
-		SgJobLeaf  *leaf = lfirst(lc);
-		ListCell   *kc;
-		bool		known = false;
-
-		foreach(kc, job->leaves)
-			known |= ((SgJobLeaf *) lfirst(kc))->relid == leaf->relid;
-		if (known)
-			continue;
-		leaf->pass = strcmp(job->phase, "verify") == 0 ? 2 : 1;
-		added = lappend(added, leaf);
-	}
-	if (added == NIL)
-		return;
-	sg_job_add_leaves(job, added);
-	job->leaves = list_concat(job->leaves, added);
-}
-
 void
 sg_backfill_step(SgJob *job, SgStepResult *result)
 {
@@ -255,8 +229,6 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 	instr_time	after;
 	XLogRecPtr	wal_before;
 
-	if (get_rel_relkind(job->relid) == RELKIND_PARTITIONED_TABLE)
-		find_new_leaves(job);
 	leaf = next_leaf(job);
 	if (leaf == NULL)
 	{
@@ -276,6 +248,18 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 		sg_job_event(job->job_id, "leaf dropped", psprintf("table %u", leaf->relid));
 		return;
 	}
+	/*
+	 * The job was read before the lock was granted: a TRUNCATE or SET
+	 * TABLESPACE that held the table until just now may have given it a new
+	 * file and had the job adopt it.  Then this step ends, and the next one
+	 * reads the job as it is now.
+	 */
+	if (rel->rd_rel->relfilenode != leaf->relfilenode &&
+		sg_job_leaf_file(job->job_id, leaf->relid) == rel->rd_rel->relfilenode)
+	{
+		relation_close(rel, NoLock);
+		return;
+	}
 	check_not_rewritten(job, leaf, rel);
 
 	start = (BlockNumber) leaf->next_block;
@@ -287,7 +271,7 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 
 	INSTR_TIME_SET_CURRENT(before);
 	wal_before = GetXLogInsertRecPtr();
-	result->rows = sql ? sg_exec_as_job_role(job, sql, false) : 0;
+	result->rows = sql ? sg_exec_batch(job, sql) : 0;
 	sg_throttle_account_wal(wal_before, GetXLogInsertRecPtr());
 	INSTR_TIME_SET_CURRENT(after);
 	INSTR_TIME_SUBTRACT(after, before);

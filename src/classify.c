@@ -47,7 +47,35 @@
 
 #include "schema_guard.h"
 #include "classify.h"
+#include "fill.h"
 #include "stage.h"
+
+/* Try the fill as the job would (the hook does; explain() executes nothing). */
+static bool trial_fill = false;
+
+static bool holds_rows(Relation rel, int many);
+
+/* Does a table of the tree (the ALTER's reach) hold a row? */
+static bool
+tree_holds_rows(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		Relation	leaf;
+		bool		rows;
+
+		if (get_rel_relkind(lfirst_oid(lc)) != RELKIND_RELATION)
+			continue;
+		leaf = relation_open(lfirst_oid(lc), NoLock);
+		rows = holds_rows(leaf, 1);
+		relation_close(leaf, NoLock);
+		if (rows)
+			return true;
+	}
+	return false;
+}
 
 static const char *const risk_names[] = {"none", "scan", "index build", "rewrite"};
 
@@ -489,6 +517,47 @@ classify_no_online_path(SgAddColumn *col)
 
 }
 
+/*
+ * Can a job compute what the rewrite would?  Not with the session's
+ * temporary objects, which the job cannot see.  When the default calls
+ * users' functions, it is computed once now: if that fails, so would the
+ * plain ALTER, and PostgreSQL says it, at once; if it works here but not
+ * as the job will compute it (as the table's owner, restricted, without
+ * the session's temporary objects), the job could not do what the rewrite
+ * does.
+ */
+static void
+classify_reproducible(Relation rel, SgAddColumn *col)
+{
+	const char *why = sg_fill_unreproducible(col->fill_expr);
+	char	   *failure = NULL;
+
+	/* (PostgreSQL computes it for each row: not at all on an empty table) */
+	if (why == NULL && trial_fill && sg_fill_worth_trial(col->fill_expr) &&
+		tree_holds_rows(RelationGetRelid(rel)))
+	{
+		failure = sg_fill_trial(rel, sg_fill_fold(col->fill_expr), true);
+		if (failure && sg_fill_trial(rel, col->fill_expr, false) != NULL)
+		{
+			add_reason(col, SG_RISK_REWRITE, SG_PATH_FAILS_FAST,
+					   "computing the default fails (%s), so the statement fails", failure);
+			return;
+		}
+	}
+	if (why == NULL && failure == NULL)
+		return;
+	if (why)
+		add_reason(col, SG_RISK_REWRITE, SG_PATH_NONE, "%s", why);
+	else
+		add_reason(col, SG_RISK_REWRITE, SG_PATH_NONE,
+				   "computed as the background job computes it, the default fails: %s", failure);
+	col->refuse_detail = "A job computes the default later, in the background, as the table's owner, "
+		"as a security-restricted operation and without the temporary objects of the ALTER's session; "
+		"the value would not be the one PostgreSQL's rewrite computes now.";
+	col->refuse_hint = "Make the default work without temporary objects and as the table's owner, or run the "
+		"statement in a maintenance window after SET schema_guard.mode = off.";
+}
+
 /* What filling the existing rows takes: nothing, a scan, or a rewrite. */
 static void
 classify_fill(Relation rel, bool recurse, bool has_rows, SgAddColumn *col,
@@ -521,9 +590,12 @@ classify_fill(Relation rel, bool recurse, bool has_rows, SgAddColumn *col,
 					   "type %s does not allow null values and the column gets none, so the statement fails on a table with rows",
 					   format_type_be(col->typid));
 		else if (col->fill_volatile)
+		{
 			add_reason(col, SG_RISK_REWRITE, SG_PATH_STAGE,
 					   "the default %s is volatile, so every row gets its own value by rewriting the table",
 					   deparse_expression(col->fill_expr, NIL, false, false));
+			classify_reproducible(rel, col);
+		}
 		else if (col->not_null && fill_is_null(col->fill_expr) && !col->domain_checks)
 		{
 			if (has_rows)
@@ -543,21 +615,21 @@ classify_fill(Relation rel, bool recurse, bool has_rows, SgAddColumn *col,
 
 }
 
-/* Does the table itself hold two rows or more? */
+/* Does the table itself hold that many rows or more? */
 static bool
-holds_two_rows(Relation rel)
+holds_rows(Relation rel, int many)
 {
 	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	int			rows = 0;
 
-	while (rows < 2 && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	while (rows < many && table_scan_getnextslot(scan, ForwardScanDirection, slot))
 		rows++;
 	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
 	UnregisterSnapshot(snapshot);
-	return rows >= 2;
+	return rows >= many;
 }
 
 /* A default every row gets the same non-null value of: a constant. */
@@ -586,7 +658,7 @@ classify_constraints(Relation rel, bool recurse, bool has_rows, SgAddColumn *col
 		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_FAILS_FAST,
 				   "a relation with the constraint's name exists, so the statement fails");
 	else if ((col->has_unique || col->has_pkey) && has_rows &&
-			 fill_is_same_value(col) && holds_two_rows(rel))
+			 fill_is_same_value(col) && holds_rows(rel, 2))
 		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_FAILS_FAST,
 				   "every existing row gets the same value, so the %s index cannot be built and the statement fails",
 				   col->has_pkey ? "PRIMARY KEY" : "UNIQUE");
@@ -969,7 +1041,7 @@ sg_classify_alter(Relation rel, AlterTableStmt *stmt, const char *queryString,
  */
 SgAlterPlan *
 sg_classify_alter_safely(Relation rel, AlterTableStmt *stmt,
-						 const char *queryString, LOCKMODE lockmode)
+						 const char *queryString, LOCKMODE lockmode, bool trial)
 {
 	MemoryContext callercxt = CurrentMemoryContext;
 	ResourceOwner callerowner = CurrentResourceOwner;
@@ -977,17 +1049,21 @@ sg_classify_alter_safely(Relation rel, AlterTableStmt *stmt,
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(callercxt);
+	trial_fill = trial;
 	PG_TRY();
 	{
 		plan = sg_classify_alter(rel, stmt, queryString, lockmode);
+		trial_fill = false;
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(callercxt);
 		CurrentResourceOwner = callerowner;
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata = sg_abort_subxact(callercxt, callerowner);
+		ErrorData  *edata;
 
+		trial_fill = false;
+		edata = sg_abort_subxact(callercxt, callerowner);
 		plan = palloc0(sizeof(SgAlterPlan));
 		plan->relid = RelationGetRelid(rel);
 		plan->relkind = rel->rd_rel->relkind;

@@ -96,7 +96,7 @@ extern SgAlterPlan *sg_classify_alter(Relation rel, AlterTableStmt *stmt,
 									  const char *queryString, LOCKMODE lockmode);
 extern SgAlterPlan *sg_classify_alter_safely(Relation rel, AlterTableStmt *stmt,
 											 const char *queryString,
-											 LOCKMODE lockmode);
+											 LOCKMODE lockmode, bool trial);
 
 /* utility_hook.c */
 extern SgAction sg_decide(SgAlterPlan *plan);

@@ -63,6 +63,63 @@
 	pg_analyze_and_rewrite_fixedparams((raw), (sql), NULL, 0, NULL)
 #endif
 
+/*
+ * Every GUC variable: 16 keeps them in a hash table and hands out an array
+ * with its length.
+ */
+#include "utils/guc_tables.h"
+#if PG_VERSION_NUM < 160000
+static inline struct config_generic **
+sg_guc_variables(int *num_vars)
+{
+	*num_vars = GetNumConfigOptions();
+	return get_guc_variables();
+}
+#else
+#define sg_guc_variables(num_vars) get_guc_variables(num_vars)
+#endif
+
+/*
+ * ExecutorCheckPerms_hook got the permission infos as a list of their own
+ * in 16.  SG_DECLARE_CHECK_PERMS_HOOK(name, impl) defines a hook function
+ * name() of the server's signature that calls
+ * impl(rangeTable, rtePermInfos, ereport_on_violation).
+ */
+#if PG_VERSION_NUM < 160000
+#define SG_DECLARE_CHECK_PERMS_HOOK(name, impl) \
+	static bool name(List *rangeTable, bool ereport_on_violation) \
+	{ return impl(rangeTable, NIL, ereport_on_violation); }
+#define sg_call_check_perms(hook, rangeTable, rtePermInfos, ereport_on_violation) \
+	(hook) ((rangeTable), (ereport_on_violation))
+#else
+#define SG_DECLARE_CHECK_PERMS_HOOK(name, impl) \
+	static bool name(List *rangeTable, List *rtePermInfos, bool ereport_on_violation) \
+	{ return impl(rangeTable, rtePermInfos, ereport_on_violation); }
+#define sg_call_check_perms(hook, rangeTable, rtePermInfos, ereport_on_violation) \
+	(hook) ((rangeTable), (rtePermInfos), (ereport_on_violation))
+#endif
+
+/*
+ * DefineIndex() of a plain table's index, neither partitioned nor part of
+ * an ALTER TABLE, with rights checked; 16 added the number of partitions.
+ */
+#if PG_VERSION_NUM < 160000
+#define sg_define_index(relid, stmt, skip_build) \
+	DefineIndex((relid), (stmt), InvalidOid, InvalidOid, InvalidOid, \
+				false, true, false, (skip_build), true)
+#else
+#define sg_define_index(relid, stmt, skip_build) \
+	DefineIndex((relid), (stmt), InvalidOid, InvalidOid, InvalidOid, -1, \
+				false, true, false, (skip_build), true)
+#endif
+
+/* A relation's new, empty file: "relfilenode" became "relfilenumber" in 16. */
+#if PG_VERSION_NUM < 160000
+#define sg_relation_set_new_file(rel, persistence) RelationSetNewRelfilenode((rel), (persistence))
+#else
+#define sg_relation_set_new_file(rel, persistence) RelationSetNewRelfilenumber((rel), (persistence))
+#endif
+
 /* Shared memory must be requested from shmem_request_hook from 15 on. */
 #if PG_VERSION_NUM >= 150000
 #define SG_HAVE_SHMEM_REQUEST_HOOK 1

@@ -177,7 +177,7 @@ explain_alter(ReturnSetInfo *rsinfo, int stmtno, AlterTableStmt *stmt,
 	}
 	/* any kind: the classifier tells that ALTER TABLE fails on a view */
 	rel = relation_open(relid, NoLock);
-	plan = sg_classify_alter_safely(rel, stmt, sql, AccessShareLock);
+	plan = sg_classify_alter_safely(rel, stmt, sql, AccessShareLock, false);
 	action = (sg_hook_is_inert() || sg_table_is_exempt(rel)) ? SG_ACTION_PASS : sg_decide(plan);
 	row.relid = relid;
 

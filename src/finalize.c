@@ -27,11 +27,14 @@
 #include "catalog/pg_index.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
 #include "schema_guard.h"
+#include "index_build.h"
 #include "job.h"
+#include "job_objects.h"
 #include "worker.h"
 
 /* The column as it is now, or NULL if it was dropped meanwhile. */
@@ -42,38 +45,38 @@ current_name(SgJob *job, SgJobColumn *col)
 }
 
 static bool
-constraint_exists(Oid relid, const char *conname)
+has_kind(SgJob *job, const char *kind)
 {
-	return OidIsValid(get_relation_constraint_oid(relid, conname, true));
+	ListCell   *lc;
+
+	foreach(lc, job->objects)
+		if (strcmp(((SgJobObject *) lfirst(lc))->kind, kind) == 0)
+			return true;
+	return false;
+}
+
+/* The job's constraint an object stands for, NULL for a helper check. */
+static SgJobConstraint *
+constraint_of(SgJob *job, SgJobObject *obj)
+{
+	ListCell   *lc;
+
+	foreach(lc, job->constraints)
+	{
+		SgJobConstraint *con = lfirst(lc);
+
+		if (strcmp(con->conname, obj->name) == 0)
+			return con;
+	}
+	return NULL;
 }
 
 static bool
-constraint_validated(Oid relid, const char *conname)
+is_foreign_key_object(SgJob *job, SgJobObject *obj)
 {
-	Oid			conoid = get_relation_constraint_oid(relid, conname, true);
-	HeapTuple	tup;
-	bool		validated;
+	SgJobConstraint *con = constraint_of(job, obj);
 
-	if (!OidIsValid(conoid))
-		return true;			/* dropped meanwhile: nothing to validate */
-	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
-	if (!HeapTupleIsValid(tup))
-		return true;
-	validated = ((Form_pg_constraint) GETSTRUCT(tup))->convalidated;
-	ReleaseSysCache(tup);
-	return validated;
-}
-
-static bool
-is_index_constraint(SgJobConstraint *con)
-{
-	return con->index_sql != NULL;
-}
-
-static bool
-is_foreign_key(SgJobConstraint *con)
-{
-	return strcmp(con->kind, "foreign key") == 0;
+	return con != NULL && strcmp(con->kind, "foreign key") == 0;
 }
 
 /*
@@ -92,19 +95,19 @@ sg_phase_after(SgJob *job, const char *from)
 	static const char *const unfilled[] = {"index", "validate", "references",
 	"finalize", "done", NULL};
 	const char *const *phases = job->leaves != NIL ? filled : unfilled;
-	bool		any_validate = false;
-	bool		any_index = false;
+	bool		any_validate = has_kind(job, "helper check");
+	bool		any_index = has_kind(job, "index");
 	bool		any_reference = false;
 	ListCell   *lc;
 	int			i;
 
-	foreach(lc, job->columns)
-		any_validate |= ((SgJobColumn *) lfirst(lc))->check_name != NULL;
-	foreach(lc, job->constraints)
+	foreach(lc, job->objects)
 	{
-		if (is_index_constraint(lfirst(lc)))
-			any_index = true;
-		else if (is_foreign_key(lfirst(lc)))
+		SgJobObject *obj = lfirst(lc);
+
+		if (strcmp(obj->kind, "constraint") != 0)
+			continue;
+		if (is_foreign_key_object(job, obj))
 			any_reference = true;
 		else
 			any_validate = true;
@@ -123,88 +126,45 @@ sg_phase_after(SgJob *job, const char *from)
 }
 
 /*
- * The next UNIQUE or PRIMARY KEY whose index is not built yet (or was left
- * INVALID by a failed concurrent build: *invalid says so), or NULL.
+ * The next index of the job that is not built yet (invalid, as the ALTER
+ * reserved it or as a failed build left it), or NULL.
  */
-SgJobConstraint *
-sg_next_index(SgJob *job, bool *invalid)
+SgJobObject *
+sg_next_index(SgJob *job)
 {
-	Oid			nspid = get_rel_namespace(job->relid);
 	ListCell   *lc;
 
-	foreach(lc, job->constraints)
+	foreach(lc, job->objects)
 	{
-		SgJobConstraint *con = lfirst(lc);
-		Oid			indexoid;
-		HeapTuple	tup;
-		bool		valid = false;
+		SgJobObject *obj = lfirst(lc);
 
-		if (!is_index_constraint(con) ||
-			OidIsValid(get_relation_constraint_oid(job->relid, con->conname, true)))
-			continue;
-		indexoid = get_relname_relid(con->conname, nspid);
-		if (OidIsValid(indexoid))
-		{
-			tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
-			if (HeapTupleIsValid(tup))
-			{
-				Form_pg_index index = (Form_pg_index) GETSTRUCT(tup);
-
-				/* of another table: the build reports the name taken */
-				valid = index->indisvalid && index->indrelid == job->relid;
-				if (index->indrelid != job->relid)
-					indexoid = InvalidOid;
-				ReleaseSysCache(tup);
-			}
-		}
-		if (valid)
-			continue;
-		if (invalid)
-			*invalid = OidIsValid(indexoid);
-		return con;
+		if (strcmp(obj->kind, "index") == 0 &&
+			sg_index_state(obj->objid, obj->relid) != SG_INDEX_VALID)
+			return obj;
 	}
 	return NULL;
 }
 
 /*
- * The next NOT VALID constraint of the job, and its table, or NULL when all
- * are valid.  A partitioned table's foreign key is validated leaf by leaf.
+ * The next NOT VALID constraint of the job (the helper checks and CHECK
+ * constraints, or the foreign keys), or NULL when all are valid.  A
+ * partitioned table's foreign key is validated leaf by leaf.
  */
-static const char *
-next_to_validate(SgJob *job, bool foreign_keys, Oid *relid)
+static SgJobObject *
+next_to_validate(SgJob *job, bool foreign_keys)
 {
 	ListCell   *lc;
 
-	*relid = job->relid;
-	foreach(lc, job->columns)
+	foreach(lc, job->objects)
 	{
-		SgJobColumn *col = lfirst(lc);
+		SgJobObject *obj = lfirst(lc);
 
-		if (!foreign_keys && col->check_name && current_name(job, col) &&
-			!constraint_validated(job->relid, col->check_name))
-			return col->check_name;
-	}
-	foreach(lc, job->constraints)
-	{
-		SgJobConstraint *con = lfirst(lc);
-		ListCell   *rc;
-
-		if (is_index_constraint(con) || is_foreign_key(con) != foreign_keys)
+		if (strcmp(obj->kind, "helper check") != 0 && strcmp(obj->kind, "constraint") != 0)
 			continue;
-		if (con->leaf_sql == NULL)
-		{
-			if (!constraint_validated(job->relid, con->conname))
-				return con->conname;
+		if (is_foreign_key_object(job, obj) != foreign_keys)
 			continue;
-		}
-		foreach(rc, find_all_inheritors(job->relid, NoLock, NULL))
-		{
-			*relid = lfirst_oid(rc);
-			if (get_rel_relkind(*relid) == RELKIND_RELATION &&
-				!constraint_validated(*relid, con->conname))
-				return con->conname;
-		}
-		*relid = job->relid;
+		if (!sg_object_validated(obj))
+			return obj;
 	}
 	return NULL;
 }
@@ -217,19 +177,17 @@ next_to_validate(SgJob *job, bool foreign_keys, Oid *relid)
 void
 sg_finalize_validate(SgJob *job, SgStepResult *result)
 {
-	Oid			relid;
-	const char *conname = next_to_validate(job, strcmp(job->phase, "references") == 0,
-										   &relid);
+	SgJobObject *obj = next_to_validate(job, strcmp(job->phase, "references") == 0);
 
-	if (conname == NULL)
+	if (obj == NULL)
 	{
 		result->committed = sg_job_advance(job, sg_phase_after(job, job->phase), NULL, NULL);
 		return;
 	}
-	sg_exec_as_job_role(job, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s",
-									  sg_qualified_relname(relid),
-									  quote_identifier(conname)),
-						false);
+	sg_exec_as_owner(job, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s",
+								   sg_qualified_relname(obj->relid),
+								   quote_identifier(sg_object_name(obj))),
+					 false);
 }
 
 /*
@@ -248,12 +206,30 @@ sg_translate_error(SgJob *job, ErrorData *edata)
 	if (edata->sqlerrcode != ERRCODE_CHECK_VIOLATION || edata->constraint_name == NULL ||
 		relname == NULL)
 		return;
-	foreach(lc, job->columns)
+	foreach(lc, job->objects)
 	{
-		SgJobColumn *col = lfirst(lc);
+		SgJobObject *obj = lfirst(lc);
+		char	   *name;
+		ListCell   *cc;
 
-		if (col->check_name && strcmp(col->check_name, edata->constraint_name) == 0)
+		if (strcmp(obj->kind, "helper check") != 0 && strcmp(obj->kind, "constraint") != 0)
+			continue;
+		name = sg_object_name(obj);
+		if (name == NULL || strcmp(name, edata->constraint_name) != 0)
+			continue;
+		if (strcmp(obj->kind, "constraint") == 0)
 		{
+			edata->message = psprintf("check constraint \"%s\" of relation \"%s\" is violated by some row",
+									  name, relname);
+			edata->hint = "Fix the rows and retry the job, or revert it.";
+			return;
+		}
+		foreach(cc, job->columns)
+		{
+			SgJobColumn *col = lfirst(cc);
+
+			if (col->check_name == NULL || strcmp(col->check_name, obj->name) != 0)
+				continue;
 			edata->sqlerrcode = ERRCODE_NOT_NULL_VIOLATION;
 			edata->message = psprintf("column \"%s\" of relation \"%s\" contains null values",
 									  current_name(job, col) ? current_name(job, col) : col->colname,
@@ -261,18 +237,6 @@ sg_translate_error(SgJob *job, ErrorData *edata)
 			edata->detail = psprintf("The fill expression %s yielded NULL for some row, "
 									 "so the column cannot be made NOT NULL.", col->fill_expr);
 			edata->hint = "Fill the NULLs by hand and retry the job, or revert it.";
-			return;
-		}
-	}
-	foreach(lc, job->constraints)
-	{
-		SgJobConstraint *con = lfirst(lc);
-
-		if (strcmp(con->conname, edata->constraint_name) == 0)
-		{
-			edata->message = psprintf("check constraint \"%s\" of relation \"%s\" is violated by some row",
-									  con->conname, relname);
-			edata->hint = "Fix the rows and retry the job, or revert it.";
 			return;
 		}
 	}
@@ -300,9 +264,9 @@ make_identity(SgJob *job, SgJobColumn *col, const char *table, const char *colum
 	is_called = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	SPI_finish();
 
-	sg_exec_as_job_role(job, psprintf("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT", table, column), false);
-	sg_exec_as_job_role(job, psprintf("DROP SEQUENCE %s", seq), false);
-	sg_exec_as_job_role(job, psprintf("ALTER TABLE %s ALTER COLUMN %s ADD GENERATED %s AS IDENTITY%s%s%s",
+	sg_exec_as_owner(job, psprintf("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT", table, column), false);
+	sg_exec_as_owner(job, psprintf("DROP SEQUENCE %s", seq), false);
+	sg_exec_as_owner(job, psprintf("ALTER TABLE %s ALTER COLUMN %s ADD GENERATED %s AS IDENTITY%s%s%s",
 									  table, column,
 									  col->identity == ATTRIBUTE_IDENTITY_ALWAYS ? "ALWAYS" : "BY DEFAULT",
 									  col->identity_options ? " (" : "",
@@ -321,6 +285,63 @@ make_identity(SgJob *job, SgJobColumn *col, const char *table, const char *colum
 	SPI_finish();
 }
 
+/* ADD CONSTRAINT ... USING INDEX, under the index's name of the moment. */
+static void
+attach_index_constraint(SgJob *job, SgJobObject *obj)
+{
+	SgJobConstraint *con = constraint_of(job, obj);
+	char	   *name = sg_object_name(obj);
+
+	if (con == NULL || name == NULL || OidIsValid(get_index_constraint(obj->objid)))
+		return;
+	sg_exec_as_owner(job, psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s%s%s",
+								   sg_qualified_relname(obj->relid), quote_identifier(name),
+								   strcmp(con->kind, "primary key") == 0 ? "PRIMARY KEY" : "UNIQUE",
+								   quote_identifier(name),
+								   con->deferrable ? " DEFERRABLE" : "",
+								   con->initdeferred ? " INITIALLY DEFERRED" : ""),
+					 false);
+}
+
+/*
+ * A partitioned table's foreign key, added once every leaf has it
+ * validated: the parent's constraint attaches the leaves' instead of
+ * checking the rows again.  Its definition is a leaf's, with the names of
+ * the moment.
+ */
+static void
+attach_partitioned_foreign_keys(SgJob *job)
+{
+	ListCell   *lc;
+
+	if (get_rel_relkind(job->relid) != RELKIND_PARTITIONED_TABLE)
+		return;
+	foreach(lc, job->constraints)
+	{
+		SgJobConstraint *con = lfirst(lc);
+		ListCell   *oc;
+
+		if (strcmp(con->kind, "foreign key") != 0 ||
+			OidIsValid(get_relation_constraint_oid(job->relid, con->conname, true)))
+			continue;
+		foreach(oc, job->objects)
+		{
+			SgJobObject *obj = lfirst(oc);
+
+			if (strcmp(obj->kind, "constraint") != 0 || strcmp(obj->name, con->conname) != 0 ||
+				sg_object_name(obj) == NULL)
+				continue;
+			sg_exec_as_owner(job, psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s",
+										   sg_qualified_relname(job->relid),
+										   quote_identifier(con->conname),
+										   TextDatumGetCString(DirectFunctionCall1(pg_get_constraintdef,
+																				   ObjectIdGetDatum(obj->objid)))),
+							 false);
+			break;
+		}
+	}
+}
+
 void
 sg_finalize_complete(SgJob *job, SgStepResult *result)
 {
@@ -328,7 +349,7 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 	ListCell   *lc;
 
 	/* an index that went missing or invalid meanwhile is built again first */
-	if (sg_next_index(job, NULL) != NULL)
+	if (sg_next_index(job) != NULL)
 	{
 		result->committed = sg_job_advance(job, "index", NULL, "an index must be built again");
 		return;
@@ -338,29 +359,27 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 	{
 		SgJobColumn *col = lfirst(lc);
 		char	   *name = current_name(job, col);
-		char	   *column;
+		SgJobObject *check;
+		char	   *drop;
 
-		if (name == NULL)
+		if (name == NULL || col->check_name == NULL)
 			continue;
-		column = (char *) quote_identifier(name);
-		if (col->check_name && constraint_exists(job->relid, col->check_name))
-		{
-			/* proven by the validated check: no scan */
-			sg_exec_as_job_role(job, psprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",
-											  table, column), false);
-			sg_exec_as_job_role(job, psprintf("ALTER TABLE %s DROP CONSTRAINT %s",
-											  table, quote_identifier(col->check_name)), false);
-		}
+		check = sg_job_object(job, "helper check", job->relid, col->check_name);
+		drop = check ? sg_object_drop_sql(check) : NULL;
+		/* proven by the validated check: no scan */
+		sg_exec_as_owner(job, psprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",
+									   table, quote_identifier(name)), false);
+		if (drop)
+			sg_exec_as_owner(job, drop, false);
 	}
-	foreach(lc, job->constraints)
+	foreach(lc, job->objects)
 	{
-		SgJobConstraint *con = lfirst(lc);
+		SgJobObject *obj = lfirst(lc);
 
-		/* USING INDEX, or a partitioned table's foreign key attaching its leaves' */
-		if (con->constraint_sql &&
-			!OidIsValid(get_relation_constraint_oid(job->relid, con->conname, true)))
-			sg_exec_as_job_role(job, con->constraint_sql, false);
+		if (strcmp(obj->kind, "index") == 0)
+			attach_index_constraint(job, obj);
 	}
+	attach_partitioned_foreign_keys(job);
 	foreach(lc, job->columns)
 	{
 		SgJobColumn *col = lfirst(lc);
@@ -369,7 +388,7 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 		if (name && col->identity)
 			make_identity(job, col, table, (char *) quote_identifier(name));
 	}
-	foreach(lc, sg_drop_trigger_sqls(job))
-		sg_exec_as_job_role(job, lfirst(lc), false);
+	foreach(lc, sg_job_drop_sqls(job, "fill trigger"))
+		sg_exec_as_owner(job, lfirst(lc), false);
 	result->committed = sg_job_advance(job, "done", "done", NULL);
 }

@@ -47,6 +47,35 @@
 #include "schema_guard.h"
 #include "job.h"
 
+/* The installed version of schema_guard in this database, or NULL. */
+char *
+sg_extension_version(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	char	   *version = NULL;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum(SG_EXTENSION_NAME));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = TextDatumGetCString(d);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return version;
+}
+
 Oid
 sg_extension_owner(void)
 {
@@ -188,7 +217,7 @@ typedef struct CatalogStatement
 {
 	const char *sql;
 	int			nargs;
-	Oid			types[11];
+	Oid			types[14];
 } CatalogStatement;
 
 static const CatalogStatement next_job_id = {
@@ -196,25 +225,30 @@ static const CatalogStatement next_job_id = {
 };
 static const CatalogStatement insert_job = {
 	"INSERT INTO schema_guard.jobs (job_id, relid, role, statement, "
-	"search_path, trigger_name, blocks_total, batch_blocks, added_columns, "
-	"locked_at, lock_wait) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-	"$10 - pg_catalog.statement_timestamp())",
-	10, {INT8OID, OIDOID, OIDOID, TEXTOID, TEXTOID, NAMEOID, INT8OID, INT4OID,
-	INT2ARRAYOID, TIMESTAMPTZOID}
+	"search_path, settings, bound_to, trigger_name, blocks_total, batch_blocks, "
+	"added_columns, locked_at, lock_wait) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+	"$9, $10, $11, $12, $12 - pg_catalog.statement_timestamp())",
+	12, {INT8OID, OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, NAMEOID,
+	INT8OID, INT4OID, INT2ARRAYOID, TIMESTAMPTZOID}
 };
 static const CatalogStatement insert_column = {
 	"INSERT INTO schema_guard.job_columns (job_id, attnum, colname, "
-	"kind, fill_expr, fill_node, not_null, check_name, identity, "
-	"identity_options, staging_seq) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-	11, {INT8OID, INT2OID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID,
-	NAMEOID, CHAROID, TEXTOID, OIDOID}
+	"kind, fill_expr, fill_sql, fill_node, atttype, atttypmod, not_null, check_name, "
+	"identity, identity_options, staging_seq) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+	14, {INT8OID, INT2OID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, OIDOID, INT4OID,
+	BOOLOID, NAMEOID, CHAROID, TEXTOID, OIDOID}
 };
 static const CatalogStatement insert_constraint = {
 	"INSERT INTO schema_guard.job_constraints (job_id, conname, attnum, "
-	"kind, index_sql, constraint_sql, leaf_sql) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7)",
-	7, {INT8OID, NAMEOID, INT2OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}
+	"kind, is_deferrable, is_deferred) VALUES ($1, $2, $3, $4, $5, $6)",
+	6, {INT8OID, NAMEOID, INT2OID, TEXTOID, BOOLOID, BOOLOID}
+};
+static const CatalogStatement insert_object = {
+	"INSERT INTO schema_guard.job_objects (job_id, kind, relid, name, objid, definition) "
+	"VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id, kind, relid, name) "
+	"DO UPDATE SET objid = excluded.objid",
+	6, {INT8OID, TEXTOID, OIDOID, NAMEOID, OIDOID, TEXTOID}
 };
 static const CatalogStatement insert_leaf = {
 	"INSERT INTO schema_guard.job_leaves (job_id, relid, pass, end_block, "
@@ -263,12 +297,14 @@ rehearse_job_insert(void)
 	SgJobColumn *col = palloc0(sizeof(SgJobColumn));
 	SgJobLeaf  *leaf = palloc0(sizeof(SgJobLeaf));
 	SgJobConstraint *con = palloc0(sizeof(SgJobConstraint));
+	SgJobObject *obj = palloc0(sizeof(SgJobObject));
 
 	job->job_id = -1;			/* never a real job's */
 	job->relid = RelationRelationId;
 	job->role = GetUserId();
-	job->statement = job->search_path = job->trigger_name = "";
-	col->colname = col->fill_expr = col->fill_node = "";
+	job->statement = job->search_path = job->trigger_name = job->bound_to = "";
+	col->colname = col->fill_expr = col->fill_sql = col->fill_node = "";
+	col->atttype = INT4OID;
 	col->kind = "default";
 	job->columns = list_make1(col);
 	leaf->relid = RelationRelationId;
@@ -277,6 +313,10 @@ rehearse_job_insert(void)
 	con->conname = "";
 	con->kind = "check";
 	job->constraints = list_make1(con);
+	obj->kind = "constraint";
+	obj->relid = RelationRelationId;
+	obj->name = "";
+	job->objects = list_make1(obj);
 	sg_job_insert(job);
 }
 
@@ -392,6 +432,64 @@ text_or_null(const char *s, char *null)
 	return s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
+/* A list of C strings as a text[] datum. */
+static Datum
+text_array(List *strings)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * (list_length(strings) + 1));
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, strings)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* A text[] datum as a list of C strings, in the current memory context. */
+static List *
+text_array_list(Datum array)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(array);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+	List	   *strings = NIL;
+
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+		if (!nulls[i])
+			strings = lappend(strings, TextDatumGetCString(elems[i]));
+	return strings;
+}
+
+/*
+ * Record objects a job created; an object recorded already (the same
+ * kind, table and name) gets the new OID, as after the job was bound again.
+ */
+void
+sg_job_add_objects(SgJob *job, List *objects)
+{
+	ListCell   *lc;
+
+	connect_spi();
+	foreach(lc, objects)
+	{
+		SgJobObject *obj = lfirst(lc);
+		Datum		values[6];
+		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+		values[0] = Int64GetDatum(job->job_id);
+		values[1] = CStringGetTextDatum(obj->kind);
+		values[2] = ObjectIdGetDatum(obj->relid);
+		values[3] = CStringGetDatum(obj->name);
+		values[4] = ObjectIdGetDatum(obj->objid);
+		values[5] = text_or_null(obj->definition, &nulls[5]);
+		catalog_exec_statement(&insert_object, values, nulls);
+	}
+	finish_spi();
+}
+
 void
 sg_job_insert(SgJob *job)
 {
@@ -405,8 +503,8 @@ sg_job_insert(SgJob *job)
 	job->blocks_total = blocks_total;
 
 	{
-		Datum		values[10];
-		char		nulls[10];
+		Datum		values[12];
+		char		nulls[12];
 		Datum	   *added = palloc(sizeof(Datum) * (list_length(job->added_attnums) + 1));
 		int			nadded = 0;
 
@@ -415,24 +513,26 @@ sg_job_insert(SgJob *job)
 		values[2] = ObjectIdGetDatum(job->role);
 		values[3] = CStringGetTextDatum(job->statement);
 		values[4] = CStringGetTextDatum(job->search_path);
-		values[5] = CStringGetDatum(job->trigger_name);
-		values[6] = Int64GetDatum(blocks_total);
-		values[7] = Int32GetDatum(job->batch_blocks);
+		values[5] = text_array(job->settings);
+		values[6] = CStringGetTextDatum(job->bound_to);
+		values[7] = CStringGetDatum(job->trigger_name);
+		values[8] = Int64GetDatum(blocks_total);
+		values[9] = Int32GetDatum(job->batch_blocks);
 		foreach(lc, job->added_attnums)
 			added[nadded++] = Int16GetDatum((int16) lfirst_int(lc));
-		values[8] = PointerGetDatum(construct_array(added, nadded, INT2OID, sizeof(int16),
-													true, TYPALIGN_SHORT));
+		values[10] = PointerGetDatum(construct_array(added, nadded, INT2OID, sizeof(int16),
+													 true, TYPALIGN_SHORT));
 		memset(nulls, ' ', sizeof(nulls));
-		values[9] = TimestampTzGetDatum(job->locked_at);
-		nulls[9] = job->locked_at ? ' ' : 'n';
+		values[11] = TimestampTzGetDatum(job->locked_at);
+		nulls[11] = job->locked_at ? ' ' : 'n';
 		catalog_exec_statement(&insert_job, values, nulls);
 	}
 
 	foreach(lc, job->columns)
 	{
 		SgJobColumn *col = lfirst(lc);
-		Datum		values[11];
-		char		nulls[11];
+		Datum		values[14];
+		char		nulls[14];
 
 		memset(nulls, ' ', sizeof(nulls));
 		values[0] = Int64GetDatum(job->job_id);
@@ -440,36 +540,38 @@ sg_job_insert(SgJob *job)
 		values[2] = CStringGetDatum(col->colname);
 		values[3] = CStringGetTextDatum(col->kind);
 		values[4] = CStringGetTextDatum(col->fill_expr);
-		values[5] = CStringGetTextDatum(col->fill_node);
-		values[6] = BoolGetDatum(col->not_null);
-		values[7] = col->check_name ? CStringGetDatum(col->check_name) : (Datum) 0;
-		nulls[7] = col->check_name ? ' ' : 'n';
-		values[8] = CharGetDatum(col->identity);
-		nulls[8] = col->identity ? ' ' : 'n';
-		values[9] = text_or_null(col->identity_options, &nulls[9]);
-		values[10] = ObjectIdGetDatum(col->staging_seq);
-		nulls[10] = OidIsValid(col->staging_seq) ? ' ' : 'n';
+		values[5] = CStringGetTextDatum(col->fill_sql);
+		values[6] = CStringGetTextDatum(col->fill_node);
+		values[7] = ObjectIdGetDatum(col->atttype);
+		values[8] = Int32GetDatum(col->atttypmod);
+		values[9] = BoolGetDatum(col->not_null);
+		values[10] = col->check_name ? CStringGetDatum(col->check_name) : (Datum) 0;
+		nulls[10] = col->check_name ? ' ' : 'n';
+		values[11] = CharGetDatum(col->identity);
+		nulls[11] = col->identity ? ' ' : 'n';
+		values[12] = text_or_null(col->identity_options, &nulls[12]);
+		values[13] = ObjectIdGetDatum(col->staging_seq);
+		nulls[13] = OidIsValid(col->staging_seq) ? ' ' : 'n';
 		catalog_exec_statement(&insert_column, values, nulls);
 	}
 
 	foreach(lc, job->constraints)
 	{
 		SgJobConstraint *con = lfirst(lc);
-		Datum		values[7];
-		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		Datum		values[6];
 
 		values[0] = Int64GetDatum(job->job_id);
 		values[1] = CStringGetDatum(con->conname);
 		values[2] = Int16GetDatum(con->attnum);
 		values[3] = CStringGetTextDatum(con->kind);
-		values[4] = text_or_null(con->index_sql, &nulls[4]);
-		values[5] = text_or_null(con->constraint_sql, &nulls[5]);
-		values[6] = text_or_null(con->leaf_sql, &nulls[6]);
-		catalog_exec_statement(&insert_constraint, values, nulls);
+		values[4] = BoolGetDatum(con->deferrable);
+		values[5] = BoolGetDatum(con->initdeferred);
+		catalog_exec_statement(&insert_constraint, values, NULL);
 	}
 
 	finish_spi();
 	sg_job_add_leaves(job, job->leaves);
+	sg_job_add_objects(job, job->objects);
 	sg_job_event(job->job_id, "created", job->statement);
 }
 
@@ -497,8 +599,9 @@ load_columns(SgJob *job, MemoryContext cxt)
 {
 	uint64		i;
 
-	catalog_read_job_rows("SELECT attnum, colname::text, kind, fill_expr, fill_node, not_null, "
-						  "check_name::text, identity, identity_options, staging_seq::oid "
+	catalog_read_job_rows("SELECT attnum, colname::text, kind, fill_expr, fill_sql, fill_node, "
+						  "atttype::oid, atttypmod, not_null, check_name::text, identity, "
+						  "identity_options, staging_seq::oid "
 						  "FROM schema_guard.job_columns WHERE job_id = $1 ORDER BY attnum",
 						  job->job_id);
 	for (i = 0; i < SPI_processed; i++)
@@ -514,13 +617,16 @@ load_columns(SgJob *job, MemoryContext cxt)
 		col->colname = get_text(tup, desc, 2);
 		col->kind = get_text(tup, desc, 3);
 		col->fill_expr = get_text(tup, desc, 4);
-		col->fill_node = get_text(tup, desc, 5);
-		col->not_null = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
-		col->check_name = get_text(tup, desc, 7);
-		d = SPI_getbinval(tup, desc, 8, &isnull);
+		col->fill_sql = get_text(tup, desc, 5);
+		col->fill_node = get_text(tup, desc, 6);
+		col->atttype = DatumGetObjectId(SPI_getbinval(tup, desc, 7, &isnull));
+		col->atttypmod = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
+		col->not_null = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
+		col->check_name = get_text(tup, desc, 10);
+		d = SPI_getbinval(tup, desc, 11, &isnull);
 		col->identity = isnull ? '\0' : DatumGetChar(d);
-		col->identity_options = get_text(tup, desc, 9);
-		d = SPI_getbinval(tup, desc, 10, &isnull);
+		col->identity_options = get_text(tup, desc, 12);
+		d = SPI_getbinval(tup, desc, 13, &isnull);
 		col->staging_seq = isnull ? InvalidOid : DatumGetObjectId(d);
 		job->columns = lappend(job->columns, col);
 		MemoryContextSwitchTo(old);
@@ -532,7 +638,7 @@ load_constraints(SgJob *job, MemoryContext cxt)
 {
 	uint64		i;
 
-	catalog_read_job_rows("SELECT conname::text, attnum, kind, index_sql, constraint_sql, leaf_sql "
+	catalog_read_job_rows("SELECT conname::text, attnum, kind, is_deferrable, is_deferred "
 						  "FROM schema_guard.job_constraints WHERE job_id = $1 ORDER BY conname",
 						  job->job_id);
 	for (i = 0; i < SPI_processed; i++)
@@ -546,10 +652,36 @@ load_constraints(SgJob *job, MemoryContext cxt)
 		con->conname = get_text(tup, desc, 1);
 		con->attnum = DatumGetInt16(SPI_getbinval(tup, desc, 2, &isnull));
 		con->kind = get_text(tup, desc, 3);
-		con->index_sql = get_text(tup, desc, 4);
-		con->constraint_sql = get_text(tup, desc, 5);
-		con->leaf_sql = get_text(tup, desc, 6);
+		con->deferrable = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		con->initdeferred = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		job->constraints = lappend(job->constraints, con);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+static void
+load_objects(SgJob *job, MemoryContext cxt)
+{
+	uint64		i;
+
+	catalog_read_job_rows("SELECT kind, relid::oid, name::text, objid, definition "
+						  "FROM schema_guard.job_objects WHERE job_id = $1 "
+						  "ORDER BY kind, relid::oid, name",
+						  job->job_id);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		SgJobObject *obj = palloc0(sizeof(SgJobObject));
+		bool		isnull;
+
+		obj->kind = get_text(tup, desc, 1);
+		obj->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		obj->name = get_text(tup, desc, 3);
+		obj->objid = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+		obj->definition = get_text(tup, desc, 5);
+		job->objects = lappend(job->objects, obj);
 		MemoryContextSwitchTo(old);
 	}
 }
@@ -599,7 +731,7 @@ sg_job_load(int64 job_id, bool missing_ok)
 	catalog_exec("SELECT relid::oid, role::oid, state, phase, statement, search_path, "
 				 "trigger_name::text, blocks_total, blocks_done, rows_done, batch_blocks, "
 				 "COALESCE(batch_time, 0), COALESCE(batch_delay, -1), last_error, "
-				 "added_columns "
+				 "added_columns, settings, bound_to "
 				 "FROM schema_guard.jobs WHERE job_id = $1",
 				 1, types, values, NULL, true);
 	if (SPI_processed == 1)
@@ -613,9 +745,6 @@ sg_job_load(int64 job_id, bool missing_ok)
 		job->job_id = job_id;
 		job->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
 		job->role = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
-		/* the job acts as the table's owner of the moment */
-		if (OidIsValid(sg_rel_owner(job->relid)))
-			job->role = sg_rel_owner(job->relid);
 		job->state = get_text(tup, desc, 3);
 		job->phase = get_text(tup, desc, 4);
 		job->statement = get_text(tup, desc, 5);
@@ -636,10 +765,13 @@ sg_job_load(int64 job_id, bool missing_ok)
 			for (i = 0; i < ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)); i++)
 				job->added_attnums = lappend_int(job->added_attnums, attnums[i]);
 		}
+		job->settings = text_array_list(SPI_getbinval(tup, desc, 16, &isnull));
+		job->bound_to = get_text(tup, desc, 17);
 		MemoryContextSwitchTo(old);
 
 		load_columns(job, cxt);
 		load_constraints(job, cxt);
+		load_objects(job, cxt);
 		load_leaves(job, cxt);
 	}
 	finish_spi();
@@ -729,14 +861,6 @@ sg_job_is_runnable(const SgJob *job)
 	return strcmp(job->state, "queued") == 0 || strcmp(job->state, "running") == 0;
 }
 
-bool
-sg_job_is_finished(const SgJob *job)
-{
-	return strcmp(job->state, "done") == 0 ||
-		strcmp(job->state, "cancelled") == 0 ||
-		strcmp(job->state, "reverted") == 0;
-}
-
 /*
  * The tables of the job's tree that store rows, as leaves to fill: the
  * table itself, or every partition and inheritance child.  Each leaf
@@ -821,47 +945,6 @@ sg_job_leaf_done(SgJob *job, SgJobLeaf *leaf)
 	leaf->done = true;
 }
 
-/*
- * DROP TRIGGER statements for the job's fill triggers: on the table, and on
- * each inheritance child (partitions' clones go with their parent's).
- */
-List *
-sg_drop_trigger_sqls(const SgJob *job)
-{
-	List	   *sqls = NIL;
-	ListCell   *lc;
-
-	if (get_rel_name(job->relid) == NULL)
-		return NIL;
-	foreach(lc, find_all_inheritors(job->relid, NoLock, NULL))
-	{
-		Oid			relid = lfirst_oid(lc);
-		Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
-		ScanKeyData key[2];
-		SysScanDesc scan;
-		HeapTuple	tup;
-		bool		own = false;
-
-		ScanKeyInit(&key[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
-					F_OIDEQ, ObjectIdGetDatum(relid));
-		ScanKeyInit(&key[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber,
-					F_NAMEEQ, CStringGetDatum(job->trigger_name));
-		scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 2, key);
-		tup = systable_getnext(scan);
-		/* a partition's clone goes with its parent's trigger */
-		own = HeapTupleIsValid(tup) &&
-			!OidIsValid(((Form_pg_trigger) GETSTRUCT(tup))->tgparentid);
-		systable_endscan(scan);
-		table_close(tgrel, AccessShareLock);
-		if (own)
-			sqls = lappend(sqls,
-						   psprintf("DROP TRIGGER %s ON %s", quote_identifier(job->trigger_name),
-									quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-															   get_rel_name(relid))));
-	}
-	return sqls;
-}
-
 /* A relation's owner, or InvalidOid if it is gone. */
 Oid
 sg_rel_owner(Oid relid)
@@ -927,24 +1010,42 @@ sg_job_active_on(Oid relid)
 	return job_id;
 }
 
-/* The unfinished job whose fill trigger on the table this is; 0 if none. */
-int64
-sg_job_of_trigger(Oid relid, const char *trigger)
+/*
+ * The file a job has recorded for a leaf, read with a snapshot of now (a
+ * commit that happened while the caller waited for a lock is seen).
+ */
+Oid
+sg_job_leaf_file(int64 job_id, Oid relid)
 {
-	Oid			types[2] = {OIDOID, NAMEOID};
+	Oid			types[2] = {INT8OID, OIDOID};
 	Datum		values[2];
+	Oid			file = InvalidOid;
+	bool		isnull;
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = ObjectIdGetDatum(relid);
+	connect_spi();
+	/* not read-only: SPI takes a new snapshot for the statement */
+	catalog_exec("SELECT relfilenode FROM schema_guard.job_leaves WHERE job_id = $1 AND relid = $2",
+				 2, types, values, NULL, false);
+	if (SPI_processed == 1)
+		file = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+	finish_spi();
+	return file;
+}
+
+/* The oldest job that is queued or running, 0 if none. */
+int64
+sg_job_next_runnable(void)
+{
 	int64		job_id = 0;
 	bool		isnull;
 
-	values[0] = ObjectIdGetDatum(relid);
-	values[1] = CStringGetDatum(trigger);
 	connect_spi();
-	catalog_exec("SELECT j.job_id FROM schema_guard.jobs j "
-				 "WHERE j.trigger_name = $2 AND j.state NOT IN ('done', 'cancelled', 'reverted') "
-				 "AND (j.relid = $1 OR EXISTS (SELECT 1 FROM schema_guard.job_leaves l "
-				 "                             WHERE l.job_id = j.job_id AND l.relid = $1)) "
-				 "LIMIT 1",
-				 2, types, values, NULL, true);
+	catalog_exec("SELECT job_id FROM schema_guard.jobs "
+				 "WHERE state IN ('queued', 'running') ORDER BY job_id LIMIT 1",
+				 0, NULL, NULL, NULL, true);
 	if (SPI_processed == 1)
 		job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 1, &isnull));
@@ -952,31 +1053,54 @@ sg_job_of_trigger(Oid relid, const char *trigger)
 	return job_id;
 }
 
-/* Fill triggers of the unfinished jobs on a table (or leaf). */
-List *
-sg_job_triggers_on(Oid relid)
+/* Say why a job does not go on, without changing its state. */
+void
+sg_job_note_error(int64 job_id, const char *error)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	Oid			types[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	List	   *names = NIL;
-	uint64		i;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
 
+	values[0] = Int64GetDatum(job_id);
+	values[1] = CStringGetTextDatum(error);
 	connect_spi();
-	catalog_exec("SELECT j.trigger_name::text FROM schema_guard.jobs j "
-				 "WHERE j.state NOT IN ('done', 'cancelled', 'reverted') "
-				 "AND (j.relid = $1 OR EXISTS (SELECT 1 FROM schema_guard.job_leaves l "
-				 "                             WHERE l.job_id = j.job_id AND l.relid = $1))",
-				 1, types, values, NULL, true);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-
-		names = lappend(names, get_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-		MemoryContextSwitchTo(old);
-	}
+	catalog_exec("UPDATE schema_guard.jobs SET last_error = $2, updated_at = pg_catalog.now() "
+				 "WHERE job_id = $1",
+				 2, types, values, NULL, false);
 	finish_spi();
-	return names;
+	sg_job_event(job_id, "waiting", error);
+}
+
+/* The job is bound where it runs now. */
+void
+sg_job_set_binding(int64 job_id, const char *bound_to)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = CStringGetTextDatum(bound_to);
+	connect_spi();
+	catalog_exec("UPDATE schema_guard.jobs SET bound_to = $2, updated_at = pg_catalog.now() "
+				 "WHERE job_id = $1",
+				 2, types, values, NULL, false);
+	finish_spi();
+}
+
+/* A column's fill expression, bound again. */
+void
+sg_job_set_fill_node(int64 job_id, AttrNumber attnum, const char *fill_node)
+{
+	Oid			types[3] = {INT8OID, INT2OID, TEXTOID};
+	Datum		values[3];
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = Int16GetDatum(attnum);
+	values[2] = CStringGetTextDatum(fill_node);
+	connect_spi();
+	catalog_exec("UPDATE schema_guard.job_columns SET fill_node = $3 "
+				 "WHERE job_id = $1 AND attnum = $2",
+				 3, types, values, NULL, false);
+	finish_spi();
 }
 
 /* The oldest unfinished job in this database, and its table; 0 if none. */
@@ -1002,52 +1126,41 @@ sg_job_any_active(Oid *relid)
 }
 
 /*
- * A job's table got a new file in this transaction without its tuples
- * being formed anew: adopt the file.  After TRUNCATE no row is left to
- * fill, so the first pass is complete.
+ * A leaf of a job got a new file without its tuples being formed anew
+ * (TRUNCATE, SET TABLESPACE): adopt it, if the job knew the old one.  After
+ * TRUNCATE no row is left to fill, so the leaf is done.
  */
 void
-sg_job_adopt_new_files(bool truncated)
+sg_job_adopt_file(int64 job_id, Oid relid, Oid old_file, Oid new_file, bool truncated)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	uint64		i;
-	List	   *jobs = NIL;
-	ListCell   *lc;
+	Oid			types[5] = {INT8OID, OIDOID, OIDOID, OIDOID, BOOLOID};
+	Datum		values[5];
+	bool		adopted;
 
+	values[0] = Int64GetDatum(job_id);
+	values[1] = ObjectIdGetDatum(relid);
+	values[2] = ObjectIdGetDatum(old_file);
+	values[3] = ObjectIdGetDatum(new_file);
+	values[4] = BoolGetDatum(truncated);
 	connect_spi();
-	catalog_exec(truncated
-				 ? "UPDATE schema_guard.job_leaves l SET relfilenode = c.relfilenode, "
-				 "  end_block = 0, next_block = 0, done = true "
-				 "FROM pg_catalog.pg_class c, schema_guard.jobs j "
-				 "WHERE c.oid = l.relid AND j.job_id = l.job_id AND c.relfilenode <> l.relfilenode "
-				 "AND j.state NOT IN ('done', 'cancelled', 'reverted') RETURNING l.job_id"
-				 : "UPDATE schema_guard.job_leaves l SET relfilenode = c.relfilenode "
-				 "FROM pg_catalog.pg_class c, schema_guard.jobs j "
-				 "WHERE c.oid = l.relid AND j.job_id = l.job_id AND c.relfilenode <> l.relfilenode "
-				 "AND j.state NOT IN ('done', 'cancelled', 'reverted') RETURNING l.job_id",
-				 0, NULL, NULL, NULL, false);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-													 SPI_tuptable->tupdesc, 1, &isnull));
-
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-
-		jobs = lappend(jobs, (void *) (intptr_t) id);
-		MemoryContextSwitchTo(old);
-	}
+	catalog_exec("UPDATE schema_guard.job_leaves SET relfilenode = $4, "
+				 "end_block = CASE WHEN $5 THEN 0 ELSE end_block END, "
+				 "next_block = CASE WHEN $5 THEN 0 ELSE next_block END, "
+				 "done = done OR $5 "
+				 "WHERE job_id = $1 AND relid = $2 AND relfilenode = $3",
+				 5, types, values, NULL, false);
+	adopted = SPI_processed > 0;
 	finish_spi();
-	foreach(lc, jobs)
-		sg_job_event((int64) (intptr_t) lfirst(lc),
-					 truncated ? "truncated" : "moved",
-					 truncated ? "the table was truncated: no row is left to fill"
-					 : "the table moved to another tablespace");
-	if (jobs != NIL)
-		sg_request_worker_at_commit();
+	if (!adopted)
+		return;
+	sg_job_event(job_id, truncated ? "truncated" : "moved",
+				 truncated ? psprintf("table %s was truncated: no row of it is left to fill",
+									  sg_qualified_relname(relid))
+				 : psprintf("table %s moved to another tablespace", sg_qualified_relname(relid)));
+	sg_request_worker_at_commit();
 }
 
-/* Ids of the unfinished jobs on a table, oldest first. */
+/* Ids of the unfinished jobs on a table (every table: InvalidOid), oldest first. */
 List *
 sg_jobs_active_on(Oid relid)
 {
@@ -1058,7 +1171,7 @@ sg_jobs_active_on(Oid relid)
 	uint64		i;
 
 	connect_spi();
-	catalog_exec("SELECT job_id FROM schema_guard.jobs WHERE relid = $1 "
+	catalog_exec("SELECT job_id FROM schema_guard.jobs WHERE (relid = $1 OR $1 = 0) "
 				 "AND state NOT IN ('done', 'cancelled', 'reverted') ORDER BY job_id",
 				 1, types, values, NULL, true);
 	for (i = 0; i < SPI_processed; i++)

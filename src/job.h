@@ -20,7 +20,10 @@ typedef struct SgJobColumn
 	char	   *colname;		/* at ALTER time, for messages */
 	char	   *kind;			/* "default", "serial" or "identity" */
 	char	   *fill_expr;		/* the fill value, deparsed, for people */
-	char	   *fill_node;		/* the fill value, cooked, for evaluation */
+	char	   *fill_sql;		/* the fill value, schema-qualified */
+	char	   *fill_node;		/* the fill value, cooked, where bound_to says */
+	Oid			atttype;		/* the column's type and typmod */
+	int32		atttypmod;
 	bool		not_null;
 	char	   *check_name;		/* helper CHECK (c IS NOT NULL) NOT VALID */
 	char		identity;		/* ATTRIBUTE_IDENTITY_* or '\0' */
@@ -28,20 +31,33 @@ typedef struct SgJobColumn
 	Oid			staging_seq;	/* identity: the sequence used meanwhile */
 } SgJobColumn;
 
-/* A constraint of an added column that the job finishes. */
+/*
+ * A constraint of an added column that the job finishes.  Its objects (the
+ * NOT VALID constraint, or the index a UNIQUE or PRIMARY KEY is built on)
+ * are the job's objects of that name.
+ */
 typedef struct SgJobConstraint
 {
 	char	   *conname;
 	AttrNumber	attnum;
 	char	   *colname;		/* at ALTER time */
 	char	   *kind;			/* "check", "foreign key", "unique", "primary key" */
-	char	   *index_sql;		/* unique/primary key: the concurrent build */
-	char	   *constraint_sql; /* ADD CONSTRAINT at the end: USING INDEX for
-								 * unique/primary key, the parent's foreign
-								 * key on a partitioned table */
-	char	   *leaf_sql;		/* foreign key on a partitioned table: the
-								 * NOT VALID constraint each leaf gets */
+	bool		deferrable;		/* unique/primary key: as declared */
+	bool		initdeferred;
+	/* while staging only, not stored */
+	char	   *index_sql;		/* unique/primary key: the index to reserve */
+	char	   *leaf_sql;		/* partitioned foreign key: each leaf's NOT VALID one */
 } SgJobConstraint;
+
+/* An object the job created, and may change or drop. */
+typedef struct SgJobObject
+{
+	char	   *kind;			/* "fill trigger", "helper check", "constraint", "index" */
+	Oid			relid;			/* the table it belongs to */
+	char	   *name;			/* at creation, to find it again elsewhere */
+	Oid			objid;			/* valid where the job's bound_to says */
+	char	   *definition;		/* an index's CREATE INDEX, to make it again */
+} SgJobObject;
 
 /* One table that stores rows the job fills. */
 typedef struct SgJobLeaf
@@ -59,11 +75,13 @@ typedef struct SgJob
 {
 	int64		job_id;
 	Oid			relid;
-	Oid			role;			/* the table's owner: the job acts as it */
+	Oid			role;			/* the table's owner at the ALTER: computes values */
 	char	   *state;
 	char	   *phase;
 	char	   *statement;
 	char	   *search_path;	/* the ALTER's search_path, pinned */
+	List	   *settings;		/* the ALTER's value-shaping settings, "name=value" */
+	char	   *bound_to;		/* where the OIDs below are valid */
 	char	   *trigger_name;
 	TimestampTz locked_at;		/* when the ALTER got its table lock */
 	int64		blocks_total;
@@ -75,6 +93,7 @@ typedef struct SgJob
 	char	   *last_error;
 	List	   *columns;		/* SgJobColumn: columns to fill */
 	List	   *constraints;	/* SgJobConstraint */
+	List	   *objects;		/* SgJobObject */
 	List	   *leaves;			/* SgJobLeaf */
 	List	   *added_attnums;	/* every column the ALTER added, staged or not */
 } SgJob;
@@ -87,6 +106,7 @@ typedef struct SgSavedUser
 	int			nestlevel;		/* of the pinned search_path */
 } SgSavedUser;
 
+extern char *sg_extension_version(void);
 extern Oid	sg_extension_owner(void);
 extern void sg_become_extension_owner(SgSavedUser *saved);
 extern void sg_restore_user(const SgSavedUser *saved, bool ok);
@@ -101,19 +121,22 @@ extern void sg_job_set_state(int64 job_id, const char *state,
 							 const char *detail);
 extern void sg_job_set_batch(int64 job_id, int batch_time_ms, int batch_delay_ms);
 extern bool sg_job_is_runnable(const SgJob *job);
-extern bool sg_job_is_finished(const SgJob *job);
 extern List *sg_jobs_active_on(Oid relid);
 extern int64 sg_job_active_on(Oid relid);
 extern char *sg_column_name(Oid relid, AttrNumber attnum);
 extern char *sg_qualified_relname(Oid relid);
 extern Oid	sg_rel_owner(Oid relid);
-extern List *sg_drop_trigger_sqls(const SgJob *job);
 extern List *sg_job_make_leaves(Oid relid, bool recurse, List *columns);
 extern void sg_job_add_leaves(SgJob *job, List *leaves);
+extern void sg_job_add_objects(SgJob *job, List *objects);
 extern void sg_job_leaf_done(SgJob *job, SgJobLeaf *leaf);
 extern int64 sg_job_any_active(Oid *relid);
-extern int64 sg_job_of_trigger(Oid relid, const char *trigger);
-extern List *sg_job_triggers_on(Oid relid);
-extern void sg_job_adopt_new_files(bool truncated);
+extern int64 sg_job_next_runnable(void);
+extern Oid	sg_job_leaf_file(int64 job_id, Oid relid);
+extern void sg_job_note_error(int64 job_id, const char *error);
+extern void sg_job_set_binding(int64 job_id, const char *bound_to);
+extern void sg_job_set_fill_node(int64 job_id, AttrNumber attnum, const char *fill_node);
+extern void sg_job_adopt_file(int64 job_id, Oid relid, Oid old_file, Oid new_file,
+							  bool truncated);
 
 #endif							/* SG_JOB_H */

@@ -57,7 +57,10 @@ typedef struct SgDatabase
 	bool		warned;			/* told the log no worker slot was free */
 	TimestampTz pending_since;
 	pid_t		worker_pid;		/* 0: no worker running */
+	Latch	   *worker_latch;	/* to wake it when a job changes */
 	bool		worker_starting;
+	TimestampTz not_before;		/* start no worker before this */
+	int			quick_exits;	/* workers that left jobs unfinished, in a row */
 	uint64		worker_generation;	/* which launch the flags above are about */
 	SgWorkerState state;		/* written by the worker */
 } SgDatabase;
@@ -202,6 +205,28 @@ sg_wake_launcher(Oid dboid)
 		SetLatch(latch);
 }
 
+/*
+ * Wake the database's worker, if one runs: a job was paused, resumed,
+ * cancelled or given new batch settings, and a worker sleeping out a long
+ * delay must see that now.
+ */
+static void
+wake_worker(Oid dboid)
+{
+	SgDatabase *db;
+	Latch	   *latch = NULL;
+
+	if (sg_shared == NULL)
+		return;
+	SpinLockAcquire(&sg_shared->mutex);
+	db = database_entry(dboid, false);
+	if (db && db->worker_pid != 0)
+		latch = db->worker_latch;
+	SpinLockRelease(&sg_shared->mutex);
+	if (latch)
+		SetLatch(latch);
+}
+
 /* Remember that a database uses schema_guard, so the naptime probe covers it. */
 static void
 mark_known(Oid dboid)
@@ -231,7 +256,10 @@ xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 			if (wake_at_commit)
+			{
 				sg_wake_launcher(MyDatabaseId);
+				wake_worker(MyDatabaseId);
+			}
 			wake_at_commit = false;
 			break;
 		case XACT_EVENT_PREPARE:
@@ -282,6 +310,7 @@ worker_detach(int code, Datum arg)
 		return;
 	SpinLockAcquire(&sg_shared->mutex);
 	my_database->worker_pid = 0;
+	my_database->worker_latch = NULL;
 	my_database->worker_starting = false;
 	memset(&my_database->state, 0, sizeof(SgWorkerState));
 	SpinLockRelease(&sg_shared->mutex);
@@ -296,19 +325,25 @@ sg_worker_attach(Oid dboid)
 	if (my_database)
 	{
 		my_database->worker_pid = MyProcPid;
+		my_database->worker_latch = MyLatch;
 		my_database->worker_starting = false;
 	}
 	SpinLockRelease(&sg_shared->mutex);
 	before_shmem_exit(worker_detach, (Datum) 0);
 }
 
+/*
+ * Does the database have unfinished jobs?  If the worker leaves them so,
+ * the launcher starts another one soon (after retry_ms, at least).
+ */
 void
-sg_worker_set_known(bool known)
+sg_worker_set_known(bool known, int retry_ms)
 {
 	if (my_database == NULL)
 		return;
 	SpinLockAcquire(&sg_shared->mutex);
 	my_database->known = known;
+	my_database->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), retry_ms);
 	SpinLockRelease(&sg_shared->mutex);
 }
 
@@ -319,6 +354,7 @@ sg_worker_publish(const SgWorkerState *state)
 		return;
 	SpinLockAcquire(&sg_shared->mutex);
 	my_database->state = *state;
+	my_database->quick_exits = 0;	/* it is making progress */
 	SpinLockRelease(&sg_shared->mutex);
 }
 
@@ -508,6 +544,7 @@ reap_workers(void)
 		if (GetBackgroundWorkerPid(lw->handle, &pid) == BGWH_STOPPED)
 		{
 			SgDatabase *db;
+			TimestampTz now = GetCurrentTimestamp();
 
 			/*
 			 * A worker clears its entry when it exits; this covers one that
@@ -518,7 +555,23 @@ reap_workers(void)
 			if (db && db->worker_generation == lw->generation)
 			{
 				db->worker_pid = 0;
+				db->worker_latch = NULL;
 				db->worker_starting = false;
+				/*
+				 * It left jobs unfinished (it was terminated, or failed):
+				 * another one soon, backing off while that repeats.
+				 */
+				if (db->known && !db->pending)
+				{
+					TimestampTz retry = TimestampTzPlusMilliseconds(now,
+																	Min(1000 << Min(db->quick_exits, 10),
+																		sg_naptime_s * 1000));
+
+					db->pending = true;
+					db->pending_since = now;
+					db->not_before = Max(db->not_before, retry);
+					db->quick_exits++;
+				}
 			}
 			SpinLockRelease(&sg_shared->mutex);
 			pfree(lw->handle);
@@ -572,6 +625,7 @@ start_pending_workers(void)
 	for (;;)
 	{
 		SgDatabase *next = NULL;
+		TimestampTz now = GetCurrentTimestamp();
 		Oid			dboid;
 		uint64		generation;
 		int			running = 0;
@@ -587,7 +641,7 @@ start_pending_workers(void)
 
 			if (db->worker_pid != 0 || db->worker_starting)
 				running++;
-			else if (db->pending &&
+			else if (db->pending && db->not_before <= now &&
 					 (next == NULL ||
 					  (db->woken && !next->woken) ||
 					  (db->woken == next->woken && db->pending_since < next->pending_since)))
@@ -633,6 +687,21 @@ start_pending_workers(void)
 	}
 }
 
+/* Is a worker to be started again once its delay is over? */
+static bool
+restart_due(void)
+{
+	bool		due = false;
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	SpinLockAcquire(&sg_shared->mutex);
+	for (i = 0; i < SG_MAX_DATABASES; i++)
+		due |= sg_shared->dbs[i].pending && sg_shared->dbs[i].not_before > now;
+	SpinLockRelease(&sg_shared->mutex);
+	return due;
+}
+
 void
 sg_launcher_main(Datum main_arg)
 {
@@ -675,7 +744,7 @@ sg_launcher_main(Datum main_arg)
 		backlog = start_pending_workers();
 
 		/* with a backlog, look again soon: a slot may free up */
-		timeout_ms = backlog ? 1000L : sg_naptime_s * 1000L;
+		timeout_ms = backlog || restart_due() ? 1000L : sg_naptime_s * 1000L;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -17,7 +17,8 @@ typedef enum SgWaitReason
 	SG_WAIT_DELAY,				/* the pause between batches */
 	SG_WAIT_LOCK,				/* a lock wait timed out; backing off */
 	SG_WAIT_REPLICATION_LAG,	/* a standby is too far behind */
-	SG_WAIT_WAL_RATE			/* over schema_guard.max_wal_rate */
+	SG_WAIT_WAL_RATE,			/* over schema_guard.max_wal_rate */
+	SG_WAIT_TRANSACTIONS		/* an index build waits for older transactions */
 } SgWaitReason;
 
 typedef struct SgWorkerState
@@ -31,7 +32,7 @@ typedef struct SgWorkerState
 
 extern void sg_wake_launcher(Oid dboid);
 extern void sg_worker_attach(Oid dboid);
-extern void sg_worker_set_known(bool known);
+extern void sg_worker_set_known(bool known, int retry_ms);
 extern void sg_worker_publish(const SgWorkerState *state);
 extern int	sg_worker_states(Oid *dboids, pid_t *pids, SgWorkerState *states, int max);
 extern const char *sg_wait_reason_name(SgWaitReason reason);

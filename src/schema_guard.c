@@ -17,6 +17,8 @@
 #include "utils/guc.h"
 
 #include "schema_guard.h"
+#include "fill.h"
+#include "guard.h"
 #include "trigger.h"
 
 PG_MODULE_MAGIC;
@@ -47,6 +49,35 @@ static const struct config_enum_entry mode_options[] = {
 	{"off", SG_MODE_OFF, false},
 	{NULL, 0, false}
 };
+
+/*
+ * The smallest batch may not be larger than the largest.  Each bound is
+ * checked against the other's value at the time; changing both the wrong
+ * way in one reload is refused for one of them, and the log says which.
+ */
+static bool
+check_batch_min_blocks(int *newval, void **extra, GucSource source)
+{
+	if (*newval > sg_batch_max_blocks)
+	{
+		GUC_check_errdetail("schema_guard.batch_min_blocks (%d) must not be larger than schema_guard.batch_max_blocks (%d).",
+							*newval, sg_batch_max_blocks);
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_batch_max_blocks(int *newval, void **extra, GucSource source)
+{
+	if (*newval < sg_batch_min_blocks)
+	{
+		GUC_check_errdetail("schema_guard.batch_max_blocks (%d) must not be smaller than schema_guard.batch_min_blocks (%d).",
+							*newval, sg_batch_min_blocks);
+		return false;
+	}
+	return true;
+}
 
 static void
 define_settings(void)
@@ -89,17 +120,18 @@ define_settings(void)
 							&sg_batch_delay_ms, 20, 0, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
-	DefineCustomIntVariable("schema_guard.batch_min_blocks",
-							"Smallest backfill batch, in table blocks.",
-							NULL,
-							&sg_batch_min_blocks, 1, 1, 1048576,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
-
+	/* the largest first: the smallest is checked against it */
 	DefineCustomIntVariable("schema_guard.batch_max_blocks",
 							"Largest backfill batch, in table blocks.",
 							NULL,
 							&sg_batch_max_blocks, 4096, 1, 1048576,
-							PGC_SIGHUP, 0, NULL, NULL, NULL);
+							PGC_SIGHUP, 0, check_batch_max_blocks, NULL, NULL);
+
+	DefineCustomIntVariable("schema_guard.batch_min_blocks",
+							"Smallest backfill batch, in table blocks.",
+							NULL,
+							&sg_batch_min_blocks, 1, 1, 1048576,
+							PGC_SIGHUP, 0, check_batch_min_blocks, NULL, NULL);
 
 	DefineCustomBoolVariable("schema_guard.reclaim",
 							 "Make the space of the row versions a batch replaced reusable before the next batch.",
@@ -143,6 +175,13 @@ _PG_init(void)
 	 * only exist when the library is preloaded.  Loading it any other way
 	 * would give a hook that creates jobs nobody ever runs, so refuse.
 	 */
+	/*
+	 * pg_upgrade loads every library an old database uses into the new
+	 * cluster's binary-upgrade server to see that it exists: let it, and do
+	 * nothing else there.
+	 */
+	if (!process_shared_preload_libraries_in_progress && IsBinaryUpgrade)
+		return;
 	if (!process_shared_preload_libraries_in_progress)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -153,8 +192,12 @@ _PG_init(void)
 
 	define_settings();
 	sg_shmem_request();
-	sg_launcher_register();
+	/* no job may run while pg_upgrade restores the schema */
+	if (!IsBinaryUpgrade)
+		sg_launcher_register();
 	sg_install_utility_hook();
 	sg_install_executor_hooks();
+	sg_install_fill_hooks();
+	sg_install_guard_hooks();
 	sg_xact_callback_register();
 }

@@ -29,6 +29,7 @@
 
 #define SG_EXTENSION_NAME	"schema_guard"
 #define SG_SCHEMA_NAME		"schema_guard"
+#define SG_EXTENSION_VERSION "0.2"		/* the SQL objects this library works with */
 
 /* What the hook does with a risky ADD COLUMN. */
 typedef enum SgMode
@@ -66,6 +67,7 @@ extern bool sg_running_own_statement;
 /* utility_hook.c */
 extern void sg_install_utility_hook(void);
 extern bool sg_extension_active(void);
+extern void sg_require_update(void);
 extern void sg_run_own_sql(const char *sql);
 extern ErrorData *sg_abort_subxact(MemoryContext cxt, ResourceOwner owner);
 

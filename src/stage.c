@@ -42,7 +42,10 @@
 
 #include "schema_guard.h"
 #include "classify.h"
+#include "fill.h"
+#include "index_build.h"
 #include "job.h"
+#include "job_objects.h"
 #include "stage.h"
 
 /* What staging one column produced. */
@@ -367,13 +370,19 @@ job_column(Relation rel, StagedColumn *staged, const char *queryString)
 	else
 		jc->kind = col->is_serial ? "serial" : "default";
 
-	/* the ADD COLUMN's own value, never the column's current default */
+	/*
+	 * The ADD COLUMN's own value, never the column's current default, with
+	 * what is not volatile in it computed now, as the rewrite would see it.
+	 */
 	if (staged->seq_name)
 		fill = sg_cook_default(rel, staged->raw_default, col->typid, col->typmod,
 							   col->colname, queryString);
 	else
-		fill = col->fill_expr;
+		fill = sg_fill_fold(col->fill_expr);
+	jc->atttype = col->typid;
+	jc->atttypmod = col->typmod;
 	jc->fill_node = nodeToString(fill);
+	jc->fill_sql = sg_fill_qualified_sql(fill);
 	jc->fill_expr = deparse_expression(fill, NIL, false, false);
 	return jc;
 }
@@ -423,11 +432,12 @@ fill_trigger_name(Oid relid, bool recurse, int64 job_id)
 	return name;
 }
 
-static void
+static Oid
 create_trigger_on(Oid relid, SgJob *job)
 {
 	char	   *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 												   get_rel_name(relid));
+	Oid			tgoid;
 
 	sg_run_own_sql(psprintf("CREATE TRIGGER %s BEFORE UPDATE ON %s FOR EACH ROW "
 					 "EXECUTE FUNCTION schema_guard.fill_trigger('%lld')",
@@ -436,6 +446,10 @@ create_trigger_on(Oid relid, SgJob *job)
 	/* it must fire under session_replication_role = replica too */
 	sg_run_own_sql(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", table,
 					 quote_identifier(job->trigger_name)));
+	tgoid = get_trigger_oid(relid, job->trigger_name, false);
+	job->objects = lappend(job->objects,
+						   sg_new_object("fill trigger", relid, job->trigger_name, tgoid));
+	return tgoid;
 }
 
 /*
@@ -446,9 +460,13 @@ static void
 create_fill_trigger(Oid relid, bool recurse, SgJob *job)
 {
 	ListCell   *lc;
+	Oid			tgoid;
 
 	job->trigger_name = fill_trigger_name(relid, recurse, job->job_id);
-	create_trigger_on(relid, job);
+	tgoid = create_trigger_on(relid, job);
+	/* the objects the fill expressions use cannot go while the trigger lives */
+	foreach(lc, job->columns)
+		sg_fill_record_dependencies(tgoid, stringToNode(((SgJobColumn *) lfirst(lc))->fill_node));
 	if (!recurse || get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
 		return;
 	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
@@ -477,10 +495,53 @@ add_leaf_constraints(Oid relid, SgJob *job)
 		{
 			Oid			leaf = lfirst_oid(rc);
 
-			if (get_rel_relkind(leaf) == RELKIND_RELATION)
-				sg_run_own_sql(psprintf("ALTER TABLE %s ADD %s", sg_qualified_relname(leaf),
-										con->leaf_sql));
+			if (get_rel_relkind(leaf) != RELKIND_RELATION)
+				continue;
+			sg_run_own_sql(psprintf("ALTER TABLE %s ADD %s", sg_qualified_relname(leaf),
+									con->leaf_sql));
+			job->objects = lappend(job->objects,
+								   sg_new_object("constraint", leaf, con->conname,
+												 get_relation_constraint_oid(leaf, con->conname, false)));
 		}
+	}
+}
+
+/*
+ * The objects the staged ALTER made for the job, known by OID from now on:
+ * helper checks and NOT VALID constraints; and the indexes of UNIQUE and
+ * PRIMARY KEY constraints, whose entries are made here, so that their
+ * names are taken in this transaction as PostgreSQL's ALTER takes them.
+ */
+static void
+record_staged_objects(Oid relid, SgJob *job)
+{
+	ListCell   *lc;
+
+	foreach(lc, job->columns)
+	{
+		SgJobColumn *col = lfirst(lc);
+
+		if (col->check_name)
+			job->objects = lappend(job->objects,
+								   sg_new_object("helper check", relid, col->check_name,
+												 get_relation_constraint_oid(relid, col->check_name, false)));
+	}
+	foreach(lc, job->constraints)
+	{
+		SgJobConstraint *con = lfirst(lc);
+		SgJobObject *obj;
+
+		if (con->index_sql)
+		{
+			obj = sg_new_object("index", relid, con->conname,
+								sg_reserve_index(relid, con->index_sql));
+			obj->definition = con->index_sql;
+			job->objects = lappend(job->objects, obj);
+		}
+		else if (con->leaf_sql == NULL)
+			job->objects = lappend(job->objects,
+								   sg_new_object("constraint", relid, con->conname,
+												 get_relation_constraint_oid(relid, con->conname, false)));
 	}
 }
 
@@ -550,6 +611,7 @@ run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 	}
 	table_close(rel, NoLock);
 	add_leaf_constraints(relid, job);
+	record_staged_objects(relid, job);
 	if (job->columns != NIL)
 		job->leaves = sg_job_make_leaves(relid, plan->recurse, job->columns);
 	if (job->columns == NIL && job->constraints == NIL)
@@ -580,7 +642,9 @@ sg_stage_alter(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 	 */
 	job->role = sg_rel_owner(relid);
 	job->statement = statement_text(pstmt, queryString);
-	job->search_path = pstrdup(GetConfigOption("search_path", false, false));
+	job->search_path = sg_pinned_search_path();
+	job->settings = sg_capture_settings();
+	job->bound_to = sg_cluster_binding();
 	job->trigger_name = psprintf("~schema_guard_fill_%lld", (long long) job->job_id);
 	job->locked_at = plan->locked_at;
 	job->batch_blocks = Max(sg_batch_min_blocks, Min(16, sg_batch_max_blocks));

@@ -33,11 +33,6 @@ extern char *sg_sentence(const char *clause);
 extern List *sg_stage_constraints(Relation rel, SgAddColumn *col, List **chosen,
 								  List **suffix);
 
-/* ddl_guard.c */
-extern void sg_guard_before(PlannedStmt *pstmt);
-extern void sg_guard_after(PlannedStmt *pstmt);
-extern void sg_guard_plain_rewrite(Oid relid, bool recurse, SgAlterPlan *plan);
-
 /* lockwait.c */
 extern Oid	sg_lock_table_for_alter(AlterTableStmt *stmt);
 

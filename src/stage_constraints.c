@@ -8,8 +8,10 @@
  * same ALTER, under the names PostgreSQL would give them; the worker
  * validates them once the rows are filled (VALIDATE blocks neither reads
  * nor writes).  UNIQUE and PRIMARY KEY are left out of the ALTER; the
- * worker builds their index with CREATE UNIQUE INDEX CONCURRENTLY and then
- * adds the constraint USING INDEX, under a short lock.  A constraint that
+ * worker builds their index concurrently and then
+ * adds the constraint USING INDEX, under a short lock.  The index's
+ * catalog entry is made in the ALTER's transaction, invalid and not ready
+ * for inserts, so its name is taken there as PostgreSQL would take it.  A constraint that
  * fails (a duplicate, a violating row) fails the job with PostgreSQL's own
  * error, as the plain ALTER would have failed.
  *
@@ -82,7 +84,7 @@ stage_index_constraint(Relation rel, const char *colname, Constraint *con,
 	*chosen = lappend(*chosen, jc->conname);
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (%s)",
+	appendStringInfo(&sql, "CREATE UNIQUE INDEX %s ON %s (%s)",
 					 quote_identifier(jc->conname), table, quote_identifier(colname));
 	if (con->including)
 		appendStringInfo(&sql, " INCLUDE (%s)", name_list_sql(con->including));
@@ -93,13 +95,8 @@ stage_index_constraint(Relation rel, const char *colname, Constraint *con,
 	if (con->indexspace)
 		appendStringInfo(&sql, " TABLESPACE %s", quote_identifier(con->indexspace));
 	jc->index_sql = sql.data;
-
-	jc->constraint_sql = psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s%s%s",
-								  table, quote_identifier(jc->conname),
-								  primary ? "PRIMARY KEY" : "UNIQUE",
-								  quote_identifier(jc->conname),
-								  con->deferrable ? " DEFERRABLE" : "",
-								  con->initdeferred ? " INITIALLY DEFERRED" : "");
+	jc->deferrable = con->deferrable;
+	jc->initdeferred = con->initdeferred;
 	return jc;
 }
 
@@ -167,10 +164,6 @@ stage_partitioned_foreign_key(Relation rel, const char *colname, Constraint *con
 	*chosen = lappend(*chosen, jc->conname);
 	jc->leaf_sql = psprintf("CONSTRAINT %s %s NOT VALID", quote_identifier(jc->conname),
 							foreign_key_sql(colname, con));
-	jc->constraint_sql = psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s",
-								  quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-															 RelationGetRelationName(rel)),
-								  quote_identifier(jc->conname), foreign_key_sql(colname, con));
 	return jc;
 }
 

@@ -44,7 +44,7 @@ sg_next_batch_blocks(SgJob *job, const SgStepResult *result)
 	double		target = job->batch_time > 0 ? job->batch_time : sg_batch_time_ms;
 	double		current = Max(job->batch_blocks, 1);
 	double		next;
-	int			lo = Min(sg_batch_min_blocks, sg_batch_max_blocks);
+	int			lo = sg_batch_min_blocks;
 	int			hi = Max(sg_batch_min_blocks, sg_batch_max_blocks);
 
 	if (result->blocks <= 0)

@@ -28,6 +28,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -43,15 +44,20 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "schema_guard.h"
+#include "fill.h"
 #include "job.h"
+#include "job_objects.h"
 #include "trigger.h"
 
 PG_FUNCTION_INFO_V1(sg_needs_fill);
+PG_FUNCTION_INFO_V1(sg_fill_trigger_v2);
+PG_FUNCTION_INFO_V1(sg_fill_value_v2);
 PG_FUNCTION_INFO_V1(sg_fill_trigger);
 PG_FUNCTION_INFO_V1(sg_fill_value);
 
@@ -151,23 +157,38 @@ Oid			sg_last_filled_rel = InvalidOid;
 
 /*
  * What a job fills, cached per backend: a job's columns and fill
- * expressions never change once it exists.  (Who computes them, the
- * table's owner, is looked up per statement.)
+ * expressions never change once it exists.  The cache is emptied whenever
+ * the job catalog is invalidated (a job created, the extension dropped and
+ * created again, so that job numbers start over): a pooled session never
+ * fills by another job's definition.  Users of an entry copy what they
+ * keep beyond the statement.
  */
 typedef struct FillSpec
 {
 	int64		job_id;			/* hash key */
 	Oid			relid;
-	char	   *search_path;
+	SgFillEnv	env;
 	int			ncols;
 	AttrNumber *attnums;		/* in the job's table */
-	Node	  **exprs;			/* cooked fill expressions */
+	char	  **colnames;		/* at the ALTER */
+	Node	  **exprs;			/* fill expressions, bound here */
 	bool	   *not_null;
-	List	   *checked_leaves; /* tables verified to be in the job's tree */
+	Oid		   *types;			/* the columns' types */
+	List	   *leaves;			/* tables that store the job's rows */
+	List	   *triggers;		/* OIDs of the job's fill triggers, if bound */
 } FillSpec;
 
 static HTAB *fill_specs = NULL;
 static MemoryContext fill_spec_cxt = NULL;
+static Oid	fill_specs_catalog = InvalidOid;	/* schema_guard.jobs, when loaded */
+static bool fill_specs_stale = false;
+
+static void
+fill_spec_invalidate(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == fill_specs_catalog)
+		fill_specs_stale = true;
+}
 
 static FillSpec *
 load_fill_spec(int64 job_id)
@@ -178,11 +199,24 @@ load_fill_spec(int64 job_id)
 	ListCell   *lc;
 	int			i = 0;
 	MemoryContext old;
+	Relation	rel;
 
+	if (fill_specs != NULL && fill_specs_stale)
+	{
+		hash_destroy(fill_specs);
+		MemoryContextDelete(fill_spec_cxt);
+		fill_specs = NULL;
+	}
 	if (fill_specs == NULL)
 	{
 		HASHCTL		ctl;
+		static bool registered = false;
 
+		if (!registered)
+		{
+			CacheRegisterRelcacheCallback(fill_spec_invalidate, (Datum) 0);
+			registered = true;
+		}
 		fill_spec_cxt = AllocSetContextCreate(CacheMemoryContext,
 											  "schema_guard fill specs",
 											  ALLOCSET_SMALL_SIZES);
@@ -191,6 +225,8 @@ load_fill_spec(int64 job_id)
 		ctl.hcxt = fill_spec_cxt;
 		fill_specs = hash_create("schema_guard fill specs", 16, &ctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		fill_specs_stale = false;
+		fill_specs_catalog = get_relname_relid("jobs", get_namespace_oid(SG_SCHEMA_NAME, false));
 	}
 	spec = hash_search(fill_specs, &job_id, HASH_FIND, NULL);
 	if (spec)
@@ -198,31 +234,59 @@ load_fill_spec(int64 job_id)
 
 	job = sg_job_load(job_id, true);
 	if (job == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
-				 errmsg("schema_guard fill trigger refers to job %lld, which does not exist",
-						(long long) job_id),
-				 errhint("Drop the trigger; it belongs to a job that is gone.")));
+		return NULL;
 
+	rel = relation_open(job->relid, AccessShareLock);
 	old = MemoryContextSwitchTo(fill_spec_cxt);
 	spec = hash_search(fill_specs, &job_id, HASH_ENTER, &found);
 	spec->relid = job->relid;
-	spec->search_path = pstrdup(job->search_path);
+	spec->env.role = job->role;
+	spec->env.search_path = pstrdup(job->search_path);
+	spec->env.settings = NIL;
+	foreach(lc, job->settings)
+		spec->env.settings = lappend(spec->env.settings, pstrdup(lfirst(lc)));
 	spec->ncols = list_length(job->columns);
 	spec->attnums = palloc(sizeof(AttrNumber) * spec->ncols);
+	spec->colnames = palloc(sizeof(char *) * spec->ncols);
 	spec->exprs = palloc(sizeof(Node *) * spec->ncols);
 	spec->not_null = palloc(sizeof(bool) * spec->ncols);
-	spec->checked_leaves = NIL;
+	spec->types = palloc(sizeof(Oid) * spec->ncols);
+	spec->leaves = NIL;
+	spec->triggers = NIL;
+	foreach(lc, job->leaves)
+		spec->leaves = lappend_oid(spec->leaves, ((SgJobLeaf *) lfirst(lc))->relid);
+	if (sg_job_is_bound(job))
+		foreach(lc, job->objects)
+			if (strcmp(((SgJobObject *) lfirst(lc))->kind, "fill trigger") == 0)
+				spec->triggers = lappend_oid(spec->triggers, ((SgJobObject *) lfirst(lc))->objid);
 	foreach(lc, job->columns)
 	{
 		SgJobColumn *col = lfirst(lc);
 
 		spec->attnums[i] = col->attnum;
-		spec->exprs[i] = stringToNode(col->fill_node);
+		spec->colnames[i] = pstrdup(col->colname);
 		spec->not_null[i] = col->not_null;
+		spec->types[i] = col->atttype;
 		i++;
 	}
 	MemoryContextSwitchTo(old);
+	/*
+	 * The expressions as the ALTER bound them, or, in a cluster the job was
+	 * carried to, bound again by name (the worker records that; a session
+	 * only keeps it).
+	 */
+	i = 0;
+	foreach(lc, job->columns)
+	{
+		SgJobColumn *col = lfirst(lc);
+		Node	   *expr = sg_job_is_bound(job) ? stringToNode(col->fill_node)
+			: sg_fill_rebind(rel, col->fill_sql, col->atttype, col->atttypmod, col->colname);
+
+		old = MemoryContextSwitchTo(fill_spec_cxt);
+		spec->exprs[i++] = copyObject(expr);
+		MemoryContextSwitchTo(old);
+	}
+	relation_close(rel, AccessShareLock);
 	return spec;
 }
 
@@ -294,6 +358,12 @@ sg_needs_fill(PG_FUNCTION_ARGS)
 		acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
 		if (acl != ACLCHECK_OK)
 			aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(rel));
+		/*
+		 * It reads row versions whatever their visibility and whatever
+		 * row-level security would hide: only for who may see them all.
+		 */
+		if (!superuser() && !has_privs_of_role(GetUserId(), rel->rd_rel->relowner))
+			aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
 		state = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(NeedsFillState));
 		state->relid = relid;
 		state->nblocks = RelationGetNumberOfBlocks(rel);
@@ -325,72 +395,61 @@ report_null_fill(const char *relname, const char *colname)
 					colname, relname)));
 }
 
-/* Per-statement state of the fill trigger, in the trigger's fn_mcxt. */
-typedef struct FillTriggerState
+/*
+ * Per-statement state of the fill trigger and of fill_value(), in the
+ * function's fn_mcxt: a copy, so that the cache may be emptied meanwhile.
+ */
+typedef struct FillState
 {
 	int64		job_id;
-	Oid			relid;			/* the table the trigger fired on */
-	FillSpec   *spec;
-	Oid			role;			/* the job's table's owner: it computes */
+	Oid			relid;			/* the table the trigger fired on / the leaf */
+	Oid			job_relid;		/* the job's table */
+	SgFillEnv	env;
+	int			ncols;
 	AttrNumber	min_attnum;		/* in relid */
 	int		   *attnums;		/* in relid, for heap_modify_tuple_by_cols */
-	ExprState **exprstates;		/* built on first use */
+	char	  **colnames;
+	bool	   *not_null;
+	Oid		   *types;
+	ExprState **exprstates;
 	ExprContext *econtext;
-} FillTriggerState;
+	bool		leaf;			/* relid stores the job's rows */
+	AttrNumber	key_attnum;		/* fill_value(): its column, in the job's table */
+} FillState;
 
-static void
-check_leaf_of_job(FillSpec *spec, Relation rel)
+/* Copy what a statement needs of a job, and prepare its expressions. */
+static FillState *
+fill_state(FunctionCallInfo fcinfo, FillSpec *spec, Relation rel)
 {
-	Oid			relid = RelationGetRelid(rel);
-	MemoryContext old;
-
-	if (relid == spec->relid || list_member_oid(spec->checked_leaves, relid))
-		return;
-	if (!list_member_oid(find_all_inheritors(spec->relid, NoLock, NULL), relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
-				 errmsg("schema_guard fill trigger on table \"%s\" belongs to a job on another table",
-						RelationGetRelationName(rel))));
-	old = MemoryContextSwitchTo(fill_spec_cxt);
-	spec->checked_leaves = lappend_oid(spec->checked_leaves, relid);
-	MemoryContextSwitchTo(old);
-}
-
-static FillTriggerState *
-trigger_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
-{
-	FillTriggerState *state = fcinfo->flinfo->fn_extra;
-	Relation	rel = trigdata->tg_relation;
-	Trigger    *trigger = trigdata->tg_trigger;
-	int64		job_id;
+	MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	FillState  *state = palloc0(sizeof(FillState));
+	ListCell   *lc;
 	int			i;
 
-	if (state && state->relid == RelationGetRelid(rel))
-		return state;
-
-	if (trigger->tgnargs != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("schema_guard.fill_trigger() takes one argument, a job id")));
-	job_id = pg_strtoint64(trigger->tgargs[0]);
-
-	state = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FillTriggerState));
-	state->job_id = job_id;
+	state->job_id = spec->job_id;
 	state->relid = RelationGetRelid(rel);
-	state->spec = load_fill_spec(job_id);
-	state->role = sg_rel_owner(state->spec->relid);
-	check_leaf_of_job(state->spec, rel);
-
-	state->attnums = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
-										sizeof(int) * state->spec->ncols);
+	state->job_relid = spec->relid;
+	state->env.role = spec->env.role;
+	state->env.search_path = pstrdup(spec->env.search_path);
+	foreach(lc, spec->env.settings)
+		state->env.settings = lappend(state->env.settings, pstrdup(lfirst(lc)));
+	state->ncols = spec->ncols;
+	state->attnums = palloc(sizeof(int) * spec->ncols);
+	state->colnames = palloc(sizeof(char *) * spec->ncols);
+	state->not_null = palloc(sizeof(bool) * spec->ncols);
+	state->types = palloc(sizeof(Oid) * spec->ncols);
+	state->exprstates = palloc(sizeof(ExprState *) * spec->ncols);
+	state->leaf = state->relid == spec->relid ||
+		list_member_oid(spec->leaves, state->relid);
 	state->min_attnum = MaxAttrNumber;
-	for (i = 0; i < state->spec->ncols; i++)
+	for (i = 0; i < spec->ncols; i++)
 	{
-		AttrNumber	attnum = state->spec->attnums[i];
+		AttrNumber	attnum = spec->attnums[i];
 
-		if (state->relid != state->spec->relid)
+		/* each leaf numbers the job's columns its own way */
+		if (state->relid != spec->relid)
 		{
-			char	   *name = sg_column_name(state->spec->relid, attnum);
+			char	   *name = sg_column_name(spec->relid, attnum);
 
 			attnum = name ? get_attnum(state->relid, name) : InvalidAttrNumber;
 		}
@@ -401,115 +460,146 @@ trigger_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
 		else
 			state->min_attnum = Min(state->min_attnum, attnum);
 		state->attnums[i] = attnum;
+		state->colnames[i] = pstrdup(spec->colnames[i]);
+		state->not_null[i] = spec->not_null[i];
+		state->types[i] = spec->types[i];
+		state->exprstates[i] =
+			ExecInitExpr(expression_planner((Expr *) copyObject(spec->exprs[i])), NULL);
 	}
+	state->econtext = CreateStandaloneExprContext();
+	MemoryContextSwitchTo(old);
+	return state;
+}
+
+/* Is the firing trigger one of the job's, or a partition's clone of one? */
+static bool
+is_jobs_trigger(FillSpec *spec, Trigger *trigger)
+{
+	Oid			tgoid = trigger->tgoid;
+	int			depth;
+
+	if (spec->triggers == NIL)
+		return true;			/* carried to another cluster: not bound yet */
+	for (depth = 0; depth < 64 && OidIsValid(tgoid); depth++)
+	{
+		HeapTuple	tup;
+
+		if (list_member_oid(spec->triggers, tgoid))
+			return true;
+		tup = sg_trigger_tuple(tgoid);
+		if (tup == NULL)
+			return false;
+		tgoid = ((Form_pg_trigger) GETSTRUCT(tup))->tgparentid;
+		heap_freetuple(tup);
+	}
+	return false;
+}
+
+static FillState *
+trigger_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
+{
+	FillState  *state = fcinfo->flinfo->fn_extra;
+	Relation	rel = trigdata->tg_relation;
+	Trigger    *trigger = trigdata->tg_trigger;
+	FillSpec   *spec;
+	int64		job_id;
+
+	if (state && state->relid == RelationGetRelid(rel))
+		return state;
+
+	if (trigger->tgnargs != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("schema_guard.fill_trigger() takes one argument, a job id")));
+	job_id = pg_strtoint64(trigger->tgargs[0]);
+
+	spec = load_fill_spec(job_id);
+	if (spec == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("schema_guard fill trigger refers to job %lld, which does not exist",
+						(long long) job_id),
+				 errhint("Drop the trigger; it belongs to a job that is gone.")));
+	state = fill_state(fcinfo, spec, rel);
+
+	/*
+	 * Only the job's own triggers, on the tables that store its rows, fill
+	 * anything.  A partition created since the ALTER has the column in
+	 * every row and needs nothing.
+	 */
+	if (!state->leaf &&
+		!list_member_oid(find_all_inheritors(spec->relid, NoLock, NULL), state->relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("schema_guard fill trigger on table \"%s\" belongs to a job on another table",
+						RelationGetRelationName(rel))));
+	if (state->leaf && !is_jobs_trigger(spec, trigger))
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("trigger \"%s\" on table \"%s\" is not the fill trigger of schema_guard job %lld",
+						trigger->tgname, RelationGetRelationName(rel), (long long) job_id),
+				 errhint("Drop the trigger: only schema_guard makes fill triggers.")));
 	fcinfo->flinfo->fn_extra = state;
 	return state;
 }
 
-/* A job's fill expressions, ready to evaluate for the rest of a query. */
-static ExprState **
-prepare_fill(FillSpec *spec, MemoryContext cxt, ExprContext **econtext)
-{
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	ExprState **states = palloc(sizeof(ExprState *) * spec->ncols);
-	int			i;
-
-	for (i = 0; i < spec->ncols; i++)
-		states[i] = ExecInitExpr(expression_planner((Expr *) copyObject(spec->exprs[i])), NULL);
-	*econtext = CreateStandaloneExprContext();
-	MemoryContextSwitchTo(old);
-	return states;
-}
-
-/*
- * Evaluate fill expressions under the search_path the ALTER had, as
- * PostgreSQL's rewrite would have: functions in them look names up there.
- * The expressions themselves are bound to their objects already.  On
- * error the (sub)transaction abort restores the setting.
- */
 static void
 fill_error_callback(void *arg)
 {
-	FillSpec   *spec = (FillSpec *) arg;
+	FillState  *state = (FillState *) arg;
 
 	errcontext("schema_guard job %lld computing a new column's value for a row that predates it",
-			   (long long) spec->job_id);
-}
-
-static void
-eval_fill(FillSpec *spec, ExprState **states, ExprContext *econtext,
-		  int n, const int *which, Datum *values, bool *nulls)
-{
-	int			save_nestlevel = -1;
-	int			i;
-	ErrorContextCallback errcallback;
-
-	if (strcmp(namespace_search_path, spec->search_path) != 0)
-	{
-		save_nestlevel = NewGUCNestLevel();
-		(void) set_config_option("search_path", spec->search_path,
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
-	}
-	/* an application's UPDATE can fail here: say who computes what */
-	errcallback.callback = fill_error_callback;
-	errcallback.arg = spec;
-	errcallback.previous = error_context_stack;
-	error_context_stack = &errcallback;
-	for (i = 0; i < n; i++)
-		values[i] = ExecEvalExprSwitchContext(states[which[i]], econtext, &nulls[i]);
-	error_context_stack = errcallback.previous;
-	if (save_nestlevel >= 0)
-		AtEOXact_GUC(true, save_nestlevel);
+			   (long long) state->job_id);
 }
 
 /*
- * The trigger evaluates as the table's owner, with the restrictions
- * PostgreSQL applies to maintenance it runs for a table's owner; on error
- * the (sub)transaction abort restores the user, as for SECURITY DEFINER
- * functions.
+ * Compute values of the job's columns (indexes which[0..n-1]) for one row,
+ * in the job's context (fill.c).  settings says whether to apply the
+ * job's settings here, or whether the caller did.
  */
 static void
-evaluate_fill(FunctionCallInfo fcinfo, FillTriggerState *state,
-			  int nfill, const int *which, Datum *values, bool *nulls)
+evaluate_fill(FillState *state, bool settings, int n, const int *which,
+			  Datum *values, bool *nulls)
 {
+	ErrorContextCallback errcallback;
 	Oid			save_userid;
 	int			save_sec_context;
+	int			nestlevel;
+	int			i;
 
-	if (state->exprstates == NULL)
-		state->exprstates = prepare_fill(state->spec, fcinfo->flinfo->fn_mcxt,
-										 &state->econtext);
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(state->role, save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	eval_fill(state->spec, state->exprstates, state->econtext, nfill, which,
-			  values, nulls);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	/* an application's UPDATE can fail here: say who computes what */
+	errcallback.callback = fill_error_callback;
+	errcallback.arg = state;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+	nestlevel = sg_fill_enter(&state->env, settings, &save_userid, &save_sec_context);
+	PG_TRY();
+	{
+		for (i = 0; i < n; i++)
+			values[i] = ExecEvalExprSwitchContext(state->exprstates[which[i]],
+												  state->econtext, &nulls[i]);
+	}
+	PG_CATCH();
+	{
+		sg_fill_leave(-1, save_userid, save_sec_context);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	sg_fill_leave(nestlevel, save_userid, save_sec_context);
+	error_context_stack = errcallback.previous;
 }
-
-/* Per-query state of fill_value(). */
-typedef struct FillValueState
-{
-	int64		job_id;
-	AttrNumber	attnum;
-	FillSpec   *spec;
-	int			column;			/* index in spec */
-	ExprState **exprstates;
-	ExprContext *econtext;
-} FillValueState;
 
 /*
  * fill_value(job, attnum, leaf, type): the value the job's ALTER gives a
- * row of leaf in column attnum (of the job's table), computed from the
- * expression the ALTER cooked and stored, never re-read from text.  For the
- * backfill's UPDATE, which runs as the job's role; the caller must own the
- * table.  A NULL for a NOT NULL column is the error the rewrite raises.
+ * row of leaf in column attnum (of the job's table).  schema_guard's own,
+ * for the worker's batches: anyone else calling it is refused, and so is a
+ * type argument other than the column's, or a table that is not a leaf of
+ * the job.  A NULL for a NOT NULL column is the error the rewrite raises.
  */
 Datum
-sg_fill_value(PG_FUNCTION_ARGS)
+sg_fill_value_v2(PG_FUNCTION_ARGS)
 {
-	FillValueState *state = fcinfo->flinfo->fn_extra;
+	FillState  *state = fcinfo->flinfo->fn_extra;
 	Datum		value;
 	bool		isnull;
 
@@ -517,51 +607,86 @@ sg_fill_value(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("job, column and table must not be NULL")));
+	if (sg_filling_job() != PG_GETARG_INT64(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("schema_guard.fill_value() is for schema_guard's background worker"),
+				 errdetail("Only the worker computes a job's values, in its batches.")));
 	if (state == NULL || state->job_id != PG_GETARG_INT64(0) ||
-		state->attnum != PG_GETARG_INT16(1))
+		state->key_attnum != PG_GETARG_INT16(1) || state->relid != PG_GETARG_OID(2))
 	{
 		FillSpec   *spec = load_fill_spec(PG_GETARG_INT64(0));
-		Oid			owner;
+		Relation	rel;
 		int			i;
+		int			column = -1;
+		Oid			argtype = get_fn_expr_argtype(fcinfo->flinfo, 3);
 
-		state = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(FillValueState));
-		state->job_id = PG_GETARG_INT64(0);
-		state->attnum = PG_GETARG_INT16(1);
-		state->spec = spec;
-		state->column = -1;
+		if (spec == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("schema_guard job %lld does not exist", (long long) PG_GETARG_INT64(0))));
 		for (i = 0; i < spec->ncols; i++)
-			if (spec->attnums[i] == state->attnum)
-				state->column = i;
-		if (state->column < 0)
+			if (spec->attnums[i] == PG_GETARG_INT16(1))
+				column = i;
+		if (column < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("schema_guard job %lld fills no column %d",
-							(long long) state->job_id, state->attnum)));
-		owner = sg_rel_owner(spec->relid);
-		if (!superuser() && !has_privs_of_role(GetUserId(), owner))
+							(long long) PG_GETARG_INT64(0), PG_GETARG_INT16(1))));
+		if (argtype != spec->types[column])
 			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied for schema_guard job %lld",
-							(long long) state->job_id),
-					 errdetail("Only the owner of the job's table may compute its values.")));
-		state->exprstates = prepare_fill(spec, fcinfo->flinfo->fn_mcxt, &state->econtext);
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column %d of schema_guard job %lld is of type %s, not %s",
+							PG_GETARG_INT16(1), (long long) PG_GETARG_INT64(0),
+							format_type_be(spec->types[column]), format_type_be(argtype))));
+		rel = relation_open(PG_GETARG_OID(2), AccessShareLock);
+		state = fill_state(fcinfo, spec, rel);
+		relation_close(rel, AccessShareLock);
+		if (!state->leaf)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("table %u is not a table of schema_guard job %lld",
+							PG_GETARG_OID(2), (long long) PG_GETARG_INT64(0))));
+		/* the one column this call computes goes first */
+		state->key_attnum = PG_GETARG_INT16(1);
+		state->exprstates[0] = state->exprstates[column];
+		state->not_null[0] = state->not_null[column];
+		state->colnames[0] = state->colnames[column];
 		fcinfo->flinfo->fn_extra = state;
 	}
-	eval_fill(state->spec, state->exprstates, state->econtext, 1, &state->column,
-			  &value, &isnull);
-	if (isnull && state->spec->not_null[state->column])
-		report_null_fill(get_rel_name(PG_GETARG_OID(2)),
-						 sg_column_name(state->spec->relid, state->attnum));
+	{
+		int			which = 0;
+
+		evaluate_fill(state, false, 1, &which, &value, &isnull);
+	}
+	ResetExprContext(state->econtext);
+	if (isnull && state->not_null[0])
+		report_null_fill(get_rel_name(state->relid), state->colnames[0]);
 	if (isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(value);
 }
 
+/* The definitions of schema_guard 0.1 point here until ALTER EXTENSION UPDATE. */
+Datum
+sg_fill_value(PG_FUNCTION_ARGS)
+{
+	sg_require_update();
+	PG_RETURN_NULL();
+}
+
 Datum
 sg_fill_trigger(PG_FUNCTION_ARGS)
 {
+	sg_require_update();
+	PG_RETURN_NULL();
+}
+
+Datum
+sg_fill_trigger_v2(PG_FUNCTION_ARGS)
+{
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	FillTriggerState *state;
+	FillState  *state;
 	HeapTuple	oldtup;
 	HeapTuple	newtup;
 	bool		old_lacks;
@@ -585,6 +710,8 @@ sg_fill_trigger(PG_FUNCTION_ARGS)
 	state = trigger_state(fcinfo, trigdata);
 	oldtup = trigdata->tg_trigtuple;
 	newtup = trigdata->tg_newtuple;
+	if (!state->leaf)
+		return PointerGetDatum(newtup);
 	old_lacks = HeapTupleHeaderGetNatts(oldtup->t_data) < state->min_attnum;
 	new_lacks = HeapTupleHeaderGetNatts(newtup->t_data) < state->min_attnum;
 	if (!old_lacks && !new_lacks)
@@ -599,8 +726,8 @@ sg_fill_trigger(PG_FUNCTION_ARGS)
 	 * clause's column.
 	 */
 	merge = running_merge();
-	cols = palloc(sizeof(int) * state->spec->ncols);
-	for (i = 0; i < state->spec->ncols; i++)
+	cols = palloc(sizeof(int) * state->ncols);
+	for (i = 0; i < state->ncols; i++)
 	{
 		AttrNumber	attnum = state->attnums[i];
 		bool		isnull;
@@ -625,11 +752,11 @@ sg_fill_trigger(PG_FUNCTION_ARGS)
 
 	values = palloc(sizeof(Datum) * nfill);
 	nulls = palloc(sizeof(bool) * nfill);
-	evaluate_fill(fcinfo, state, nfill, cols, values, nulls);
+	evaluate_fill(state, true, nfill, cols, values, nulls);
 	for (i = 0; i < nfill; i++)
 	{
 		/* as the rewrite would have failed: before the helper check does */
-		if (nulls[i] && state->spec->not_null[cols[i]])
+		if (nulls[i] && state->not_null[cols[i]])
 			report_null_fill(RelationGetRelationName(trigdata->tg_relation),
 							 NameStr(TupleDescAttr(RelationGetDescr(trigdata->tg_relation),
 												   state->attnums[cols[i]] - 1)->attname));

@@ -34,6 +34,7 @@
 #include "schema_guard.h"
 #include "launcher.h"
 #include "classify.h"
+#include "guard.h"
 #include "job.h"
 #include "stage.h"
 
@@ -66,10 +67,42 @@ sg_next_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 								params, queryEnv, dest, qc);
 }
 
+/*
+ * Is schema_guard installed in this database, in the version of this
+ * library?  An older version's SQL objects do not fit this library's code:
+ * until ALTER EXTENSION UPDATE, schema_guard stays out of the way (and says
+ * so, once per session).
+ */
 bool
 sg_extension_active(void)
 {
-	return OidIsValid(get_extension_oid(SG_EXTENSION_NAME, true));
+	static bool warned = false;
+	char	   *version = sg_extension_version();
+
+	if (version == NULL)
+		return false;
+	if (strcmp(version, SG_EXTENSION_VERSION) == 0)
+		return true;
+	if (!warned)
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("schema_guard %s is installed in this database, but its library is version %s",
+						version, SG_EXTENSION_VERSION),
+				 errdetail("schema_guard lets every statement through and runs no job here until the extension is updated."),
+				 errhint("Run ALTER EXTENSION schema_guard UPDATE.")));
+	warned = true;
+	return false;
+}
+
+/* For SQL entry points that an older version's definitions still name. */
+void
+sg_require_update(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("schema_guard's SQL definitions are older than its library (version %s)",
+					SG_EXTENSION_VERSION),
+			 errhint("Run ALTER EXTENSION schema_guard UPDATE.")));
 }
 
 /*
@@ -316,7 +349,7 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 	/* Work on a copy: cached plans hand us trees we must not change. */
 	copy = copyObject(pstmt);
 	stmt = (AlterTableStmt *) copy->utilityStmt;
-	plan = sg_classify_alter_safely(rel, stmt, queryString, AccessExclusiveLock);
+	plan = sg_classify_alter_safely(rel, stmt, queryString, AccessExclusiveLock, true);
 
 	plan->locked_at = locked_at;
 	action = sg_decide(plan);
@@ -351,6 +384,27 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 	return staged;
 }
 
+/*
+ * Statements that may harm a job: they are checked before they run (in
+ * every mode but off), and may replace files the jobs follow.
+ */
+static bool
+may_harm_jobs(Node *parsetree)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_AlterTableStmt:
+		case T_AlterTableMoveAllStmt:
+		case T_VacuumStmt:
+		case T_ClusterStmt:
+		case T_DropStmt:
+		case T_TruncateStmt:
+			return true;
+		default:
+			return false;
+	}
+}
+
 static void
 sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  bool readOnlyTree, ProcessUtilityContext context,
@@ -358,38 +412,40 @@ sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
-	bool		active;
+	bool		guarding;
+	List	   *files = NIL;
 
-	switch (nodeTag(parsetree))
-	{
-		case T_AlterTableStmt:
-		case T_VacuumStmt:
-		case T_ClusterStmt:
-		case T_DropStmt:
-		case T_TruncateStmt:
-		case T_CreateTrigStmt:
-		case T_RenameStmt:
-			active = !sg_hook_is_inert();
-			break;
-		default:
-			active = false;
-			break;
-	}
+	if (context == PROCESS_UTILITY_TOPLEVEL)
+		sg_guard_statement_start();
 
-	if (active)
+	/*
+	 * Keeping jobs truthful is not a matter of mode: with mode = off a
+	 * statement runs as written, and a job it breaks fails.
+	 */
+	guarding = may_harm_jobs(parsetree) && !sg_running_own_statement &&
+		!IsBinaryUpgrade && !creating_extension && IsTransactionState() &&
+		sg_extension_active();
+	if (guarding)
 	{
-		sg_guard_before(pstmt);
-		if (IsA(parsetree, AlterTableStmt) &&
-			handle_alter_table(pstmt, queryString, context, params, queryEnv,
-							   dest, qc))
-			return;
+		if (!sg_hook_is_inert())
+		{
+			sg_guard_before(pstmt);
+			if (IsA(parsetree, AlterTableStmt) &&
+				handle_alter_table(pstmt, queryString, context, params, queryEnv,
+								   dest, qc))
+			{
+				sg_guard_after(pstmt, NIL);
+				return;
+			}
+		}
+		files = sg_guard_files_before(pstmt);
 	}
 
 	sg_next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 						   params, queryEnv, dest, qc);
 
-	if (active)
-		sg_guard_after(pstmt);
+	/* the statement may have touched what a job depends on */
+	sg_guard_after(pstmt, files);
 
 	/*
 	 * A prepared transaction that staged a job commits here, in a session

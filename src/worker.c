@@ -26,6 +26,7 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -50,7 +51,11 @@
 #include "utils/timestamp.h"
 
 #include "schema_guard.h"
+#include "fill.h"
+#include "guard.h"
+#include "index_build.h"
 #include "job.h"
+#include "job_objects.h"
 #include "launcher.h"
 #include "trigger.h"
 #include "worker.h"
@@ -63,15 +68,15 @@ static int	consecutive_retries = 0;
 static int64 retrying_job = 0;
 
 /*
- * Run SQL against a user's table as the job's role, with the restrictions
- * PostgreSQL applies to maintenance it runs on a table owner's behalf.
- * The statement itself (schema_guard's own, names qualified) is parsed
- * under a search_path of pg_catalog alone, so nobody's objects can stand
- * in for the ones it means; fill values are computed under the ALTER's
- * search_path by fill_value().  Returns SPI_processed.
+ * Run SQL against a user's table as role, with the restrictions PostgreSQL
+ * applies to maintenance it runs on a table owner's behalf, and with
+ * settings ("name=value") applied while it runs.  The statement itself
+ * (schema_guard's own, names qualified) is parsed under a search_path of
+ * pg_catalog alone, so nobody's objects can stand in for the ones it
+ * means.  Returns SPI_processed.
  */
-int
-sg_exec_as_job_role(SgJob *job, const char *sql, bool read_only)
+static int
+exec_as(Oid role, const char *sql, bool read_only, List *settings)
 {
 	Oid			save_userid;
 	int			save_sec_context;
@@ -81,11 +86,9 @@ sg_exec_as_job_role(SgJob *job, const char *sql, bool read_only)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	save_nestlevel = sg_apply_settings(settings, "pg_catalog, pg_temp");
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(job->role, save_sec_context |
+	SetUserIdAndSecContext(role, save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION |
 						   SECURITY_NOFORCE_RLS);
@@ -105,6 +108,47 @@ sg_exec_as_job_role(SgJob *job, const char *sql, bool read_only)
 	AtEOXact_GUC(true, save_nestlevel);
 	SPI_finish();
 	return (int) processed;
+}
+
+/*
+ * The role that runs schema_guard's statements on a job's table: its owner
+ * now, as for VACUUM or REINDEX.  (The values themselves are computed as
+ * the owner at the time of the ALTER: fill.c.)
+ */
+static Oid
+table_owner(SgJob *job)
+{
+	Oid			owner = sg_rel_owner(job->relid);
+
+	return OidIsValid(owner) ? owner : job->role;
+}
+
+int
+sg_exec_as_owner(SgJob *job, const char *sql, bool read_only)
+{
+	return exec_as(table_owner(job), sql, read_only, NIL);
+}
+
+/*
+ * Run one of the job's batches: as the table's owner, under the ALTER's
+ * settings, marked as the job's, so that fill_value() computes in it.
+ */
+int
+sg_exec_batch(SgJob *job, const char *sql)
+{
+	volatile int processed = 0;
+
+	sg_set_filling_job(job->job_id);
+	PG_TRY();
+	{
+		processed = exec_as(table_owner(job), sql, false, job->settings);
+	}
+	PG_FINALLY();
+	{
+		sg_set_filling_job(0);
+	}
+	PG_END_TRY();
+	return processed;
 }
 
 /*
@@ -173,43 +217,61 @@ only_worker_here(void)
 }
 
 /*
- * The oldest runnable job, 0 if none, -1 if schema_guard is not installed
- * or another worker serves this database.
+ * A database whose transactions are read-only by default
+ * (default_transaction_read_only) is left alone: the job waits, and its
+ * last_error says why, once.  Returns true if the worker must stop.
  */
-static int64
-next_runnable_job(bool first, bool *index_phase)
+static bool
+database_is_read_only(int64 job_id)
 {
-	int64		job_id = 0;
+	SgJob	   *job;
+	char	   *why;
 
-	*index_phase = false;
+	if (!DefaultXactReadOnly)
+		return false;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	/* only schema_guard's own record of the job is written */
+	SetConfigOption("transaction_read_only", "off", PGC_SUSET, PGC_S_SESSION);
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (!sg_extension_active())
-		job_id = -1;
-	else if (first && !only_worker_here())
-		job_id = 0;
-	else
+	why = psprintf("database \"%s\" is read-only (default_transaction_read_only = on): "
+				   "the job waits until it is writable",
+				   get_database_name(MyDatabaseId));
+	job = sg_job_load(job_id, true);
+	if (job != NULL && (job->last_error == NULL || strcmp(job->last_error, why) != 0))
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		SPI_execute("SELECT job_id, state = 'running' AND phase = 'index' "
-					"FROM schema_guard.jobs "
-					"WHERE state IN ('queued', 'running') ORDER BY job_id LIMIT 1",
-					true, 0);
-		if (SPI_processed == 1)
-		{
-			bool		isnull;
-
-			job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-												 SPI_tuptable->tupdesc, 1, &isnull));
-			*index_phase = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-													  SPI_tuptable->tupdesc, 2, &isnull));
-		}
-		SPI_finish();
+		ereport(LOG,
+				(errmsg("schema_guard job %lld: %s", (long long) job_id, why)));
+		sg_job_note_error(job_id, why);
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	return true;
+}
+
+/* What next_runnable_job() finds besides a job to run. */
+#define NO_JOB		0			/* none is unfinished */
+#define NOT_HERE	(-1)		/* schema_guard is not installed, or another
+								 * worker serves this database */
+#define NOT_NOW		(-2)		/* unfinished, but the database is read-only */
+
+/* The oldest runnable job, or one of the above. */
+static int64
+next_runnable_job(bool first)
+{
+	int64		job_id = NO_JOB;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (!sg_extension_active() || (first && !only_worker_here()))
+		job_id = NOT_HERE;
+	else
+		job_id = sg_job_next_runnable();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	if (job_id > 0 && database_is_read_only(job_id))
+		job_id = NOT_NOW;
 	return job_id;
 }
 
@@ -248,8 +310,8 @@ end_if_gone(SgJob *job, SgStepResult *result)
 				return false;
 		}
 		why = "the columns were dropped";
-		foreach(lc, sg_drop_trigger_sqls(job))
-			sg_exec_as_job_role(job, lfirst(lc), false);
+		foreach(lc, sg_job_drop_sqls(job, "fill trigger"))
+			sg_exec_as_owner(job, lfirst(lc), false);
 	}
 	result->committed = sg_job_advance(job, job->phase, "cancelled", why);
 	return true;
@@ -262,8 +324,24 @@ end_if_gone(SgJob *job, SgStepResult *result)
 static SgWaitReason
 dispatch(SgJob *job, SgStepResult *result, int *wait_ms)
 {
+	char	   *problem;
+
 	if (end_if_gone(job, result))
 		return SG_WAIT_NONE;
+
+	/* carried here by pg_upgrade or a restore: bind it first */
+	if (!sg_job_is_bound(job))
+	{
+		sg_job_rebind(job);
+		return SG_WAIT_NONE;
+	}
+	/* whatever happened to its objects meanwhile, the job must be sound */
+	if ((problem = sg_job_problem_now(job)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("schema_guard job %lld cannot go on: %s", (long long) job->job_id, problem),
+				 errdetail("Rows not filled yet could otherwise end up looking filled."),
+				 errhint("Check the job's columns for NULLs; cancel or revert the job.")));
 
 	/* starting is a step of its own, so its record survives a failing batch */
 	if (strcmp(job->state, "queued") == 0)
@@ -286,7 +364,19 @@ dispatch(SgJob *job, SgStepResult *result, int *wait_ms)
 	else if (strcmp(job->phase, "finalize") == 0)
 		sg_finalize_complete(job, result);
 	else if (strcmp(job->phase, "index") == 0)
-		result->committed = sg_job_advance(job, sg_phase_after(job, "index"), NULL, NULL);
+	{
+		SgJobObject *obj = sg_next_index(job);
+
+		/* the build runs at top level, after this step's transaction */
+		if (obj != NULL)
+		{
+			result->build_index = obj->objid;
+			result->build_relid = obj->relid;
+			result->build_role = table_owner(job);
+		}
+		else
+			result->committed = sg_job_advance(job, sg_phase_after(job, "index"), NULL, NULL);
+	}
 	else
 		result->committed = sg_job_advance(job, "done", "done", NULL);
 	return SG_WAIT_NONE;
@@ -399,138 +489,44 @@ recover_from_error(int64 job_id, MemoryContext loopcxt)
 	return edata;
 }
 
-/*
- * Run one statement at top level, in transactions of its own, as a client
- * would: CREATE INDEX CONCURRENTLY and DROP INDEX CONCURRENTLY refuse to
- * run inside a transaction block or a function.  The caller restores the
- * user after an error: the abort of an internal transaction the statement
- * started would restore the role it ran as.
- *
- * The parse and plan trees live in a context of their own, as a backend's
- * live in MessageContext: those statements commit transactions of their
- * own, and the trees must outlive them (the utility hook reads them after
- * the statement).
- */
+/* While an index build waits for other transactions, progress says so. */
+static int64 building_job = 0;
+static int	building_batch_blocks = 0;
+
 static void
-exec_toplevel(Oid role, const char *sql)
+publish_index_wait(bool waiting)
 {
-	static MemoryContext statement_cxt = NULL;
-	Oid			save_userid;
-	int			save_sec_context;
-	List	   *raw;
-	List	   *plans;
-	Portal		portal;
-	DestReceiver *receiver;
-	QueryCompletion qc;
-	MemoryContext old;
-
-	if (statement_cxt == NULL)
-		statement_cxt = AllocSetContextCreate(TopMemoryContext,
-											  "schema_guard top-level statement",
-											  ALLOCSET_DEFAULT_SIZES);
-	else
-		MemoryContextReset(statement_cxt);
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SetUserIdAndSecContext(role, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	pgstat_report_activity(STATE_RUNNING, sql);
-	old = MemoryContextSwitchTo(statement_cxt);
-
-	raw = pg_parse_query(sql);
-	if (list_length(raw) != 1)
-		elog(ERROR, "schema_guard runs one statement at a time: %s", sql);
-	plans = pg_plan_queries(sg_analyze_and_rewrite(linitial_node(RawStmt, raw), sql),
-							sql, CURSOR_OPT_PARALLEL_OK, NULL);
-	MemoryContextSwitchTo(old);
-	portal = CreatePortal("", true, true);
-	portal->visible = false;
-	PortalDefineQuery(portal, NULL, sql,
-					  CreateCommandTag(linitial_node(RawStmt, raw)->stmt),
-					  plans, NULL);
-	PortalStart(portal, NULL, 0, InvalidSnapshot);
-	receiver = CreateDestReceiver(DestNone);
-	(void) PortalRun(portal, FETCH_ALL, true, true, receiver, receiver, &qc);
-	receiver->rDestroy(receiver);
-	PortalDrop(portal, false);
-
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	CommitTransactionCommand();
+	publish(building_job, waiting ? SG_WAIT_TRANSACTIONS : SG_WAIT_NONE,
+			building_batch_blocks, 0);
 }
 
 /*
- * The index phase: build the next UNIQUE or PRIMARY KEY index concurrently,
- * first dropping what a failed build left INVALID.  When the build fails
- * (a duplicate key) its leftover is dropped too, and the job fails with
- * PostgreSQL's error.  Runs at top level, in transactions of its own.
+ * Build one index the job reserved, concurrently, at top level
+ * (index_build.c), then record that it is built.  When the build fails (a
+ * duplicate key) the job fails with PostgreSQL's error; the index stays,
+ * invalid, for retry().
  */
 static int
-run_index_step(int64 job_id, MemoryContext loopcxt)
+build_index(int64 job_id, const SgStepResult *step, MemoryContext loopcxt)
 {
 	volatile int delay = 0;
 	Oid			save_userid;
 	int			save_sec_context;
-	char	   *drop_sql = NULL;
-	char	   *build_sql = NULL;
-	Oid			role = InvalidOid;
-	bool		invalid = false;
-	SgJob	   *job;
-	SgStepResult result;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	memset(&result, 0, sizeof(result));
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	job = sg_job_load(job_id, true);
-	if (job != NULL && sg_job_is_runnable(job) && strcmp(job->phase, "index") == 0 &&
-		!end_if_gone(job, &result))
-	{
-		SgJobConstraint *con = sg_next_index(job, &invalid);
-
-		publish(job_id, SG_WAIT_NONE, job->batch_blocks, 0);
-		if (con == NULL)
-			(void) sg_job_advance(job, sg_phase_after(job, "index"), NULL, NULL);
-		else
-		{
-			role = job->role;
-			drop_sql = MemoryContextStrdup(loopcxt,
-										   psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s",
-													quote_qualified_identifier(get_namespace_name(get_rel_namespace(job->relid)),
-																			   con->conname)));
-			build_sql = MemoryContextStrdup(loopcxt, con->index_sql);
-		}
-	}
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	MemoryContextSwitchTo(loopcxt);
-	if (build_sql == NULL)
-		return 0;
-
+	building_job = job_id;
+	building_batch_blocks = my_state.batch_blocks;
 	PG_TRY();
 	{
-		if (invalid)
-			exec_toplevel(role, drop_sql);
-		exec_toplevel(role, build_sql);
+		SetCurrentStatementStartTimestamp();
+		pgstat_report_activity(STATE_RUNNING, "schema_guard: building an index concurrently");
+		sg_build_index_concurrently(step->build_relid, step->build_index, publish_index_wait);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata = recover_from_error(job_id, loopcxt);
 
 		SetUserIdAndSecContext(save_userid, save_sec_context);
-		PG_TRY();
-		{
-			exec_toplevel(role, drop_sql);
-		}
-		PG_CATCH();
-		{
-			FlushErrorState();
-			AbortCurrentTransaction();
-			PortalErrorCleanup();
-			SetUserIdAndSecContext(save_userid, save_sec_context);
-		}
-		PG_END_TRY();
 		delay = after_step_error(job_id, edata);
 	}
 	PG_END_TRY();
@@ -539,9 +535,13 @@ run_index_step(int64 job_id, MemoryContext loopcxt)
 	return delay;
 }
 
-/* Run one step of a job; return how long to wait before the next one. */
+/*
+ * Run one step of a job; return how long to wait before the next one.  A
+ * step that found an index to build says so in *build, for the caller to
+ * build at top level.
+ */
 static int
-run_step(int64 job_id, MemoryContext loopcxt)
+run_step(int64 job_id, MemoryContext loopcxt, SgStepResult *build)
 {
 	volatile int delay = 0;
 
@@ -581,6 +581,7 @@ run_step(int64 job_id, MemoryContext loopcxt)
 			consecutive_retries = 0;
 		if (job != NULL)
 			publish(job_id, why, job->batch_blocks, delay);
+		*build = result;
 	}
 	PG_CATCH();
 	{
@@ -620,7 +621,7 @@ sg_worker_main(Datum main_arg)
 	{
 		int64		job_id;
 		int			delay;
-		bool		index_phase;
+		SgStepResult build;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -631,15 +632,22 @@ sg_worker_main(Datum main_arg)
 		MemoryContextReset(loopcxt);
 		MemoryContextSwitchTo(loopcxt);
 
-		job_id = next_runnable_job(first, &index_phase);
+		job_id = next_runnable_job(first);
 		MemoryContextSwitchTo(loopcxt);
-		/* the naptime looks again only while jobs are unfinished */
-		sg_worker_set_known(job_id > 0);
+		/*
+		 * The launcher looks again while jobs are unfinished: soon after a
+		 * worker that did not finish them exits, at the naptime while the
+		 * database is read-only.
+		 */
+		sg_worker_set_known(job_id > 0 || job_id == NOT_NOW,
+							job_id == NOT_NOW ? sg_naptime_s * 1000 : 0);
 		if (job_id <= 0)
 			break;
 
-		delay = index_phase ? run_index_step(job_id, loopcxt)
-			: run_step(job_id, loopcxt);
+		memset(&build, 0, sizeof(build));
+		delay = run_step(job_id, loopcxt, &build);
+		if (OidIsValid(build.build_index))
+			delay = build_index(job_id, &build, loopcxt);
 		if (delay > 0)
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -23,6 +23,9 @@ typedef struct SgStepResult
 	int64		blocks;			/* blocks covered */
 	double		elapsed_ms;		/* time spent in the batch statement */
 	bool		batch;			/* a backfill batch (not a phase change) */
+	Oid			build_index;	/* an index to build at top level, next */
+	Oid			build_relid;	/* its table */
+	Oid			build_role;		/* who builds it: the table's owner */
 } SgStepResult;
 
 /* backfill.c */
@@ -31,12 +34,13 @@ extern void sg_backfill_step(SgJob *job, SgStepResult *result);
 /* finalize.c */
 extern const char *sg_phase_after(SgJob *job, const char *from);
 extern void sg_finalize_validate(SgJob *job, SgStepResult *result);
-extern SgJobConstraint *sg_next_index(SgJob *job, bool *invalid);
+extern SgJobObject *sg_next_index(SgJob *job);
 extern void sg_finalize_complete(SgJob *job, SgStepResult *result);
 extern void sg_translate_error(SgJob *job, ErrorData *edata);
 
-/* worker.c: run SQL on the user's table as the job's role */
-extern int	sg_exec_as_job_role(SgJob *job, const char *sql, bool read_only);
+/* worker.c: run SQL on the user's table as its owner */
+extern int	sg_exec_as_owner(SgJob *job, const char *sql, bool read_only);
+extern int	sg_exec_batch(SgJob *job, const char *sql);
 extern bool sg_job_advance(SgJob *job, const char *phase, const char *state,
 						   const char *detail);
 

@@ -1,0 +1,53 @@
+/*-------------------------------------------------------------------------
+ *
+ * fill.h
+ *	  The value a job gives the rows that predate its column: captured when
+ *	  the ALTER runs, bound to the objects the ALTER resolved, and computed
+ *	  later in a context the table's owner controls.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SG_FILL_H
+#define SG_FILL_H
+
+#include "nodes/pg_list.h"
+#include "nodes/primnodes.h"
+#include "utils/relcache.h"
+
+/*
+ * What a job's values are computed under: the role, the ALTER's
+ * search_path (pinned) and the settings that shape values.
+ */
+typedef struct SgFillEnv
+{
+	Oid			role;			/* the table's owner when the ALTER ran */
+	char	   *search_path;
+	List	   *settings;		/* "name=value" strings */
+} SgFillEnv;
+
+/* At the ALTER */
+extern Node *sg_fill_fold(Node *expr);
+extern char *sg_fill_qualified_sql(Node *expr);
+extern const char *sg_fill_unreproducible(Node *expr);
+extern bool sg_fill_worth_trial(Node *expr);
+extern char *sg_fill_trial(Relation rel, Node *expr, bool as_job);
+extern char *sg_pinned_search_path(void);
+extern char *sg_pin_search_path(const char *search_path, const char *user);
+extern List *sg_capture_settings(void);
+extern char *sg_cluster_binding(void);
+extern void sg_fill_record_dependencies(Oid trigger_oid, Node *expr);
+
+/* Later, anywhere: the expression as it means the ALTER's objects here */
+extern Node *sg_fill_rebind(Relation rel, const char *fill_sql, Oid typid,
+							int32 typmod, const char *colname);
+
+/* Computing */
+extern int	sg_fill_enter(const SgFillEnv *env, bool settings,
+						  Oid *save_userid, int *save_sec_context);
+extern void sg_set_filling_job(int64 job_id);
+extern int64 sg_filling_job(void);
+extern void sg_fill_leave(int nestlevel, Oid save_userid, int save_sec_context);
+extern int	sg_apply_settings(List *settings, const char *search_path);
+extern void sg_install_fill_hooks(void);
+
+#endif							/* SG_FILL_H */

@@ -1,0 +1,795 @@
+/*-------------------------------------------------------------------------
+ *
+ * guard.c
+ *	  Keeping active jobs truthful while other DDL runs.
+ *
+ * The backfill tells rows that predate a column from rows written since by
+ * the tuples' stored attribute count, and the fill trigger fills old rows
+ * the application updates meanwhile.  So a job is only right while
+ *	- no table of it is rewritten (VACUUM FULL, CLUSTER, ALTER COLUMN TYPE,
+ *	  SET LOGGED/UNLOGGED, SET ACCESS METHOD, a rewriting ADD COLUMN), and
+ *	  no table leaves its tree (DETACH PARTITION, NO INHERIT);
+ *	- each of its tables has its fill trigger, as schema_guard made it:
+ *	  BEFORE UPDATE for each row, enabled ALWAYS, and sorting after every
+ *	  other BEFORE UPDATE row trigger, so that it judges the final row;
+ *	- its helper checks, NOT VALID constraints and reserved indexes exist,
+ *	  and a staged identity column keeps its default.
+ *
+ * Statements known to break the first rule are refused before they run.
+ * The others are held to the rules by their effect, whatever the statement
+ * (CREATE OR REPLACE TRIGGER, DROP ... CASCADE, REASSIGN OWNED, a DO
+ * block): an object access hook notes that a statement touched triggers,
+ * constraints, defaults, inheritance or relations, and after the statement
+ * every active job is checked; a broken one makes the statement fail.
+ * With schema_guard.mode = off nothing is refused, as in PostgreSQL, and a
+ * job that a statement breaks fails instead, loudly, in that statement's
+ * transaction: it never ends done with rows it did not fill.
+ *
+ * Two statements replace a table's file without that harm, and the jobs
+ * follow them: TRUNCATE (no row is left to fill) and SET TABLESPACE (a
+ * block copy).  Only the files that the statement itself replaced are
+ * adopted.  Dropping the table or the job's columns ends the job; the
+ * worker sees that.
+ *
+ * The guard never runs for schema_guard's own statements.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaccess.h"
+#include "catalog/partition.h"
+#include "catalog/pg_attrdef.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_trigger.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "schema_guard.h"
+#include "classify.h"
+#include "guard.h"
+#include "job.h"
+#include "job_objects.h"
+#include "stage.h"
+
+static object_access_hook_type prev_object_access = NULL;
+
+/* A statement touched catalogs a job depends on; reset per statement. */
+static bool touched = false;
+
+/* While set, the only relation that may be dropped. */
+static Oid	expected_drop = InvalidOid;
+
+static void
+refuse_during_job(Oid relid, int64 job_id, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_IN_USE),
+			 errmsg("table \"%s\" has an active schema_guard job", get_rel_name(relid)),
+			 errdetail("%s while job %lld is filling rows that predate its columns; "
+					   "rows not filled yet would then look filled.",
+					   what, (long long) job_id),
+			 errhint("Wait for the job with CALL schema_guard.wait(%lld), or end it with schema_guard.cancel(%lld), first.",
+					 (long long) job_id, (long long) job_id)));
+}
+
+/* Refuse if the table, or with recursion any of its children, has a job. */
+static void
+check_relation(RangeVar *rv, bool recurse, const char *what)
+{
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+	if (OidIsValid(relid))
+		sg_guard_refuse_if_active(relid, recurse, what);
+}
+
+void
+sg_guard_refuse_if_active(Oid relid, bool recurse, const char *what)
+{
+	List	   *rels;
+	ListCell   *lc;
+
+	rels = recurse ? find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
+	foreach(lc, rels)
+	{
+		int64		job_id = sg_job_active_on(lfirst_oid(lc));
+
+		if (job_id != 0)
+			refuse_during_job(lfirst_oid(lc), job_id, what);
+	}
+}
+
+/*
+ * ATTACH PARTITION demands that the new partition have every CHECK
+ * constraint of its new parent, the helper checks of active jobs included:
+ * give it them, NOT VALID, so the attach works as it would without the job.
+ */
+static void
+add_helper_checks(RangeVar *parent_rv, RangeVar *part_rv)
+{
+	Oid			parent = RangeVarGetRelid(parent_rv, NoLock, true);
+	Oid			part = RangeVarGetRelid(part_rv, NoLock, true);
+	List	   *tables;
+	ListCell   *lc;
+
+	if (!OidIsValid(parent) || !OidIsValid(part))
+		return;
+	tables = lappend_oid(get_partition_ancestors(parent), parent);
+	foreach(lc, tables)
+	{
+		List	   *jobs = sg_jobs_active_on(lfirst_oid(lc));
+		ListCell   *jc;
+
+		foreach(jc, jobs)
+		{
+			SgJob	   *job = sg_job_load(*(int64 *) lfirst(jc), true);
+			ListCell   *cc;
+
+			if (job == NULL || job->relid != lfirst_oid(lc))
+				continue;
+			foreach(cc, job->objects)
+			{
+				SgJobObject *obj = lfirst(cc);
+				char	   *check = strcmp(obj->kind, "helper check") == 0 ? sg_object_name(obj) : NULL;
+				HeapTuple	tup;
+				char	   *def;
+
+				if (check == NULL ||
+					OidIsValid(get_relation_constraint_oid(part, check, true)))
+					continue;
+				tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(obj->objid));
+				if (!HeapTupleIsValid(tup))
+					continue;
+				ReleaseSysCache(tup);
+				def = TextDatumGetCString(DirectFunctionCall1(pg_get_constraintdef,
+															  ObjectIdGetDatum(obj->objid)));
+				sg_run_own_sql(psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s",
+										sg_qualified_relname(part),
+										quote_identifier(check), def));
+			}
+		}
+	}
+}
+
+/* Refuse a database-wide command if any job is active. */
+static void
+check_database(const char *what)
+{
+	Oid			relid;
+	int64		job_id = sg_job_any_active(&relid);
+
+	if (job_id != 0)
+		refuse_during_job(relid, job_id, what);
+}
+
+static bool
+vacuum_is_full(VacuumStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->options)
+	{
+		DefElem    *opt = lfirst_node(DefElem, lc);
+
+		if (strcmp(opt->defname, "full") == 0)
+			return opt->arg == NULL || defGetBoolean(opt);
+	}
+	return false;
+}
+
+static void
+check_alter_table(AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_MATVIEW)
+		return;
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		const char *what = NULL;
+
+		switch (cmd->subtype)
+		{
+			case AT_AlterColumnType:
+				what = "ALTER COLUMN TYPE may rewrite the table";
+				break;
+			case AT_SetLogged:
+			case AT_SetUnLogged:
+				what = "SET LOGGED/UNLOGGED rewrites the table";
+				break;
+			case AT_SetAccessMethod:
+				what = "SET ACCESS METHOD rewrites the table";
+				break;
+			case AT_DetachPartition:
+			case AT_DetachPartitionFinalize:
+				/* the detached table would keep the helper check, unfilled */
+				check_relation(castNode(PartitionCmd, cmd->def)->name, true,
+							   "Detaching the partition takes rows out of the job");
+				break;
+			case AT_DropInherit:
+				/* the table would keep the fill trigger and helper check */
+				check_relation(stmt->relation, true,
+							   "Removing the table from its parent takes rows out of the job");
+				break;
+			case AT_AttachPartition:
+				add_helper_checks(stmt->relation, castNode(PartitionCmd, cmd->def)->name);
+				break;
+			default:
+				break;
+		}
+		if (what)
+			check_relation(stmt->relation, stmt->relation->inh, what);
+	}
+}
+
+/* DROP EXTENSION schema_guard would take unfinished jobs with it. */
+static void
+check_drop_extension(DropStmt *stmt)
+{
+	ListCell   *lc;
+	Oid			relid;
+	int64		job_id;
+
+	if (stmt->removeType != OBJECT_EXTENSION)
+		return;
+	foreach(lc, stmt->objects)
+	{
+		if (strcmp(strVal(lfirst(lc)), SG_EXTENSION_NAME) != 0)
+			continue;
+		job_id = sg_job_any_active(&relid);
+		if (job_id != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("cannot drop extension %s while job %lld on table \"%s\" is unfinished",
+							SG_EXTENSION_NAME, (long long) job_id, get_rel_name(relid)),
+					 errdetail("The job's table would be left with rows that were never filled."),
+					 errhint("Wait for the job with CALL schema_guard.wait(%lld), or end it with schema_guard.cancel(%lld), first.",
+							 (long long) job_id, (long long) job_id)));
+	}
+}
+
+/* A top-level statement starts: what earlier ones touched was checked. */
+void
+sg_guard_statement_start(void)
+{
+	touched = false;
+}
+
+/*
+ * Before the statement runs: refuse what is known to harm an active job.
+ * Not with schema_guard.mode = off, where PostgreSQL's behaviour is kept
+ * and the jobs see the harm afterwards.
+ */
+void
+sg_guard_before(PlannedStmt *pstmt)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	switch (nodeTag(parsetree))
+	{
+		case T_VacuumStmt:
+			{
+				VacuumStmt *stmt = (VacuumStmt *) parsetree;
+				ListCell   *lc;
+
+				if (!stmt->is_vacuumcmd || !vacuum_is_full(stmt))
+					break;
+				if (stmt->rels == NIL)
+					check_database("VACUUM FULL rewrites every table");
+				foreach(lc, stmt->rels)
+				{
+					VacuumRelation *vrel = lfirst_node(VacuumRelation, lc);
+
+					if (vrel->relation)
+						check_relation(vrel->relation, true, "VACUUM FULL rewrites the table");
+				}
+				break;
+			}
+		case T_ClusterStmt:
+			{
+				ClusterStmt *stmt = (ClusterStmt *) parsetree;
+
+				if (stmt->relation)
+					check_relation(stmt->relation, true, "CLUSTER rewrites the table");
+				else
+					check_database("CLUSTER rewrites every clustered table");
+				break;
+			}
+		case T_AlterTableStmt:
+			check_alter_table((AlterTableStmt *) parsetree);
+			break;
+		case T_DropStmt:
+			check_drop_extension((DropStmt *) parsetree);
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Files
+ */
+
+/* The current file of every leaf of every active job, before a statement. */
+typedef struct LeafFile
+{
+	int64		job_id;
+	Oid			relid;
+	Oid			relfilenode;
+} LeafFile;
+
+static List *
+leaf_files(void)
+{
+	List	   *files = NIL;
+	ListCell   *lc;
+
+	foreach(lc, sg_jobs_active_on(InvalidOid))
+	{
+		SgJob	   *job = sg_job_load(*(int64 *) lfirst(lc), true);
+		ListCell   *fc;
+
+		if (job == NULL)
+			continue;
+		foreach(fc, job->leaves)
+		{
+			SgJobLeaf  *leaf = lfirst(fc);
+			LeafFile   *file = palloc(sizeof(LeafFile));
+			HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(leaf->relid));
+
+			if (!HeapTupleIsValid(tup))
+				continue;
+			file->job_id = job->job_id;
+			file->relid = leaf->relid;
+			file->relfilenode = ((Form_pg_class) GETSTRUCT(tup))->relfilenode;
+			ReleaseSysCache(tup);
+			files = lappend(files, file);
+		}
+	}
+	return files;
+}
+
+/* Does the statement replace files without forming tuples anew? */
+static bool
+replaces_files_harmlessly(Node *parsetree, bool *truncate)
+{
+	*truncate = IsA(parsetree, TruncateStmt);
+	if (*truncate || IsA(parsetree, AlterTableMoveAllStmt))
+		return true;
+	if (IsA(parsetree, AlterTableStmt))
+	{
+		ListCell   *lc;
+
+		/* only SET TABLESPACE: anything else might rewrite as well */
+		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+			if (lfirst_node(AlterTableCmd, lc)->subtype != AT_SetTableSpace)
+				return false;
+		return ((AlterTableStmt *) parsetree)->cmds != NIL;
+	}
+	return false;
+}
+
+/* Before a statement that replaces files harmlessly: where they are now. */
+List *
+sg_guard_files_before(PlannedStmt *pstmt)
+{
+	bool		truncate;
+
+	if (!replaces_files_harmlessly(pstmt->utilityStmt, &truncate))
+		return NIL;
+	return leaf_files();
+}
+
+/*
+ * After it: adopt the files it replaced, and only those.  A file that had
+ * changed before the statement stays unadopted, so the job still fails.
+ */
+static void
+adopt_files(PlannedStmt *pstmt, List *before)
+{
+	bool		truncate;
+	ListCell   *lc;
+
+	if (before == NIL || !replaces_files_harmlessly(pstmt->utilityStmt, &truncate))
+		return;
+	foreach(lc, before)
+	{
+		LeafFile   *file = lfirst(lc);
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(file->relid));
+		Oid			now;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		now = ((Form_pg_class) GETSTRUCT(tup))->relfilenode;
+		ReleaseSysCache(tup);
+		if (now != file->relfilenode)
+			sg_job_adopt_file(file->job_id, file->relid, file->relfilenode, now, truncate);
+	}
+}
+
+/*
+ * Integrity
+ */
+
+/* The job a trigger's single argument names, or 0. */
+static int64
+trigger_job_argument(Trigger *tg)
+{
+	char	   *end;
+	int64		job_id;
+
+	if (tg->tgnargs != 1)
+		return 0;
+	errno = 0;
+	job_id = strtoi64(tg->tgargs[0], &end, 10);
+	return errno == 0 && end != tg->tgargs[0] && *end == '\0' ? job_id : 0;
+}
+
+/* Is the trigger schema_guard's fill trigger for this job, as made? */
+static bool
+is_intact_fill_trigger(Trigger *tg, int64 job_id, Oid fill_fn)
+{
+	return tg->tgfoid == fill_fn &&
+		tg->tgtype == (TRIGGER_TYPE_ROW | TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_UPDATE) &&
+		tg->tgnattr == 0 && tg->tgqual == NULL && trigger_job_argument(tg) == job_id;
+}
+
+/*
+ * Does every table that stores the job's rows have the job's fill trigger,
+ * intact, enabled ALWAYS, and after every other BEFORE UPDATE row trigger?
+ */
+static char *
+leaf_trigger_problem(SgJob *job, Oid leafid, Oid fill_fn)
+{
+	Relation	rel = relation_open(leafid, AccessShareLock);
+	TriggerDesc *desc = rel->trigdesc;
+	char	   *problem = NULL;
+	int			ours = -1;
+	int			i;
+
+	for (i = 0; desc && i < desc->numtriggers; i++)
+	{
+		Trigger    *tg = &desc->triggers[i];
+
+		if (tg->tgfoid == fill_fn && trigger_job_argument(tg) == job->job_id)
+		{
+			if (!is_intact_fill_trigger(tg, job->job_id, fill_fn))
+				problem = psprintf("the fill trigger \"%s\" of table \"%s\" is no longer the one schema_guard made",
+								   tg->tgname, RelationGetRelationName(rel));
+			else if (tg->tgenabled != TRIGGER_FIRES_ALWAYS)
+				problem = psprintf("the fill trigger \"%s\" of table \"%s\" no longer fires always",
+								   tg->tgname, RelationGetRelationName(rel));
+			ours = i;
+		}
+		else if (ours >= 0 && problem == NULL && tg->tgfoid != fill_fn &&
+				 tg->tgenabled != TRIGGER_DISABLED &&
+				 TRIGGER_FOR_ROW(tg->tgtype) && TRIGGER_FOR_BEFORE(tg->tgtype) &&
+				 TRIGGER_FOR_UPDATE(tg->tgtype))
+			problem = psprintf("trigger \"%s\" of table \"%s\" would fire after the fill trigger, "
+							   "which must see the final row",
+							   tg->tgname, RelationGetRelationName(rel));
+	}
+	if (ours < 0)
+		problem = psprintf("table \"%s\" has lost the job's fill trigger",
+						   RelationGetRelationName(rel));
+	relation_close(rel, AccessShareLock);
+	return problem;
+}
+
+/* Is the helper check still CHECK (column IS NOT NULL) on the job's table? */
+static char *
+helper_check_problem(SgJob *job, SgJobObject *obj, SgJobColumn *col)
+{
+	HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(obj->objid));
+	Form_pg_constraint con;
+	bool		intact = false;
+	Datum		bin;
+	bool		isnull;
+
+	if (!HeapTupleIsValid(tup))
+		return psprintf("the helper check \"%s\" of table \"%s\" was dropped",
+						obj->name, get_rel_name(job->relid));
+	con = (Form_pg_constraint) GETSTRUCT(tup);
+	bin = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conbin, &isnull);
+	if (con->conrelid == job->relid && con->contype == CONSTRAINT_CHECK &&
+		!con->connoinherit && !isnull)
+	{
+		Node	   *expr = stringToNode(TextDatumGetCString(bin));
+
+		intact = IsA(expr, NullTest) && ((NullTest *) expr)->nulltesttype == IS_NOT_NULL &&
+			IsA(((NullTest *) expr)->arg, Var) &&
+			((Var *) ((NullTest *) expr)->arg)->varattno == col->attnum;
+	}
+	ReleaseSysCache(tup);
+	return intact ? NULL
+		: psprintf("the helper check \"%s\" of table \"%s\" is no longer the one schema_guard made",
+				   obj->name, get_rel_name(job->relid));
+}
+
+/* A staged identity column must keep its staging sequence's default. */
+static char *
+identity_default_problem(SgJob *job, SgJobColumn *col)
+{
+	Relation	rel;
+	Node	   *current;
+	char	   *problem = NULL;
+
+	if (!col->identity || sg_column_name(job->relid, col->attnum) == NULL)
+		return NULL;
+	rel = relation_open(job->relid, AccessShareLock);
+	current = build_column_default(rel, col->attnum);
+	if (current == NULL || !equal(current, stringToNode(col->fill_node)))
+		problem = psprintf("the default of column \"%s\", an identity column once the job is done, was changed",
+						   col->colname);
+	relation_close(rel, AccessShareLock);
+	return problem;
+}
+
+/*
+ * What, if anything, is wrong with an unfinished job: the rules in this
+ * file's header.  NULL when the job is sound, or when it has nothing left
+ * to protect (its table or columns are gone: the worker ends it), or when
+ * it is not bound here yet (the worker binds it first).
+ */
+char *
+sg_job_integrity_problem(SgJob *job)
+{
+	List	   *tree;
+	ListCell   *lc;
+	Oid			fill_fn;
+	bool		fills = false;
+
+	if (get_rel_name(job->relid) == NULL || !sg_job_is_bound(job))
+		return NULL;
+	foreach(lc, job->columns)
+		fills |= sg_column_name(job->relid, ((SgJobColumn *) lfirst(lc))->attnum) != NULL;
+	tree = find_all_inheritors(job->relid, NoLock, NULL);
+	fill_fn = sg_fill_trigger_function();
+	foreach(lc, job->leaves)
+	{
+		SgJobLeaf  *leaf = lfirst(lc);
+		char	   *problem;
+
+		if (get_rel_name(leaf->relid) == NULL)
+			continue;			/* dropped: its rows are gone */
+		if (!list_member_oid(tree, leaf->relid))
+			return psprintf("table \"%s\" is no longer part of table \"%s\"",
+							get_rel_name(leaf->relid), get_rel_name(job->relid));
+		if (fills && strcmp(job->phase, "done") != 0 &&
+			(problem = leaf_trigger_problem(job, leaf->relid, fill_fn)) != NULL)
+			return problem;
+	}
+	foreach(lc, job->columns)
+	{
+		SgJobColumn *col = lfirst(lc);
+		SgJobObject *obj;
+		char	   *problem;
+
+		if (sg_column_name(job->relid, col->attnum) == NULL)
+			continue;
+		if (col->check_name &&
+			(obj = sg_job_object(job, "helper check", job->relid, col->check_name)) != NULL &&
+			(problem = helper_check_problem(job, obj, col)) != NULL)
+			return problem;
+		if ((problem = identity_default_problem(job, col)) != NULL)
+			return problem;
+	}
+	foreach(lc, job->objects)
+	{
+		SgJobObject *obj = lfirst(lc);
+		char	   *name;
+
+		if (get_rel_name(obj->relid) == NULL)
+			continue;
+		if (strcmp(obj->kind, "constraint") == 0 && sg_object_name(obj) == NULL)
+			return psprintf("the constraint \"%s\" of table \"%s\" that the job validates was dropped",
+							obj->name, get_rel_name(obj->relid));
+		if (strcmp(obj->kind, "index") == 0 && sg_index_of(obj->objid) != obj->relid)
+			return psprintf("the index \"%s\" of table \"%s\" that the job builds was dropped",
+							obj->name, get_rel_name(obj->relid));
+		if (strcmp(obj->kind, "fill trigger") == 0 &&
+			(name = sg_object_name(obj)) != NULL && strcmp(name, obj->name) != 0)
+			return psprintf("the fill trigger \"%s\" of table \"%s\" was renamed, which changes when it fires",
+							obj->name, get_rel_name(obj->relid));
+	}
+	return NULL;
+}
+
+/*
+ * The job's problem, if it still has one when read afresh: the job was
+ * read with the statement's snapshot, the catalogs with a newer one, and
+ * a job that its worker finished meanwhile (dropping its fill trigger in
+ * the same transaction) must not look broken.
+ */
+char *
+sg_job_problem_now(SgJob *job)
+{
+	char	   *problem = sg_job_integrity_problem(job);
+	SgJob	   *fresh;
+
+	if (problem == NULL)
+		return NULL;
+	PushActiveSnapshot(GetLatestSnapshot());
+	fresh = sg_job_load(job->job_id, true);
+	PopActiveSnapshot();
+	if (fresh == NULL || strcmp(fresh->state, "done") == 0 ||
+		strcmp(fresh->state, "cancelled") == 0 || strcmp(fresh->state, "reverted") == 0)
+		return NULL;
+	return sg_job_integrity_problem(fresh);
+}
+
+/*
+ * After a statement that touched what jobs depend on: every active job
+ * must still be sound.  Otherwise the statement fails; with mode = off,
+ * the job does.
+ */
+static void
+check_jobs_after(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, sg_jobs_active_on(InvalidOid))
+	{
+		int64		job_id = *(int64 *) lfirst(lc);
+		SgJob	   *job = sg_job_load(job_id, true);
+		char	   *problem;
+
+		if (job == NULL || (problem = sg_job_problem_now(job)) == NULL)
+			continue;
+		if (sg_mode != SG_MODE_OFF)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("table \"%s\" has an active schema_guard job", get_rel_name(job->relid)),
+					 errdetail("The statement would leave job %lld unable to fill the rows that predate its columns: %s.",
+							   (long long) job_id, problem),
+					 errhint("Wait for the job with CALL schema_guard.wait(%lld), or end it with schema_guard.cancel(%lld), first.",
+							 (long long) job_id, (long long) job_id)));
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("schema_guard job %lld on table \"%s\" failed: %s",
+						(long long) job_id, get_rel_name(job->relid), problem),
+				 errdetail("Rows not filled yet could otherwise end up looking filled."),
+				 errhint("Check the job's columns for NULLs; cancel or revert the job.")));
+		sg_job_set_state(job_id, "failed", NULL,
+						 psprintf("%s during the job", problem),
+						 "schema_guard.mode was off, so the statement ran as written");
+	}
+}
+
+/* After ENABLE TRIGGER ALL/USER: the fill triggers must fire ALWAYS again. */
+static void
+restore_fill_triggers(RangeVar *rv)
+{
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+	Oid			fill_fn = sg_fill_trigger_function();
+	Relation	rel;
+	List	   *names = NIL;
+	ListCell   *lc;
+	int			i;
+
+	if (!OidIsValid(relid) || !OidIsValid(fill_fn))
+		return;
+	rel = relation_open(relid, AccessShareLock);
+	for (i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers; i++)
+	{
+		Trigger    *tg = &rel->trigdesc->triggers[i];
+
+		if (tg->tgfoid == fill_fn && tg->tgenabled != TRIGGER_FIRES_ALWAYS)
+			names = lappend(names, pstrdup(tg->tgname));
+	}
+	relation_close(rel, AccessShareLock);
+	foreach(lc, names)
+		sg_run_own_sql(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s",
+								sg_qualified_relname(relid), quote_identifier(lfirst(lc))));
+}
+
+/* After the statement ran: follow harmless file changes, check the jobs. */
+void
+sg_guard_after(PlannedStmt *pstmt, List *files_before)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (!touched && files_before == NIL)
+		return;
+	if (sg_running_own_statement || !IsTransactionState() || creating_extension ||
+		IsBinaryUpgrade || !sg_extension_active())
+	{
+		touched = false;
+		return;
+	}
+	adopt_files(pstmt, files_before);
+	if (IsA(parsetree, AlterTableStmt))
+	{
+		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+		ListCell   *lc;
+
+		foreach(lc, stmt->cmds)
+		{
+			AlterTableType subtype = lfirst_node(AlterTableCmd, lc)->subtype;
+
+			if (subtype == AT_EnableTrigAll || subtype == AT_EnableTrigUser)
+				restore_fill_triggers(stmt->relation);
+		}
+	}
+	if (touched)
+	{
+		touched = false;
+		check_jobs_after();
+	}
+}
+
+/*
+ * Does this statement add a column that PostgreSQL will rewrite the table
+ * for, on a table with an active job?  (Staged columns are fine: they get a
+ * job of their own.)
+ */
+void
+sg_guard_plain_rewrite(Oid relid, bool recurse, SgAlterPlan *plan)
+{
+	if (plan->risk != SG_RISK_REWRITE && plan->other_rewrite == NULL)
+		return;
+	sg_guard_refuse_if_active(relid, recurse,
+							  plan->other_rewrite ? plan->other_rewrite
+							  : "Adding this column rewrites the table");
+}
+
+/*
+ * The object access hook
+ */
+
+static void
+guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					int subId, void *arg)
+{
+	if (prev_object_access)
+		prev_object_access(access, classId, objectId, subId, arg);
+
+	if (access == OAT_DROP && OidIsValid(expected_drop) && classId == RelationRelationId &&
+		objectId != expected_drop)
+		elog(ERROR, "schema_guard refuses to drop relation %u: it expected to drop %u only",
+			 objectId, expected_drop);
+
+	if (sg_running_own_statement)
+		return;
+	if ((access == OAT_POST_CREATE || access == OAT_POST_ALTER || access == OAT_DROP) &&
+		(classId == TriggerRelationId || classId == ConstraintRelationId ||
+		 classId == RelationRelationId || classId == AttrDefaultRelationId ||
+		 classId == InheritsRelationId || classId == IndexRelationId))
+		touched = true;
+}
+
+void
+sg_install_guard_hooks(void)
+{
+	prev_object_access = object_access_hook;
+	object_access_hook = guard_object_access;
+}
+
+/* While set (not InvalidOid), dropping any other relation is an error. */
+void
+sg_expect_drop(Oid relid)
+{
+	expected_drop = relid;
+}

@@ -1,0 +1,355 @@
+/*-------------------------------------------------------------------------
+ *
+ * job_objects.c
+ *	  The objects a job created, found by identity.
+ *
+ * A job changes or drops only what it created, and it knows those objects
+ * by OID: a name can by then belong to something else (another role's
+ * index, a trigger replaced under the same name).  OIDs are only valid in
+ * the cluster and database the job was created in (the job's bound_to);
+ * after pg_upgrade or a restore the worker binds the job again, finding its
+ * objects by table and name once, before anything else is done.
+ *
+ * Statements that drop an object are built from its current name with
+ * the table locked first, so the name cannot change before the statement
+ * resolves it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
+#include "parser/parse_func.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "schema_guard.h"
+#include "fill.h"
+#include "index_build.h"
+#include "job.h"
+#include "job_objects.h"
+
+bool
+sg_job_is_bound(const SgJob *job)
+{
+	return job->bound_to != NULL && strcmp(job->bound_to, sg_cluster_binding()) == 0;
+}
+
+SgJobObject *
+sg_new_object(const char *kind, Oid relid, const char *name, Oid objid)
+{
+	SgJobObject *obj = palloc0(sizeof(SgJobObject));
+
+	obj->kind = pstrdup(kind);
+	obj->relid = relid;
+	obj->name = pstrdup(name);
+	obj->objid = objid;
+	return obj;
+}
+
+/* The job's object of that kind and name (on any table when relid is 0). */
+SgJobObject *
+sg_job_object(const SgJob *job, const char *kind, Oid relid, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, job->objects)
+	{
+		SgJobObject *obj = lfirst(lc);
+
+		if (strcmp(obj->kind, kind) == 0 && strcmp(obj->name, name) == 0 &&
+			(!OidIsValid(relid) || obj->relid == relid))
+			return obj;
+	}
+	return NULL;
+}
+
+/* A trigger's catalog row, by OID, as a copy; NULL if there is none. */
+HeapTuple
+sg_trigger_tuple(Oid tgoid)
+{
+	Relation	rel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(tgoid));
+	scan = systable_beginscan(rel, TriggerOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		tup = heap_copytuple(tup);
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return tup;
+}
+
+/* The current name of one of the job's objects, or NULL if it is gone. */
+char *
+sg_object_name(const SgJobObject *obj)
+{
+	char	   *name = NULL;
+
+	if (strcmp(obj->kind, "fill trigger") == 0)
+	{
+		HeapTuple	tup = sg_trigger_tuple(obj->objid);
+
+		if (tup && ((Form_pg_trigger) GETSTRUCT(tup))->tgrelid == obj->relid)
+			name = pstrdup(NameStr(((Form_pg_trigger) GETSTRUCT(tup))->tgname));
+	}
+	else if (strcmp(obj->kind, "index") == 0)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(obj->objid));
+
+		if (HeapTupleIsValid(tup))
+		{
+			if (((Form_pg_index) GETSTRUCT(tup))->indrelid == obj->relid)
+				name = get_rel_name(obj->objid);
+			ReleaseSysCache(tup);
+		}
+	}
+	else
+	{
+		HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(obj->objid));
+
+		if (HeapTupleIsValid(tup))
+		{
+			if (((Form_pg_constraint) GETSTRUCT(tup))->conrelid == obj->relid)
+				name = pstrdup(NameStr(((Form_pg_constraint) GETSTRUCT(tup))->conname));
+			ReleaseSysCache(tup);
+		}
+	}
+	return name;
+}
+
+/* Is the job's constraint validated?  A constraint that is gone needs nothing. */
+bool
+sg_object_validated(const SgJobObject *obj)
+{
+	HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(obj->objid));
+	bool		validated = true;
+
+	if (HeapTupleIsValid(tup))
+	{
+		if (((Form_pg_constraint) GETSTRUCT(tup))->conrelid == obj->relid)
+			validated = ((Form_pg_constraint) GETSTRUCT(tup))->convalidated;
+		ReleaseSysCache(tup);
+	}
+	return validated;
+}
+
+/*
+ * The statement that drops one of the job's triggers or constraints, or
+ * NULL if it is gone.  The table is locked as the statement will lock it,
+ * so the name is still the object's when the statement runs.
+ */
+char *
+sg_object_drop_sql(const SgJobObject *obj)
+{
+	char	   *name;
+
+	if (!ConditionalLockRelationOid(obj->relid, AccessExclusiveLock))
+		LockRelationOid(obj->relid, AccessExclusiveLock);
+	if (get_rel_name(obj->relid) == NULL)
+		return NULL;
+	name = sg_object_name(obj);
+	if (name == NULL)
+		return NULL;
+	if (strcmp(obj->kind, "fill trigger") == 0)
+		return psprintf("DROP TRIGGER %s ON %s", quote_identifier(name),
+						sg_qualified_relname(obj->relid));
+	return psprintf("ALTER TABLE %s DROP CONSTRAINT %s",
+					sg_qualified_relname(obj->relid), quote_identifier(name));
+}
+
+/* DROP statements for every object of one kind the job has. */
+List *
+sg_job_drop_sqls(const SgJob *job, const char *kind)
+{
+	List	   *sqls = NIL;
+	ListCell   *lc;
+
+	foreach(lc, job->objects)
+	{
+		SgJobObject *obj = lfirst(lc);
+		char	   *sql;
+
+		if (strcmp(obj->kind, kind) != 0)
+			continue;
+		sql = sg_object_drop_sql(obj);
+		if (sql)
+			sqls = lappend(sqls, sql);
+	}
+	return sqls;
+}
+
+/*
+ * Find an object again after the job was carried to another cluster or
+ * database: by table and name, of the kind it was.  Returns InvalidOid if
+ * there is no such object (an invalid index is not dumped, for one).
+ */
+Oid
+sg_object_find_by_name(const SgJob *job, const SgJobObject *obj)
+{
+	if (get_rel_name(obj->relid) == NULL)
+		return InvalidOid;
+	if (strcmp(obj->kind, "fill trigger") == 0)
+	{
+		Oid			tgoid = get_trigger_oid(obj->relid, obj->name, true);
+		HeapTuple	tup;
+		bool		ours = false;
+
+		if (!OidIsValid(tgoid) || (tup = sg_trigger_tuple(tgoid)) == NULL)
+			return InvalidOid;
+		/* schema_guard's fill trigger, for this job */
+		ours = ((Form_pg_trigger) GETSTRUCT(tup))->tgfoid == sg_fill_trigger_function() &&
+			sg_trigger_job(tup) == job->job_id;
+		return ours ? tgoid : InvalidOid;
+	}
+	if (strcmp(obj->kind, "index") == 0)
+	{
+		Oid			indexoid = get_relname_relid(obj->name, get_rel_namespace(obj->relid));
+
+		return OidIsValid(indexoid) && sg_index_of(indexoid) == obj->relid
+			? indexoid : InvalidOid;
+	}
+	return get_relation_constraint_oid(obj->relid, obj->name, true);
+}
+
+/* The table an index belongs to, or InvalidOid. */
+Oid
+sg_index_of(Oid indexoid)
+{
+	HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+	Oid			relid = InvalidOid;
+
+	if (HeapTupleIsValid(tup))
+	{
+		relid = ((Form_pg_index) GETSTRUCT(tup))->indrelid;
+		ReleaseSysCache(tup);
+	}
+	return relid;
+}
+
+/* schema_guard.fill_trigger()'s OID in this database. */
+Oid
+sg_fill_trigger_function(void)
+{
+	List	   *name = list_make2(makeString(SG_SCHEMA_NAME), makeString("fill_trigger"));
+
+	return LookupFuncName(name, 0, NULL, true);
+}
+
+/* The job a fill trigger's row names in its argument, or 0. */
+int64
+sg_trigger_job(HeapTuple tgtup)
+{
+	Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tgtup);
+	Relation	rel;
+	bool		isnull;
+	Datum		args;
+	bytea	   *val;
+	char	   *arg;
+	char	   *end;
+	int64		job_id;
+
+	if (tg->tgnargs != 1)
+		return 0;
+	rel = table_open(TriggerRelationId, AccessShareLock);
+	args = heap_getattr(tgtup, Anum_pg_trigger_tgargs, RelationGetDescr(rel), &isnull);
+	table_close(rel, AccessShareLock);
+	if (isnull)
+		return 0;
+	val = DatumGetByteaPP(args);
+	/* the arguments are NUL-terminated strings, one after the other */
+	arg = pnstrdup(VARDATA_ANY(val), VARSIZE_ANY_EXHDR(val));
+	errno = 0;
+	job_id = strtoi64(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0')
+		return 0;
+	return job_id;
+}
+
+static void
+rebind_error_callback(void *arg)
+{
+	errcontext("schema_guard binding job %lld in this cluster", (long long) *(int64 *) arg);
+}
+
+/*
+ * Bind a job that pg_upgrade or a restore carried here: find its objects by
+ * table and name, make again an index the dump left out (a dump leaves out
+ * invalid indexes), bind its fill expressions by name as a restored column
+ * default is bound, and record all that.  What cannot be found fails the
+ * job, loudly: it is never filled by objects other than the ALTER's.
+ */
+void
+sg_job_rebind(SgJob *job)
+{
+	ErrorContextCallback errcallback;
+	SgJobObject *trigger = NULL;
+	ListCell   *lc;
+
+	errcallback.callback = rebind_error_callback;
+	errcallback.arg = &job->job_id;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+	foreach(lc, job->objects)
+	{
+		SgJobObject *obj = lfirst(lc);
+		Oid			found = sg_object_find_by_name(job, obj);
+
+		if (!OidIsValid(found) && strcmp(obj->kind, "index") == 0 && obj->definition)
+			found = sg_reserve_index(obj->relid, obj->definition);
+		if (!OidIsValid(found))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("schema_guard job %lld cannot find its %s \"%s\" of table %s",
+							(long long) job->job_id, obj->kind, obj->name,
+							sg_qualified_relname(obj->relid)),
+					 errdetail("The job was carried to this cluster or database by pg_upgrade or a restore, without it."),
+					 errhint("Check the job's columns for NULLs; cancel or revert the job.")));
+		obj->objid = found;
+		if (strcmp(obj->kind, "fill trigger") == 0 && obj->relid == job->relid)
+			trigger = obj;
+	}
+	sg_job_add_objects(job, job->objects);
+	if (job->columns != NIL)
+	{
+		Relation	rel = relation_open(job->relid, AccessShareLock);
+
+		foreach(lc, job->columns)
+		{
+			SgJobColumn *col = lfirst(lc);
+			Node	   *expr = sg_fill_rebind(rel, col->fill_sql, col->atttype,
+											  col->atttypmod, col->colname);
+
+			col->fill_node = nodeToString(expr);
+			sg_job_set_fill_node(job->job_id, col->attnum, col->fill_node);
+			if (trigger)
+				sg_fill_record_dependencies(trigger->objid, expr);
+		}
+		relation_close(rel, AccessShareLock);
+	}
+	error_context_stack = errcallback.previous;
+	job->bound_to = sg_cluster_binding();
+	sg_job_set_binding(job->job_id, job->bound_to);
+	sg_job_event(job->job_id, "bound",
+				 "carried to this cluster or database: its objects and fill expressions were found again by name");
+	/* sessions that cached the job read it again */
+	CacheInvalidateRelcacheByRelid(get_relname_relid("jobs", get_namespace_oid(SG_SCHEMA_NAME, false)));
+}

@@ -546,14 +546,12 @@ classify_reproducible(Relation rel, SgAddColumn *col)
 	}
 	if (why == NULL && failure == NULL)
 		return;
-	if (why)
-		add_reason(col, SG_RISK_REWRITE, SG_PATH_NONE, "%s", why);
-	else
-		add_reason(col, SG_RISK_REWRITE, SG_PATH_NONE,
-				   "computed as the background job computes it, the default fails: %s", failure);
-	col->refuse_detail = "A job computes the default later, in the background, as the table's owner, "
-		"as a security-restricted operation and without the temporary objects of the ALTER's session; "
-		"the value would not be the one PostgreSQL's rewrite computes now.";
+	if (why == NULL)
+		why = psprintf("computed as the background job computes it, the default fails: %s", failure);
+	add_reason(col, SG_RISK_REWRITE, SG_PATH_NONE, "%s", why);
+	col->refuse_detail = psprintf("%s A job computes the default later, in the background, as the table's owner, "
+								  "as a security-restricted operation and without the temporary objects of the ALTER's session.",
+								  sg_sentence(why));
 	col->refuse_hint = "Make the default work without temporary objects and as the table's owner, or run the "
 		"statement in a maintenance window after SET schema_guard.mode = off.";
 }

@@ -54,7 +54,6 @@
 #include "utils/guc_tables.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/regproc.h"
 #include "utils/resowner.h"
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
@@ -348,8 +347,8 @@ sg_fill_unreproducible(Node *expr)
 	if (!temp_reference_walker(expr, &found))
 		return NULL;
 	if (OidIsValid(found.funcid))
-		return psprintf("the default calls temporary function %s, which the background job cannot see",
-						format_procedure(found.funcid));
+		return psprintf("the default calls temporary function %s(), which the background job cannot see",
+						get_func_name(found.funcid));
 	if (OidIsValid(found.relid))
 		return psprintf("the default uses temporary relation \"%s\", which the background job cannot see",
 						get_rel_name(found.relid));

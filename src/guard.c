@@ -456,6 +456,33 @@ is_intact_fill_trigger(Trigger *tg, int64 job_id, Oid fill_fn)
 		tg->tgnattr == 0 && tg->tgqual == NULL && trigger_job_argument(tg) == job_id;
 }
 
+/* Is the trigger one the job made, or a partition's clone of one? */
+static bool
+is_jobs_own_trigger(SgJob *job, Oid tgoid)
+{
+	int			depth;
+
+	for (depth = 0; depth < 64 && OidIsValid(tgoid); depth++)
+	{
+		ListCell   *lc;
+		HeapTuple	tup;
+
+		foreach(lc, job->objects)
+		{
+			SgJobObject *obj = lfirst(lc);
+
+			if (strcmp(obj->kind, "fill trigger") == 0 && obj->objid == tgoid)
+				return true;
+		}
+		tup = sg_trigger_tuple(tgoid);
+		if (tup == NULL)
+			return false;
+		tgoid = ((Form_pg_trigger) GETSTRUCT(tup))->tgparentid;
+		heap_freetuple(tup);
+	}
+	return false;
+}
+
 /*
  * Does every table that stores the job's rows have the job's fill trigger,
  * intact, enabled ALWAYS, and after every other BEFORE UPDATE row trigger?
@@ -469,13 +496,16 @@ leaf_trigger_problem(SgJob *job, Oid leafid, Oid fill_fn)
 	int			ours = -1;
 	int			i;
 
-	for (i = 0; desc && i < desc->numtriggers; i++)
+	for (i = 0; desc && i < desc->numtriggers && problem == NULL; i++)
 	{
 		Trigger    *tg = &desc->triggers[i];
 
 		if (tg->tgfoid == fill_fn && trigger_job_argument(tg) == job->job_id)
 		{
-			if (!is_intact_fill_trigger(tg, job->job_id, fill_fn))
+			if (!is_jobs_own_trigger(job, tg->tgoid))
+				problem = psprintf("trigger \"%s\" of table \"%s\" calls schema_guard.fill_trigger() for the job, but schema_guard did not make it",
+								   tg->tgname, RelationGetRelationName(rel));
+			else if (!is_intact_fill_trigger(tg, job->job_id, fill_fn))
 				problem = psprintf("the fill trigger \"%s\" of table \"%s\" is no longer the one schema_guard made",
 								   tg->tgname, RelationGetRelationName(rel));
 			else if (tg->tgenabled != TRIGGER_FIRES_ALWAYS)
@@ -483,7 +513,7 @@ leaf_trigger_problem(SgJob *job, Oid leafid, Oid fill_fn)
 								   tg->tgname, RelationGetRelationName(rel));
 			ours = i;
 		}
-		else if (ours >= 0 && problem == NULL && tg->tgfoid != fill_fn &&
+		else if (ours >= 0 && tg->tgfoid != fill_fn &&
 				 tg->tgenabled != TRIGGER_DISABLED &&
 				 TRIGGER_FOR_ROW(tg->tgtype) && TRIGGER_FOR_BEFORE(tg->tgtype) &&
 				 TRIGGER_FOR_UPDATE(tg->tgtype))
@@ -491,7 +521,7 @@ leaf_trigger_problem(SgJob *job, Oid leafid, Oid fill_fn)
 							   "which must see the final row",
 							   tg->tgname, RelationGetRelationName(rel));
 	}
-	if (ours < 0)
+	if (ours < 0 && problem == NULL)
 		problem = psprintf("table \"%s\" has lost the job's fill trigger",
 						   RelationGetRelationName(rel));
 	relation_close(rel, AccessShareLock);

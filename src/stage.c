@@ -391,7 +391,7 @@ job_column(Relation rel, StagedColumn *staged, const char *queryString)
  * BEFORE triggers fire in name order, and the fill trigger must see the
  * final NEW row, so its name must sort after every trigger of the table:
  * "~schema_guard_fill_N" sorts after any name that starts with an ASCII
- * character; after a greater name, the greatest one extended.
+ * character; after a greater (or equal) name, the greatest one extended.
  */
 static char *
 fill_trigger_name(Oid relid, bool recurse, int64 job_id)
@@ -411,7 +411,8 @@ fill_trigger_name(Oid relid, bool recurse, int64 job_id)
 		{
 			const char *tgname = triggers->triggers[i].tgname;
 
-			if (strcmp(tgname, name) > 0 && (greatest == NULL || strcmp(tgname, greatest) > 0))
+			/* one of that very name too: the new one must differ */
+			if (strcmp(tgname, name) >= 0 && (greatest == NULL || strcmp(tgname, greatest) > 0))
 				greatest = pstrdup(tgname);
 		}
 		relation_close(rel, AccessShareLock);

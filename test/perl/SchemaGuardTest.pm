@@ -19,6 +19,7 @@ use PostgreSQL::Test::Cluster;
 
 our @EXPORT_OK = qw(
   new_node
+  init_node
   stage_paused
   stage_paused_with_twin
   create_describe
@@ -57,10 +58,27 @@ schema_guard.batch_delay = 0
 sub new_node
 {
 	my ($name, %params) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init(allows_streaming => $params{allows_streaming});
-	$node->append_conf('postgresql.conf', $base_conf . ($params{conf} // ''));
+	my $node = init_node($name, %params);
 	$node->start;
+	return $node;
+}
+
+# init_node($name, conf => $text, allows_streaming => 1,
+#           install_path => $dir, extra => [initdb options])
+#
+# The same as new_node, without starting the node: for a cluster that
+# pg_upgrade fills.  install_path (the installation the node runs, its
+# bin, lib and share directories) and extra are passed to the
+# PostgreSQL::Test::Cluster constructor and to init.
+sub init_node
+{
+	my ($name, %params) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name,
+		(defined $params{install_path} ? (install_path => $params{install_path}) : ()));
+	$node->init(
+		allows_streaming => $params{allows_streaming},
+		(defined $params{extra} ? (extra => $params{extra}) : ()));
+	$node->append_conf('postgresql.conf', $base_conf . ($params{conf} // ''));
 	return $node;
 }
 

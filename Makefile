@@ -5,26 +5,37 @@ EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/defau
 
 MODULE_big = schema_guard
 OBJS = \
-	src/schema_guard.o \
-	src/utility_hook.o \
-	src/guard.o \
-	src/lockwait.o \
-	src/classify.o \
-	src/stage.o \
-	src/stage_constraints.o \
-	src/fill.o \
-	src/index_build.o \
-	src/job_objects.o \
-	src/job.o \
+	src/settings.o \
+	src/util.o \
 	src/launcher.o \
-	src/worker.o \
+	src/job_catalog.o \
+	src/job_state.o \
+	src/job.o \
+	src/job_warmup.o \
+	src/job_lookup.o \
+	src/job_objects.o \
+	src/fill.o \
+	src/bind.o \
+	src/index_build.o \
+	src/exec.o \
+	src/trigger.o \
+	src/integrity.o \
+	src/lockwait.o \
+	src/classify_column.o \
+	src/classify.o \
+	src/decide.o \
+	src/stage_constraints.o \
+	src/stage.o \
+	src/guard.o \
+	src/throttle.o \
 	src/backfill.o \
 	src/finalize.o \
-	src/throttle.o \
-	src/trigger.o \
+	src/worker.o \
+	src/utility_hook.o \
 	src/api.o \
 	src/explain.o \
-	src/upgrade.o
+	src/upgrade.o \
+	src/schema_guard.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 PGFILEDESC = "schema_guard - online ADD COLUMN"

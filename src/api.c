@@ -37,9 +37,11 @@
 #include "guard.h"
 #include "index_build.h"
 #include "job.h"
+#include "job_catalog.h"
+#include "job_lookup.h"
 #include "job_objects.h"
 #include "launcher.h"
-#include "worker.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(sg_pause_v1);
 PG_FUNCTION_INFO_V1(sg_resume_v1);
@@ -104,65 +106,60 @@ job_for_control(int64 job_id)
 	return job;
 }
 
-static bool
-state_is(SgJob *job, const char *const *states)
-{
-	for (; *states; states++)
-		if (strcmp(job->state, *states) == 0)
-			return true;
-	return false;
-}
+/* A set of job states, for the states an action is allowed in. */
+#define STATE_BIT(s)	(1u << (s))
+#define ACTIVE_STATES	(STATE_BIT(SG_STATE_QUEUED) | STATE_BIT(SG_STATE_RUNNING))
+#define UNFINISHED_STATES \
+	(ACTIVE_STATES | STATE_BIT(SG_STATE_PAUSED) | STATE_BIT(SG_STATE_FAILED))
 
 static void
-require_state(SgJob *job, const char *action, const char *const *allowed,
-			  const char *hint)
+require_state(SgJob *job, const char *action, uint32 allowed, const char *hint)
 {
-	if (state_is(job, allowed))
+	if (allowed & STATE_BIT(job->state))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("cannot %s schema_guard job %lld because it is %s",
-					action, (long long) job->job_id, job->state),
+					action, (long long) job->job_id, sg_state_name(job->state)),
 			 hint ? errhint("%s", hint) : 0));
 }
 
+/* Move a job to another state, if it is in one of the allowed ones. */
+static void
+move_job(FunctionCallInfo fcinfo, const char *action, uint32 allowed,
+		 SgJobState mistaken, const char *mistaken_hint,
+		 SgJobState to, const char *detail)
+{
+	SgJob	   *job = job_for_control(job_argument(fcinfo));
 
-static const char *const active_states[] = {"queued", "running", NULL};
+	require_state(job, action, allowed, job->state == mistaken ? mistaken_hint : NULL);
+	sg_job_set_state(job->job_id, to, SG_PHASE_UNCHANGED, NULL, detail);
+	sg_request_worker_at_commit();
+}
 
 Datum
 sg_pause_v1(PG_FUNCTION_ARGS)
 {
-	SgJob	   *job = job_for_control(job_argument(fcinfo));
-
-	require_state(job, "pause", active_states, NULL);
-	sg_job_set_state(job->job_id, "paused", NULL, NULL, NULL);
-	sg_request_worker_at_commit();
+	move_job(fcinfo, "pause", ACTIVE_STATES, SG_STATE_UNCHANGED, NULL,
+			 SG_STATE_PAUSED, NULL);
 	PG_RETURN_VOID();
 }
 
 Datum
 sg_resume_v1(PG_FUNCTION_ARGS)
 {
-	static const char *const allowed[] = {"paused", NULL};
-	SgJob	   *job = job_for_control(job_argument(fcinfo));
-
-	require_state(job, "resume", allowed,
-				  strcmp(job->state, "failed") == 0 ? "Use schema_guard.retry() for a failed job." : NULL);
-	sg_job_set_state(job->job_id, "queued", NULL, NULL, NULL);
-	sg_request_worker_at_commit();
+	move_job(fcinfo, "resume", STATE_BIT(SG_STATE_PAUSED),
+			 SG_STATE_FAILED, "Use schema_guard.retry() for a failed job.",
+			 SG_STATE_QUEUED, NULL);
 	PG_RETURN_VOID();
 }
 
 Datum
 sg_retry_v1(PG_FUNCTION_ARGS)
 {
-	static const char *const allowed[] = {"failed", NULL};
-	SgJob	   *job = job_for_control(job_argument(fcinfo));
-
-	require_state(job, "retry", allowed,
-				  strcmp(job->state, "paused") == 0 ? "Use schema_guard.resume() for a paused job." : NULL);
-	sg_job_set_state(job->job_id, "queued", NULL, NULL, "retried");
-	sg_request_worker_at_commit();
+	move_job(fcinfo, "retry", STATE_BIT(SG_STATE_FAILED),
+			 SG_STATE_PAUSED, "Use schema_guard.resume() for a paused job.",
+			 SG_STATE_QUEUED, "retried");
 	PG_RETURN_VOID();
 }
 
@@ -177,15 +174,15 @@ drop_helpers(SgJob *job)
 
 	if (get_rel_name(job->relid) == NULL)
 		return;
-	foreach(lc, sg_job_drop_sqls(job, "fill trigger"))
+	foreach(lc, sg_job_drop_sqls(job, SG_OBJECT_FILL_TRIGGER))
 		sg_run_own_sql(lfirst(lc));
-	foreach(lc, sg_job_drop_sqls(job, "helper check"))
+	foreach(lc, sg_job_drop_sqls(job, SG_OBJECT_HELPER_CHECK))
 		sg_run_own_sql(lfirst(lc));
 	foreach(lc, job->objects)
 	{
 		SgJobObject *obj = lfirst(lc);
 
-		if (strcmp(obj->kind, "index") != 0 ||
+		if (obj->kind != SG_OBJECT_INDEX ||
 			sg_index_state(obj->objid, obj->relid) != SG_INDEX_INVALID)
 			continue;
 		sg_expect_drop(obj->objid);
@@ -204,12 +201,11 @@ drop_helpers(SgJob *job)
 Datum
 sg_cancel_v1(PG_FUNCTION_ARGS)
 {
-	static const char *const allowed[] = {"queued", "running", "paused", "failed", NULL};
 	SgJob	   *job = job_for_control(job_argument(fcinfo));
 
-	require_state(job, "cancel", allowed, NULL);
+	require_state(job, "cancel", UNFINISHED_STATES, NULL);
 	drop_helpers(job);
-	sg_job_set_state(job->job_id, "cancelled", NULL, NULL,
+	sg_job_set_state(job->job_id, SG_STATE_CANCELLED, SG_PHASE_UNCHANGED, NULL,
 					 "the columns stay; rows not filled yet keep reading NULL");
 	PG_RETURN_VOID();
 }
@@ -217,13 +213,12 @@ sg_cancel_v1(PG_FUNCTION_ARGS)
 Datum
 sg_revert_v1(PG_FUNCTION_ARGS)
 {
-	static const char *const allowed[] = {"queued", "running", "paused", "failed", "cancelled", NULL};
 	SgJob	   *job = job_for_control(job_argument(fcinfo));
 	StringInfoData sql;
 	ListCell   *lc;
 
-	require_state(job, "revert", allowed,
-				  strcmp(job->state, "done") == 0
+	require_state(job, "revert", UNFINISHED_STATES | STATE_BIT(SG_STATE_CANCELLED),
+				  job->state == SG_STATE_DONE
 				  ? "The job is complete; drop the columns with ALTER TABLE ... DROP COLUMN if you no longer want them."
 				  : NULL);
 	if (get_rel_name(job->relid) != NULL)
@@ -249,49 +244,13 @@ sg_revert_v1(PG_FUNCTION_ARGS)
 				appendStringInfo(&sql, "%s DROP COLUMN %s", sql.len ? "," : "",
 								 quote_identifier(name));
 		}
-		foreach(lc, sg_job_drop_sqls(job, "fill trigger"))
+		foreach(lc, sg_job_drop_sqls(job, SG_OBJECT_FILL_TRIGGER))
 			sg_run_own_sql(lfirst(lc));
 		if (sql.len > 0)
 			sg_run_own_sql(psprintf("ALTER TABLE %s%s", sg_qualified_relname(job->relid), sql.data));
 	}
-	sg_job_set_state(job->job_id, "reverted", NULL, NULL, "the columns were dropped");
+	sg_job_set_state(job->job_id, SG_STATE_REVERTED, SG_PHASE_UNCHANGED, NULL, "the columns were dropped");
 	PG_RETURN_VOID();
-}
-
-/* Is the job's row one this transaction wrote (not visible to the worker)? */
-static bool
-job_created_here(int64 job_id)
-{
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(job_id)};
-	bool		mine = false;
-	SgSavedUser saved;
-
-	sg_become_extension_owner(&saved);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		SPI_execute_with_args("SELECT xmin::text::pg_catalog.int8 FROM schema_guard.jobs WHERE job_id = $1",
-							  1, types, values, NULL, true, 1);
-		if (SPI_processed == 1)
-		{
-			bool		isnull;
-			int64		xmin = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-														   SPI_tuptable->tupdesc, 1, &isnull));
-
-			mine = TransactionIdIsCurrentTransactionId((TransactionId) xmin);
-		}
-		SPI_finish();
-	}
-	PG_CATCH();
-	{
-		sg_restore_user(&saved, false);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	sg_restore_user(&saved, true);
-	return mine;
 }
 
 /* The job as it is now, in cxt (emptied first). */
@@ -318,7 +277,8 @@ report_progress(SgJob *job)
 
 	ereport(NOTICE,
 			(errmsg("schema_guard job %lld: %s, %s, %.1f%% of %lld blocks, %lld rows filled",
-					(long long) job->job_id, job->state, job->phase, percent,
+					(long long) job->job_id, sg_state_name(job->state),
+					sg_phase_name(job->phase), percent,
 					(long long) job->blocks_total, (long long) job->rows_done)));
 }
 
@@ -392,7 +352,7 @@ wait_for_job(FunctionCallInfo fcinfo, int64 job_id, TimestampTz deadline,
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for schema_guard job %lld", (long long) job_id)));
-	if (job_created_here(job_id))
+	if (sg_job_created_here(job_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("schema_guard job %lld was created in this transaction", (long long) job_id),
@@ -409,19 +369,20 @@ wait_for_job(FunctionCallInfo fcinfo, int64 job_id, TimestampTz deadline,
 		TimestampTz now;
 
 		job = load_fresh(job_id, pollcxt);
-		if (strcmp(job->state, "done") == 0)
+		if (job->state == SG_STATE_DONE)
 			break;
-		if (strcmp(job->state, "failed") == 0)
+		if (job->state == SG_STATE_FAILED)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("schema_guard job %lld failed: %s", (long long) job_id,
 							job->last_error ? job->last_error : "unknown error"),
 					 errhint("Fix the cause, then run SELECT schema_guard.retry(%lld); or undo the ALTER with schema_guard.revert(%lld).",
 							 (long long) job_id, (long long) job_id)));
-		if (strcmp(job->state, "cancelled") == 0 || strcmp(job->state, "reverted") == 0)
+		if (job->state == SG_STATE_CANCELLED || job->state == SG_STATE_REVERTED)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("schema_guard job %lld was %s", (long long) job_id, job->state)));
+					 errmsg("schema_guard job %lld was %s", (long long) job_id,
+							sg_state_name(job->state))));
 
 		now = GetCurrentTimestamp();
 		if (job->blocks_done != last_blocks &&
@@ -436,7 +397,8 @@ wait_for_job(FunctionCallInfo fcinfo, int64 job_id, TimestampTz deadline,
 					(errcode(ERRCODE_QUERY_CANCELED),
 					 errmsg("timed out waiting for schema_guard job %lld", (long long) job_id),
 					 errdetail("The job is %s in phase %s, with %lld of %lld blocks done.",
-							   job->state, job->phase, (long long) job->blocks_done,
+							   sg_state_name(job->state), sg_phase_name(job->phase),
+							   (long long) job->blocks_done,
 							   (long long) job->blocks_total)));
 
 		/* end this poll's transaction, so nothing of ours holds back VACUUM */
@@ -474,37 +436,15 @@ interval_ms_argument(FunctionCallInfo fcinfo, int argno, const char *name, int m
 Datum
 sg_set_batch_v1(PG_FUNCTION_ARGS)
 {
-	static const char *const allowed[] = {"queued", "running", "paused", "failed", NULL};
 	SgJob	   *job = job_for_control(job_argument(fcinfo));
 	int			batch_time = interval_ms_argument(fcinfo, 1, "batch_time", 1);
 	int			batch_delay = interval_ms_argument(fcinfo, 2, "batch_delay", 0);
 
-	require_state(job, "change the batch settings of", allowed, NULL);
+	require_state(job, "change the batch settings of", UNFINISHED_STATES, NULL);
 	sg_job_set_batch(job->job_id, batch_time, batch_delay);
 	/* a worker sleeping out the old delay takes the new one at once */
 	sg_request_worker_at_commit();
 	PG_RETURN_VOID();
-}
-
-const char *
-sg_wait_reason_name(SgWaitReason reason)
-{
-	switch (reason)
-	{
-		case SG_WAIT_NONE:
-			return NULL;
-		case SG_WAIT_DELAY:
-			return "delay";
-		case SG_WAIT_LOCK:
-			return "lock";
-		case SG_WAIT_REPLICATION_LAG:
-			return "replication lag";
-		case SG_WAIT_WAL_RATE:
-			return "wal rate";
-		case SG_WAIT_TRANSACTIONS:
-			return "old transactions";
-	}
-	return NULL;
 }
 
 Datum

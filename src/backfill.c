@@ -44,8 +44,12 @@
 #include "utils/ruleutils.h"
 
 #include "schema_guard.h"
+#include "backfill.h"
+#include "exec.h"
 #include "job.h"
-#include "worker.h"
+#include "job_lookup.h"
+#include "throttle.h"
+#include "util.h"
 
 static char *
 batch_sql(SgJob *job, SgJobLeaf *leaf, BlockNumber start, BlockNumber end)
@@ -116,76 +120,37 @@ next_leaf(SgJob *job)
 	return NULL;
 }
 
-static void
-save_cursor(SgJob *job, SgJobLeaf *leaf, SgStepResult *result, int next_size)
-{
-	Oid			leaf_types[4] = {INT8OID, OIDOID, INT8OID, BOOLOID};
-	Datum		leaf_values[4];
-	Oid			job_types[4] = {INT8OID, INT8OID, INT8OID, INT4OID};
-	Datum		job_values[4];
-
-	leaf_values[0] = Int64GetDatum(job->job_id);
-	leaf_values[1] = ObjectIdGetDatum(leaf->relid);
-	leaf_values[2] = Int64GetDatum(leaf->next_block);
-	leaf_values[3] = BoolGetDatum(leaf->done);
-
-	job_values[0] = Int64GetDatum(job->job_id);
-	job_values[1] = Int64GetDatum(leaf->pass == 1 ? result->blocks : 0);
-	job_values[2] = Int64GetDatum(result->rows);
-	job_values[3] = Int32GetDatum(next_size);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	SPI_execute_with_args("UPDATE schema_guard.job_leaves SET next_block = $3, done = $4 "
-						  "WHERE job_id = $1 AND relid = $2",
-						  4, leaf_types, leaf_values, NULL, false, 0);
-	SPI_execute_with_args("UPDATE schema_guard.jobs SET blocks_done = blocks_done + $2, "
-						  "rows_done = rows_done + $3, batches = batches + 1, "
-						  "batch_blocks = $4, updated_at = pg_catalog.now() "
-						  "WHERE job_id = $1 AND state IN ('queued', 'running')",
-						  4, job_types, job_values, NULL, false, 0);
-	result->committed = SPI_processed == 1;
-	SPI_finish();
-	job->batch_blocks = next_size;
-}
-
 /* Every leaf done with pass 1: cover the whole table once more. */
 static void
 start_verify_pass(SgJob *job, SgStepResult *result)
 {
+	List	   *end_blocks = NIL;
 	ListCell   *lc;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 	foreach(lc, job->leaves)
 	{
 		SgJobLeaf  *leaf = lfirst(lc);
 		Relation	rel = try_relation_open(leaf->relid, AccessShareLock);
-		Oid			types[3] = {INT8OID, OIDOID, INT8OID};
-		Datum		values[3];
+		int64		nblocks = 0;
 
-		values[0] = Int64GetDatum(job->job_id);
-		values[1] = ObjectIdGetDatum(leaf->relid);
-		values[2] = Int64GetDatum(rel ? RelationGetNumberOfBlocks(rel) : 0);
 		if (rel)
 		{
+			nblocks = RelationGetNumberOfBlocks(rel);
 			reclaim_processed(job, leaf, rel, (BlockNumber) leaf->end_block);
 			relation_close(rel, AccessShareLock);
 		}
-		SPI_execute_with_args("UPDATE schema_guard.job_leaves SET pass = 2, next_block = 0, "
-							  "end_block = $3, done = false WHERE job_id = $1 AND relid = $2",
-							  3, types, values, NULL, false, 0);
+		end_blocks = lappend_int(end_blocks, (int) nblocks);
 	}
-	SPI_finish();
+	sg_job_restart_leaves(job, end_blocks);
 	result->committed =
-		sg_job_advance(job, "verify", NULL,
+		sg_job_advance(job, SG_PHASE_VERIFY, SG_STATE_UNCHANGED,
 					   psprintf("first pass done with batches of %d blocks", job->batch_blocks));
 }
 
 static void
 finish_backfill(SgJob *job, SgStepResult *result)
 {
-	result->committed = sg_job_advance(job, sg_phase_after(job, "verify"), NULL, NULL);
+	result->committed = sg_job_advance(job, sg_phase_after(job, SG_PHASE_VERIFY), SG_STATE_UNCHANGED, NULL);
 }
 
 /*
@@ -232,7 +197,7 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 	leaf = next_leaf(job);
 	if (leaf == NULL)
 	{
-		if (strcmp(job->phase, "backfill") == 0 && job->leaves != NIL)
+		if (job->phase == SG_PHASE_BACKFILL && job->leaves != NIL)
 			start_verify_pass(job, result);
 		else
 			finish_backfill(job, result);
@@ -281,5 +246,7 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 
 	leaf->next_block = end;
 	leaf->done = end >= leaf->end_block;
-	save_cursor(job, leaf, result, sg_next_batch_blocks(job, result));
+	result->committed =
+		sg_job_save_cursor(job, leaf, leaf->pass == 1 ? result->blocks : 0,
+						   result->rows, sg_next_batch_blocks(job, result));
 }

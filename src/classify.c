@@ -1,14 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * classify.c
- *	  Decide, for each ADD COLUMN subcommand, what the plain ALTER TABLE
- *	  would do while it holds its ACCESS EXCLUSIVE lock: nothing but a
- *	  catalog change, a scan, an index build, or a rewrite of the table.
+ *	  What a whole ALTER TABLE statement would do while it holds its
+ *	  ACCESS EXCLUSIVE lock, from what each ADD COLUMN would do
+ *	  (classify_column.c) and what the statement's other subcommands do:
+ *	  rewrite the table anyway, check its rows anyway, act on a new column.
  *
- * The rules are PostgreSQL's own (ATExecAddColumn, transformColumnDefinition
- * and Phase 3 of ALTER TABLE): the default is cooked against the table and
- * planned, and the server's volatility test decides.  Nothing here guesses
- * from the statement text, and nothing here changes the database.
+ * Classification runs in a subtransaction, so that a statement PostgreSQL
+ * rejects reaches PostgreSQL untouched and fails there with PostgreSQL's
+ * own error, in PostgreSQL's own order.  Nothing here changes the database.
  *
  *-------------------------------------------------------------------------
  */
@@ -47,35 +47,8 @@
 
 #include "schema_guard.h"
 #include "classify.h"
-#include "fill.h"
-#include "stage.h"
-
-/* Try the fill as the job would (the hook does; explain() executes nothing). */
-static bool trial_fill = false;
-
-static bool holds_rows(Relation rel, int many);
-
-/* Does a table of the tree (the ALTER's reach) hold a row? */
-static bool
-tree_holds_rows(Oid relid)
-{
-	ListCell   *lc;
-
-	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
-	{
-		Relation	leaf;
-		bool		rows;
-
-		if (get_rel_relkind(lfirst_oid(lc)) != RELKIND_RELATION)
-			continue;
-		leaf = relation_open(lfirst_oid(lc), NoLock);
-		rows = holds_rows(leaf, 1);
-		relation_close(leaf, NoLock);
-		if (rows)
-			return true;
-	}
-	return false;
-}
+#include "classify_column.h"
+#include "util.h"
 
 static const char *const risk_names[] = {"none", "scan", "index build", "rewrite"};
 
@@ -171,583 +144,6 @@ sg_subcommand_risk(AlterTableCmd *cmd, const char **what)
 	}
 }
 
-/* PostgreSQL's serial pseudo-types, as transformColumnDefinition knows them. */
-static Oid
-serial_type(TypeName *typeName)
-{
-	const char *name;
-
-	if (typeName == NULL || list_length(typeName->names) != 1 ||
-		typeName->pct_type)
-		return InvalidOid;
-	name = strVal(linitial(typeName->names));
-	if (strcmp(name, "smallserial") == 0 || strcmp(name, "serial2") == 0)
-		return INT2OID;
-	if (strcmp(name, "serial") == 0 || strcmp(name, "serial4") == 0)
-		return INT4OID;
-	if (strcmp(name, "bigserial") == 0 || strcmp(name, "serial8") == 0)
-		return INT8OID;
-	return InvalidOid;
-}
-
-/*
- * Cook a column default against the table, as AddRelationNewConstraints
- * does when ALTER TABLE stores it.
- */
-Node *
-sg_cook_default(Relation rel, Node *raw_default, Oid typid, int32 typmod,
-				const char *colname, const char *queryString)
-{
-	ParseState *pstate = make_parsestate(NULL);
-	ParseNamespaceItem *nsitem;
-	Node	   *expr;
-
-	pstate->p_sourcetext = queryString;
-	nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock,
-										   NULL, false, true);
-	addNSItemToQuery(pstate, nsitem, true, true, true);
-	expr = cookDefault(pstate, copyObject(raw_default), typid, typmod,
-					   colname, '\0');
-	free_parsestate(pstate);
-	return expr;
-}
-
-/*
- * The value stock PostgreSQL fills existing rows with: the column's DEFAULT,
- * or else the type's default, as build_column_default finds it.  A DEFAULT
- * NULL stores no default, so the type's default applies then too.
- */
-static Node *
-cook_fill_expr(Relation rel, SgAddColumn *col, const char *queryString)
-{
-	Node	   *expr = NULL;
-
-	if (col->raw_default)
-	{
-		expr = sg_cook_default(rel, col->raw_default, col->typid, col->typmod,
-							   col->colname, queryString);
-		if (IsA(expr, Const) && castNode(Const, expr)->constisnull)
-			expr = NULL;
-	}
-	if (expr == NULL)
-	{
-		expr = get_typdefault(col->typid);
-		if (expr != NULL)
-			expr = coerce_to_target_type(NULL, expr, exprType(expr),
-										 col->typid, col->typmod,
-										 COERCION_ASSIGNMENT,
-										 COERCE_IMPLICIT_CAST, -1);
-	}
-	return expr;
-}
-
-/* Does the planned fill expression certainly yield NULL? */
-static bool
-fill_is_null(Node *fill_expr)
-{
-	Expr	   *planned;
-
-	if (fill_expr == NULL)
-		return true;
-	planned = expression_planner((Expr *) copyObject(fill_expr));
-	return IsA(planned, Const) && ((Const *) planned)->constisnull;
-}
-
-/*
- * Is the type a domain declared NOT NULL, itself or through the domain it
- * is based on?  Then a NULL fill fails on the first row.
- */
-static bool
-domain_is_not_null(Oid typid)
-{
-	while (get_typtype(typid) == TYPTYPE_DOMAIN)
-	{
-		HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
-		Form_pg_type typ;
-		bool		notnull;
-
-		if (!HeapTupleIsValid(tup))
-			elog(ERROR, "cache lookup failed for type %u", typid);
-		typ = (Form_pg_type) GETSTRUCT(tup);
-		notnull = typ->typnotnull;
-		typid = typ->typbasetype;
-		ReleaseSysCache(tup);
-		if (notnull)
-			return true;
-	}
-	return false;
-}
-
-/* The fill is NULL before its domain checks it (DEFAULT NULL, or none). */
-static bool
-fill_is_null_for_domain(Node *fill_expr)
-{
-	while (fill_expr != NULL && IsA(fill_expr, CoerceToDomain))
-		fill_expr = (Node *) ((CoerceToDomain *) fill_expr)->arg;
-	return fill_is_null(fill_expr);
-}
-
-static void
-read_column_definition(SgAddColumn *col)
-{
-	ListCell   *lc;
-	Oid			serial;
-
-	serial = serial_type(col->def->typeName);
-	if (OidIsValid(serial))
-	{
-		if (col->def->typeName->arrayBounds != NIL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("array of serial is not implemented")));
-		col->is_serial = true;
-		col->typid = serial;
-		col->typmod = -1;
-		col->not_null = true;
-		col->fill_volatile = true;
-	}
-	else
-		typenameTypeIdAndMod(NULL, col->def->typeName, &col->typid, &col->typmod);
-
-	foreach(lc, col->def->constraints)
-	{
-		Constraint *con = lfirst_node(Constraint, lc);
-
-		switch (con->contype)
-		{
-			case CONSTR_NOTNULL:
-				col->not_null = true;
-				break;
-			case CONSTR_DEFAULT:
-				col->raw_default = con->raw_expr;
-				break;
-			case CONSTR_IDENTITY:
-				col->identity = con->generated_when;
-				col->identity_options = con->options;
-				col->not_null = true;
-				break;
-			case CONSTR_GENERATED:
-				col->generated = true;
-				col->raw_default = con->raw_expr;
-				break;
-			case CONSTR_CHECK:
-				col->has_check = true;
-				break;
-			case CONSTR_PRIMARY:
-				col->has_pkey = true;
-				col->not_null = true;
-				break;
-			case CONSTR_UNIQUE:
-				col->has_unique = true;
-				break;
-			case CONSTR_FOREIGN:
-				col->has_fk = true;
-				break;
-			default:
-				break;
-		}
-	}
-
-	/* transformAlterTableStmt validates an FK only when there is a default */
-	col->fk_validates = col->has_fk && (col->raw_default != NULL || col->is_serial);
-	col->domain_checks = DomainHasConstraints(col->typid);
-}
-
-static void add_reason(SgAddColumn *col, SgRisk risk, SgPath path,
-					   const char *fmt,...) pg_attribute_printf(4, 5);
-
-/* Append one clause to a column's reason, and raise its risk and path. */
-static void
-add_reason(SgAddColumn *col, SgRisk risk, SgPath path, const char *fmt,...)
-{
-	StringInfoData buf;
-	va_list		args;
-	int			needed;
-
-	initStringInfo(&buf);
-	if (col->reason)
-		appendStringInfo(&buf, "%s; ", col->reason);
-	for (;;)
-	{
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
-	col->reason = buf.data;
-	if (risk > col->risk)
-		col->risk = risk;
-
-	/*
-	 * A statement that PostgreSQL rejects anyway is left for PostgreSQL to
-	 * reject, with its own error: no other path can make it succeed.
-	 */
-	if (col->path != SG_PATH_FAILS_FAST &&
-		(path > col->path || path == SG_PATH_FAILS_FAST))
-		col->path = path;
-}
-
-/* Does a descendant of the table have a column of this name already? */
-static bool
-child_has_column(Oid relid, const char *colname)
-{
-	ListCell   *lc;
-
-	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
-	{
-		if (lfirst_oid(lc) != relid &&
-			get_attnum(lfirst_oid(lc), colname) != InvalidAttrNumber)
-			return true;
-	}
-	return false;
-}
-
-/* Does a named UNIQUE or PRIMARY KEY of the column ask for a taken name? */
-static bool
-index_name_taken(Relation rel, SgAddColumn *col)
-{
-	ListCell   *lc;
-
-	foreach(lc, col->def->constraints)
-	{
-		Constraint *con = lfirst_node(Constraint, lc);
-
-		if ((con->contype == CONSTR_UNIQUE || con->contype == CONSTR_PRIMARY) &&
-			con->conname != NULL &&
-			OidIsValid(get_relname_relid(con->conname, RelationGetNamespace(rel))))
-			return true;
-	}
-	return false;
-}
-
-/*
- * Does the statement drop this column?  ALTER TABLE runs every DROP before
- * any ADD, so a column it drops does not exist by the time it adds one of
- * that name.
- */
-static bool
-dropped_by_statement(AlterTableStmt *stmt, const char *colname)
-{
-	ListCell   *lc;
-
-	foreach(lc, stmt->cmds)
-	{
-		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
-
-		if (cmd->subtype == AT_DropColumn && cmd->name != NULL &&
-			strcmp(cmd->name, colname) == 0)
-			return true;
-	}
-	return false;
-}
-
-/*
- * Statements PostgreSQL rejects before it looks at the column: left for
- * PostgreSQL to reject.  Returns true if the column needs no more thought.
- */
-static bool
-classify_target(Relation rel, AlterTableStmt *stmt, SgAddColumn *col)
-{
-	Oid			relid = RelationGetRelid(rel);
-
-	/* ATPrepCmd's first check: only tables and foreign tables get columns */
-	if (rel->rd_rel->relkind != RELKIND_RELATION &&
-		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE &&
-		rel->rd_rel->relkind != RELKIND_FOREIGN_TABLE)
-	{
-		add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
-				   "\"%s\" is not a table, so the statement fails",
-				   RelationGetRelationName(rel));
-		return true;
-	}
-
-	/* ATExecAddColumn's first check */
-	if (rel->rd_rel->relispartition)
-	{
-		add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
-				   "a column cannot be added to a partition alone, so the statement fails");
-		return true;
-	}
-
-	if (get_attnum(relid, col->colname) != InvalidAttrNumber &&
-		!dropped_by_statement(stmt, col->colname))
-	{
-		if (col->cmd->missing_ok)
-		{
-			col->already_exists = true;
-			add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
-					   "column \"%s\" of relation \"%s\" already exists, so IF NOT EXISTS skips it",
-					   col->colname, RelationGetRelationName(rel));
-		}
-		else
-			add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
-					   "column \"%s\" of relation \"%s\" already exists, so the statement fails",
-					   col->colname, RelationGetRelationName(rel));
-		return true;
-	}
-
-	return false;
-}
-
-/* Forms PostgreSQL can only run by rewriting, with no online equivalent. */
-static void
-classify_no_online_path(SgAddColumn *col)
-{
-	if (col->generated)
-	{
-		add_reason(col, SG_RISK_REWRITE, SG_PATH_NONE,
-				   "a stored generated column is computed for every row by rewriting the table");
-		col->refuse_detail = "PostgreSQL computes a stored generated column for every existing row "
-			"while it holds an ACCESS EXCLUSIVE lock on the table, and offers no way to add one without that.";
-		col->refuse_hint = "Add a plain column kept current by a trigger, or run the statement "
-			"in a maintenance window after SET schema_guard.mode = off.";
-	}
-	if (col->domain_checks)
-	{
-		add_reason(col, SG_RISK_REWRITE, SG_PATH_NONE,
-				   "type %s is a domain with constraints, which are checked for every row by rewriting the table",
-				   format_type_be(col->typid));
-		col->refuse_detail = "PostgreSQL checks a domain's constraints for every existing row "
-			"while it holds an ACCESS EXCLUSIVE lock on the table.";
-		col->refuse_hint = "Add the column with the domain's base type and a CHECK constraint, or run the "
-			"statement in a maintenance window after SET schema_guard.mode = off.";
-	}
-
-}
-
-/*
- * Can a job compute what the rewrite would?  Not with the session's
- * temporary objects, which the job cannot see.  When the default calls
- * users' functions, it is computed once now: if that fails, so would the
- * plain ALTER, and PostgreSQL says it, at once; if it works here but not
- * as the job will compute it (as the table's owner, restricted, without
- * the session's temporary objects), the job could not do what the rewrite
- * does.
- */
-static void
-classify_reproducible(Relation rel, SgAddColumn *col)
-{
-	const char *why = sg_fill_unreproducible(col->fill_expr);
-	char	   *failure = NULL;
-
-	/* (PostgreSQL computes it for each row: not at all on an empty table) */
-	if (why == NULL && trial_fill && sg_fill_worth_trial(col->fill_expr) &&
-		tree_holds_rows(RelationGetRelid(rel)))
-	{
-		failure = sg_fill_trial(rel, sg_fill_fold(col->fill_expr), true);
-		if (failure && sg_fill_trial(rel, col->fill_expr, false) != NULL)
-		{
-			add_reason(col, SG_RISK_REWRITE, SG_PATH_FAILS_FAST,
-					   "computing the default fails (%s), so the statement fails", failure);
-			return;
-		}
-	}
-	if (why == NULL && failure == NULL)
-		return;
-	if (why == NULL)
-		why = psprintf("computed as the background job computes it, the default fails: %s", failure);
-	add_reason(col, SG_RISK_REWRITE, SG_PATH_NONE, "%s", why);
-	col->refuse_detail = psprintf("%s A job computes the default later, in the background, as the table's owner, "
-								  "as a security-restricted operation and without the temporary objects of the ALTER's session.",
-								  sg_sentence(why));
-	col->refuse_hint = "Make the default work without temporary objects and as the table's owner, or run the "
-		"statement in a maintenance window after SET schema_guard.mode = off.";
-}
-
-/* What filling the existing rows takes: nothing, a scan, or a rewrite. */
-static void
-classify_fill(Relation rel, bool recurse, bool has_rows, SgAddColumn *col,
-			  const char *queryString)
-{
-	Oid			relid = RelationGetRelid(rel);
-
-	if (col->identity)
-	{
-		if (recurse && find_inheritance_children(relid, NoLock) != NIL)
-			add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
-					   "PostgreSQL cannot add an identity column to a table with children, so the statement fails");
-		else
-			add_reason(col, SG_RISK_REWRITE, SG_PATH_STAGE,
-					   "an identity column is filled from its sequence by rewriting the table");
-	}
-	else if (col->is_serial)
-		add_reason(col, SG_RISK_REWRITE, SG_PATH_STAGE,
-				   "a serial column is filled from its sequence by rewriting the table");
-	else if (!col->generated)
-	{
-		col->fill_expr = cook_fill_expr(rel, col, queryString);
-		if (col->fill_expr != NULL)
-			col->fill_volatile =
-				contain_volatile_functions((Node *) expression_planner((Expr *) copyObject(col->fill_expr)));
-		if (col->domain_checks && has_rows &&
-			fill_is_null_for_domain(col->fill_expr) &&
-			domain_is_not_null(col->typid))
-			add_reason(col, SG_RISK_REWRITE, SG_PATH_FAILS_FAST,
-					   "type %s does not allow null values and the column gets none, so the statement fails on a table with rows",
-					   format_type_be(col->typid));
-		else if (col->fill_volatile)
-		{
-			add_reason(col, SG_RISK_REWRITE, SG_PATH_STAGE,
-					   "the default %s is volatile, so every row gets its own value by rewriting the table",
-					   deparse_expression(col->fill_expr, NIL, false, false));
-			classify_reproducible(rel, col);
-		}
-		else if (col->not_null && fill_is_null(col->fill_expr) && !col->domain_checks)
-		{
-			if (has_rows)
-				add_reason(col, SG_RISK_SCAN, SG_PATH_FAILS_FAST,
-						   "NOT NULL without a default fails at once on a table with rows");
-			else
-				add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
-						   "NOT NULL without a default on an empty table");
-		}
-		else if (col->fill_expr != NULL && !col->domain_checks)
-			add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
-					   "the default is not volatile, so it is stored once in the catalog");
-		else if (!col->domain_checks)
-			add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
-					   "no default, so existing rows read NULL without a rewrite");
-	}
-
-}
-
-/* Does the table itself hold that many rows or more? */
-static bool
-holds_rows(Relation rel, int many)
-{
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	int			rows = 0;
-
-	while (rows < many && table_scan_getnextslot(scan, ForwardScanDirection, slot))
-		rows++;
-	ExecDropSingleTupleTableSlot(slot);
-	table_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	return rows >= many;
-}
-
-/* A default every row gets the same non-null value of: a constant. */
-static bool
-fill_is_same_value(SgAddColumn *col)
-{
-	Node	   *planned;
-
-	if (col->fill_expr == NULL || col->fill_volatile || col->is_serial || col->identity)
-		return false;
-	planned = (Node *) expression_planner((Expr *) copyObject(col->fill_expr));
-	return IsA(planned, Const) && !((Const *) planned)->constisnull;
-}
-
-/* The column's constraints: CHECK, REFERENCES, UNIQUE, PRIMARY KEY. */
-static void
-classify_constraints(Relation rel, bool recurse, bool has_rows, SgAddColumn *col)
-{
-	Oid			relid = RelationGetRelid(rel);
-
-	if ((col->has_unique || col->has_pkey) &&
-		rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
-		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_FAILS_FAST,
-				   "a unique index on a partitioned table must include the partition key, so the statement fails");
-	else if ((col->has_unique || col->has_pkey) && index_name_taken(rel, col))
-		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_FAILS_FAST,
-				   "a relation with the constraint's name exists, so the statement fails");
-	else if ((col->has_unique || col->has_pkey) && has_rows &&
-			 fill_is_same_value(col) && holds_rows(rel, 2))
-		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_FAILS_FAST,
-				   "every existing row gets the same value, so the %s index cannot be built and the statement fails",
-				   col->has_pkey ? "PRIMARY KEY" : "UNIQUE");
-	else if (col->has_unique || col->has_pkey)
-		add_reason(col, SG_RISK_INDEX_BUILD, SG_PATH_STAGE,
-				   "the %s index is built under the lock",
-				   col->has_pkey ? "PRIMARY KEY" : "UNIQUE");
-	if (col->has_check && has_rows)
-		add_reason(col, SG_RISK_SCAN, SG_PATH_STAGE,
-				   "the CHECK constraint is verified by scanning the table");
-	else if (col->has_check)
-		add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
-				   "the CHECK constraint is verified against an empty table");
-	if (col->fk_validates && has_rows)
-		add_reason(col, SG_RISK_SCAN, SG_PATH_STAGE,
-				   "the foreign key is verified against every row by scanning the table");
-	else if (col->has_fk)
-		add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
-				   "the foreign key needs no check, since %s",
-				   has_rows ? "every existing row holds NULL" : "the table is empty");
-
-	/*
-	 * A child that has the column already merges it, keeping its own
-	 * values: the backfill must leave it alone, which this version does by
-	 * not staging the statement.
-	 */
-	if (col->path == SG_PATH_STAGE && recurse && child_has_column(relid, col->colname))
-		add_reason(col, col->risk, SG_PATH_NOT_YET,
-				   "an inheritance child has a column \"%s\" already, which PostgreSQL merges",
-				   col->colname);
-}
-
-/*
- * Run PostgreSQL's own parse analysis of the subcommand on a copy, so that
- * a definition it rejects (conflicting clauses, a default with an identity,
- * a misplaced DEFERRABLE, ...) fails the classification, and the statement
- * reaches PostgreSQL to fail there with PostgreSQL's error.
- */
-static void
-transform_like_postgres(Relation rel, AlterTableStmt *stmt, SgAddColumn *col,
-						const char *queryString)
-{
-	AlterTableStmt *one = makeNode(AlterTableStmt);
-	List	   *before = NIL;
-	List	   *after = NIL;
-
-	one->relation = copyObject(stmt->relation);
-	one->objtype = stmt->objtype;
-	one->missing_ok = stmt->missing_ok;
-	one->cmds = list_make1(copyObject(col->cmd));
-	(void) transformAlterTableStmt(RelationGetRelid(rel), one, queryString,
-								   &before, &after);
-}
-
-static void
-classify_column(Relation rel, AlterTableStmt *stmt, int64 table_blocks,
-				SgAddColumn *col, const char *queryString)
-{
-	Oid			relid = RelationGetRelid(rel);
-	bool		recurse = stmt->relation->inh;
-	bool		has_rows = table_blocks > 0;
-
-	col->risk = SG_RISK_NONE;
-	col->path = SG_PATH_PLAIN;
-	if (classify_target(rel, stmt, col))
-		return;
-	transform_like_postgres(rel, stmt, col, queryString);
-
-	read_column_definition(col);
-
-	/* ALTER TABLE ONLY must not leave the children without the column */
-	if (!recurse && find_inheritance_children(relid, NoLock) != NIL)
-	{
-		add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
-				   "ONLY cannot add a column to a table with children, so the statement fails");
-		return;
-	}
-
-	/* Tables without storage (foreign tables) never rewrite nor scan. */
-	if (rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
-	{
-		add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
-				   "a foreign table stores no rows locally");
-		return;
-	}
-
-	classify_no_online_path(col);
-	classify_fill(rel, recurse, has_rows, col, queryString);
-	classify_constraints(rel, recurse, has_rows, col);
-}
-
 /*
  * A column of the same name added earlier in the same statement: with IF
  * NOT EXISTS PostgreSQL skips this one, without it the statement fails.
@@ -769,12 +165,12 @@ added_earlier(Relation rel, SgAlterPlan *plan, SgAddColumn *col)
 		if (col->cmd->missing_ok)
 		{
 			col->already_exists = true;
-			add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
+			sg_add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
 					   "the statement adds column \"%s\" before, so IF NOT EXISTS skips it",
 					   col->colname);
 		}
 		else
-			add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
+			sg_add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
 					   "the statement adds column \"%s\" twice: column \"%s\" of relation \"%s\" already exists, so it fails",
 					   col->colname, col->colname, RelationGetRelationName(rel));
 		return true;
@@ -887,22 +283,22 @@ check_other_subcommands(SgAlterPlan *plan, AlterTableStmt *stmt)
 			if (col->path != SG_PATH_STAGE)
 				continue;
 			if (checks_existing_rows(cmd))
-				add_reason(col, col->risk, SG_PATH_NOT_YET,
+				sg_add_reason(col, col->risk, SG_PATH_NOT_YET,
 						   "another subcommand of the statement checks the existing rows under the lock anyway, in the same pass as PostgreSQL fills the new column");
 			else if (cmd->subtype == AT_AddConstraint && IsA(cmd->def, Constraint) &&
 				constraint_mentions((Constraint *) cmd->def, col->colname))
-				add_reason(col, col->risk, SG_PATH_NOT_YET,
+				sg_add_reason(col, col->risk, SG_PATH_NOT_YET,
 						   "a table constraint of the statement checks the new column, which has no values yet");
 			else if (cmd->name == NULL || strcmp(cmd->name, col->colname) != 0)
 				continue;
 			else if (cmd->subtype == AT_ColumnDefault && col->identity)
-				add_reason(col, col->risk, SG_PATH_FAILS_FAST,
+				sg_add_reason(col, col->risk, SG_PATH_FAILS_FAST,
 						   "an identity column cannot have a default, so the statement fails");
 			else if (cmd->subtype != AT_ColumnDefault && cmd->subtype != AT_DropColumn &&
 					 cmd->subtype != AT_SetStatistics && cmd->subtype != AT_SetStorage &&
 					 cmd->subtype != AT_SetCompression && cmd->subtype != AT_SetOptions &&
 					 cmd->subtype != AT_ResetOptions)
-				add_reason(col, col->risk, SG_PATH_NOT_YET,
+				sg_add_reason(col, col->risk, SG_PATH_NOT_YET,
 						   "another subcommand of the statement changes the new column, which has no values yet");
 		}
 	}
@@ -932,7 +328,7 @@ check_primary_keys(Relation rel, SgAlterPlan *plan, AlterTableStmt *stmt)
 		SgAddColumn *col = lfirst(lc);
 
 		if (col->has_pkey)
-			add_reason(col, col->risk, SG_PATH_FAILS_FAST,
+			sg_add_reason(col, col->risk, SG_PATH_FAILS_FAST,
 					   "the table would get a second primary key, so the statement fails");
 	}
 }
@@ -995,7 +391,7 @@ sg_classify_alter(Relation rel, AlterTableStmt *stmt, const char *queryString,
 		col->def = castNode(ColumnDef, cmd->def);
 		col->colname = col->def->colname;
 		if (!added_earlier(rel, plan, col))
-			classify_column(rel, stmt, plan->table_blocks, col, queryString);
+			sg_classify_column(rel, stmt, plan->table_blocks, col, queryString);
 		plan->columns = lappend(plan->columns, col);
 	}
 	check_other_subcommands(plan, stmt);
@@ -1032,43 +428,48 @@ sg_classify_alter(Relation rel, AlterTableStmt *stmt, const char *queryString,
 	return plan;
 }
 
+/* The arguments of a classification run in a subtransaction. */
+typedef struct ClassifyCall
+{
+	Relation	rel;
+	AlterTableStmt *stmt;
+	const char *queryString;
+	LOCKMODE	lockmode;
+	SgAlterPlan *plan;
+} ClassifyCall;
+
+static void
+classify_call(void *arg)
+{
+	ClassifyCall *call = arg;
+
+	call->plan = sg_classify_alter(call->rel, call->stmt, call->queryString, call->lockmode);
+}
+
 /*
- * Classify inside a subtransaction, so that a statement the server will
- * reject (unknown type, bad default, ...) reaches PostgreSQL untouched and
- * fails there with PostgreSQL's own error, in PostgreSQL's own order.
+ * Classify inside a subtransaction (its locks stay), so that a statement
+ * the server will reject (unknown type, bad default, ...) reaches PostgreSQL
+ * untouched and fails there with PostgreSQL's own error, in PostgreSQL's
+ * own order.  With trial, defaults calling users' functions are computed
+ * once, as the job would (the hook asks for that; explain() does not).
  */
 SgAlterPlan *
 sg_classify_alter_safely(Relation rel, AlterTableStmt *stmt,
 						 const char *queryString, LOCKMODE lockmode, bool trial)
 {
-	MemoryContext callercxt = CurrentMemoryContext;
-	ResourceOwner callerowner = CurrentResourceOwner;
-	SgAlterPlan *volatile plan = NULL;
+	ClassifyCall call = {rel, stmt, queryString, lockmode, NULL};
+	ErrorData  *edata;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(callercxt);
-	trial_fill = trial;
-	PG_TRY();
-	{
-		plan = sg_classify_alter(rel, stmt, queryString, lockmode);
-		trial_fill = false;
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(callercxt);
-		CurrentResourceOwner = callerowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		trial_fill = false;
-		edata = sg_abort_subxact(callercxt, callerowner);
-		plan = palloc0(sizeof(SgAlterPlan));
-		plan->relid = RelationGetRelid(rel);
-		plan->relkind = rel->rd_rel->relkind;
-		plan->recurse = stmt->relation->inh;
-		plan->path = SG_PATH_FAILS_FAST;
-		plan->error = edata->message;
-	}
-	PG_END_TRY();
-	return plan;
+	sg_set_trial_fill(trial);
+	edata = sg_in_subxact(classify_call, &call, true);
+	sg_set_trial_fill(false);
+	if (edata == NULL)
+		return call.plan;
+	call.plan = palloc0(sizeof(SgAlterPlan));
+	call.plan->relid = RelationGetRelid(rel);
+	call.plan->relkind = rel->rd_rel->relkind;
+	call.plan->recurse = stmt->relation->inh;
+	call.plan->path = SG_PATH_FAILS_FAST;
+	call.plan->error = edata->message;
+	return call.plan;
 }

@@ -83,25 +83,12 @@ typedef struct SgAlterPlan
 	TimestampTz locked_at;		/* when the ALTER got its table lock */
 } SgAlterPlan;
 
-/* What schema_guard does with a statement, in the current mode. */
-typedef enum SgAction
-{
-	SG_ACTION_PASS,				/* hand it on untouched */
-	SG_ACTION_WARN,				/* warn, then hand it on */
-	SG_ACTION_STAGE,			/* run the staged equivalent */
-	SG_ACTION_REFUSE			/* raise an error */
-} SgAction;
-
 extern SgAlterPlan *sg_classify_alter(Relation rel, AlterTableStmt *stmt,
 									  const char *queryString, LOCKMODE lockmode);
 extern SgAlterPlan *sg_classify_alter_safely(Relation rel, AlterTableStmt *stmt,
 											 const char *queryString,
 											 LOCKMODE lockmode, bool trial);
 
-/* utility_hook.c */
-extern SgAction sg_decide(SgAlterPlan *plan);
-extern bool sg_hook_is_inert(void);
-extern bool sg_table_is_exempt(Relation rel);
 extern SgRisk sg_subcommand_risk(AlterTableCmd *cmd, const char **what);
 extern const char *sg_risk_name(SgRisk risk);
 extern bool sg_statement_has_add_column(AlterTableStmt *stmt);

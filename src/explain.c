@@ -27,6 +27,8 @@
 
 #include "schema_guard.h"
 #include "classify.h"
+#include "decide.h"
+#include "settings.h"
 #include "stage.h"
 
 PG_FUNCTION_INFO_V1(sg_explain_v1);
@@ -95,24 +97,6 @@ action_name(SgAction action, SgAddColumn *col, SgAlterPlan *plan)
 	}
 }
 
-/*
- * Why sg_table_is_exempt() leaves a relation alone, or NULL when the reason
- * says it already (ALTER TABLE fails on anything but a table).
- */
-static const char *
-exempt_note(Relation rel)
-{
-	char		relkind = rel->rd_rel->relkind;
-
-	if (relkind == RELKIND_FOREIGN_TABLE)
-		return "schema_guard leaves foreign tables alone";
-	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
-		return NULL;
-	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
-		return "schema_guard leaves temporary tables alone";
-	return "schema_guard leaves tables created in this transaction alone";
-}
-
 /* Why the action differs from what the risk alone suggests, if it does. */
 static const char *
 action_note(SgAction action, SgAlterPlan *plan, SgAddColumn *col,
@@ -122,14 +106,13 @@ action_note(SgAction action, SgAlterPlan *plan, SgAddColumn *col,
 		return psprintf("PostgreSQL would reject the statement: %s", plan->error);
 	if (rel && sg_table_is_exempt(rel))
 	{
-		const char *exempt = exempt_note(rel);
+		const char *exempt = sg_exempt_reason(rel);
 
-		return exempt ? psprintf("%s; %s", reason, exempt) : reason;
+		return *exempt ? psprintf("%s; %s", reason, exempt) : reason;
 	}
 	if (sg_mode == SG_MODE_OFF)
 		return psprintf("%s; schema_guard.mode is off", reason);
-	if (action == SG_ACTION_PASS && plan->path >= SG_PATH_STAGE &&
-		plan->table_blocks * (BLCKSZ / 1024) < sg_min_table_size_kb)
+	if (action == SG_ACTION_PASS && plan->path >= SG_PATH_STAGE && sg_below_min_size(plan))
 		return psprintf("%s; the table is smaller than schema_guard.min_table_size", reason);
 	if (plan->path == SG_PATH_FAILS_FAST && plan->fails_why &&
 		(col == NULL || col->path != SG_PATH_FAILS_FAST))

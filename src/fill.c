@@ -46,7 +46,10 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
+#include "parser/parse_node.h"
+#include "parser/parse_relation.h"
 #include "parser/parser.h"
+#include "catalog/heap.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -61,7 +64,6 @@
 
 #include "schema_guard.h"
 #include "fill.h"
-#include "stage.h"
 
 /*
  * The settings that output and input functions, and the functions users
@@ -171,6 +173,22 @@ fold_mutator(Node *node, void *context)
 	return expression_tree_mutator(node, fold_mutator, context);
 }
 
+typedef struct FoldArgs
+{
+	Node	   *expr;
+	Node	   *folded;
+} FoldArgs;
+
+static void
+fold_cb(void *arg)
+{
+	FoldArgs   *args = arg;
+
+	/* the safe simplifications first: they leave executable trees */
+	args->folded = fold_mutator(eval_const_expressions(NULL, copyObject(args->expr)),
+								NULL);
+}
+
 /*
  * The expression with every part that is not volatile replaced by its value
  * now: a stable function (now(), current_user, current_setting(), a lookup)
@@ -182,29 +200,38 @@ fold_mutator(Node *node, void *context)
 Node *
 sg_fill_fold(Node *expr)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	Node	   *volatile folded = expr;
+	FoldArgs	args = {expr, NULL};
+	ErrorData  *edata;
 
 	if (expr == NULL)
 		return NULL;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		/* the safe simplifications first: they leave executable trees */
-		folded = fold_mutator(eval_const_expressions(NULL, copyObject(expr)), NULL);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		(void) sg_abort_subxact(cxt, owner);
-		folded = expr;
-	}
-	PG_END_TRY();
-	return folded;
+	edata = sg_in_subxact(fold_cb, &args, true);
+	if (edata == NULL)
+		return args.folded;
+	FreeErrorData(edata);
+	return expr;
+}
+
+/*
+ * Cook a column default against the table, as AddRelationNewConstraints
+ * does when ALTER TABLE stores it.
+ */
+Node *
+sg_cook_default(Relation rel, Node *raw_default, Oid typid, int32 typmod,
+				const char *colname, const char *queryString)
+{
+	ParseState *pstate = make_parsestate(NULL);
+	ParseNamespaceItem *nsitem;
+	Node	   *expr;
+
+	pstate->p_sourcetext = queryString;
+	nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock,
+										   NULL, false, true);
+	addNSItemToQuery(pstate, nsitem, true, true, true);
+	expr = cookDefault(pstate, copyObject(raw_default), typid, typmod,
+					   colname, '\0');
+	free_parsestate(pstate);
+	return expr;
 }
 
 /*
@@ -395,6 +422,36 @@ sg_fill_worth_trial(Node *expr)
 		!calls_walker(expr, sequence_function_checker);
 }
 
+typedef struct TrialArgs
+{
+	Node	   *expr;
+	SgFillEnv  *env;			/* NULL: as the ALTER computes it */
+} TrialArgs;
+
+static void
+trial_cb(void *arg)
+{
+	TrialArgs  *args = arg;
+	SgSavedRole saved;
+	int			nestlevel = -1;
+
+	if (args->env)
+		nestlevel = sg_fill_enter(args->env, true, &saved);
+	PG_TRY();
+	{
+		(void) evaluate_now(expression_planner((Expr *) copyObject(args->expr)));
+	}
+	PG_CATCH();
+	{
+		if (args->env)
+			sg_fill_leave(-1, &saved);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (args->env)
+		sg_fill_leave(nestlevel, &saved);
+}
+
 /*
  * Compute the value once, now: as the ALTER computes it (as_job false), or
  * as the job will (as the table's owner, as a security-restricted
@@ -405,50 +462,16 @@ sg_fill_worth_trial(Node *expr)
 char *
 sg_fill_trial(Relation rel, Node *expr, bool as_job)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	char	   *volatile failure = NULL;
 	SgFillEnv	env;
+	TrialArgs	args = {expr, as_job ? &env : NULL};
+	ErrorData  *edata;
 
 	env.role = rel->rd_rel->relowner;
 	env.search_path = sg_pinned_search_path();
 	env.settings = sg_capture_settings();
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		Oid			save_userid = InvalidOid;
-		int			save_sec_context = 0;
-		int			nestlevel = -1;
-
-		if (as_job)
-			nestlevel = sg_fill_enter(&env, true, &save_userid, &save_sec_context);
-		PG_TRY();
-		{
-			(void) evaluate_now(expression_planner((Expr *) copyObject(expr)));
-		}
-		PG_CATCH();
-		{
-			if (as_job)
-				sg_fill_leave(-1, save_userid, save_sec_context);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-		if (as_job)
-			sg_fill_leave(nestlevel, save_userid, save_sec_context);
-		/* nothing it did stays */
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata = sg_abort_subxact(cxt, owner);
-
-		failure = edata->message;
-	}
-	PG_END_TRY();
-	return failure;
+	/* nothing it did stays */
+	edata = sg_in_subxact(trial_cb, &args, false);
+	return edata ? edata->message : NULL;
 }
 
 /*
@@ -567,14 +590,6 @@ sg_apply_settings(List *settings, const char *search_path)
 	return nestlevel;
 }
 
-/* Where a job's references are valid: this cluster, database, major version. */
-char *
-sg_cluster_binding(void)
-{
-	return psprintf("%llu:%u:%d", (unsigned long long) GetSystemIdentifier(),
-					MyDatabaseId, PG_VERSION_NUM / 10000);
-}
-
 /*
  * Bind the objects the expression uses to the fill trigger, as a column
  * default is bound to them: while the job lives they cannot be dropped
@@ -619,8 +634,7 @@ sg_filling_job(void)
  * against temporary objects ends too.
  */
 int
-sg_fill_enter(const SgFillEnv *env, bool settings,
-			  Oid *save_userid, int *save_sec_context)
+sg_fill_enter(const SgFillEnv *env, bool settings, SgSavedRole *saved)
 {
 	int			nestlevel;
 
@@ -630,24 +644,21 @@ sg_fill_enter(const SgFillEnv *env, bool settings,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the role that computes this job's values no longer exists"),
 				 errdetail("A job computes values as the table's owner at the time of its ALTER TABLE.")));
-	GetUserIdAndSecContext(save_userid, save_sec_context);
-	SetUserIdAndSecContext(env->role, *save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
+	sg_switch_role(env->role, SECURITY_RESTRICTED_OPERATION, saved);
 	nestlevel = sg_apply_settings(settings ? env->settings : NIL, env->search_path);
 	computing_fill++;
 	return nestlevel;
 }
 
 void
-sg_fill_leave(int nestlevel, Oid save_userid, int save_sec_context)
+sg_fill_leave(int nestlevel, const SgSavedRole *saved)
 {
 	if (computing_fill > 0)
 		computing_fill--;
 	if (nestlevel < 0)
 		return;					/* after an error: the abort restores the rest */
 	AtEOXact_GUC(true, nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	sg_restore_role(saved);
 }
 
 static void

@@ -14,6 +14,8 @@
 #include "nodes/primnodes.h"
 #include "utils/relcache.h"
 
+#include "util.h"
+
 /*
  * What a job's values are computed under: the role, the ALTER's
  * search_path (pinned) and the settings that shape values.
@@ -26,6 +28,9 @@ typedef struct SgFillEnv
 } SgFillEnv;
 
 /* At the ALTER */
+extern Node *sg_cook_default(Relation rel, Node *raw_default, Oid typid,
+							 int32 typmod, const char *colname,
+							 const char *queryString);
 extern Node *sg_fill_fold(Node *expr);
 extern char *sg_fill_qualified_sql(Node *expr);
 extern const char *sg_fill_unreproducible(Node *expr);
@@ -34,7 +39,6 @@ extern char *sg_fill_trial(Relation rel, Node *expr, bool as_job);
 extern char *sg_pinned_search_path(void);
 extern char *sg_pin_search_path(const char *search_path, const char *user);
 extern List *sg_capture_settings(void);
-extern char *sg_cluster_binding(void);
 extern void sg_fill_record_dependencies(Oid trigger_oid, Node *expr);
 
 /* Later, anywhere: the expression as it means the ALTER's objects here */
@@ -42,11 +46,10 @@ extern Node *sg_fill_rebind(Relation rel, const char *fill_sql, Oid typid,
 							int32 typmod, const char *colname);
 
 /* Computing */
-extern int	sg_fill_enter(const SgFillEnv *env, bool settings,
-						  Oid *save_userid, int *save_sec_context);
+extern int	sg_fill_enter(const SgFillEnv *env, bool settings, SgSavedRole *saved);
 extern void sg_set_filling_job(int64 job_id);
 extern int64 sg_filling_job(void);
-extern void sg_fill_leave(int nestlevel, Oid save_userid, int save_sec_context);
+extern void sg_fill_leave(int nestlevel, const SgSavedRole *saved);
 extern int	sg_apply_settings(List *settings, const char *search_path);
 extern void sg_install_fill_hooks(void);
 

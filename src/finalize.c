@@ -4,15 +4,28 @@
  *	  The end of a job: turn the staged column into exactly what the plain
  *	  ALTER would have produced, in short lock-bounded transactions.
  *
- * Step 1 (validate) runs VALIDATE CONSTRAINT on each helper check
- * (c IS NOT NULL); it scans the table but blocks neither reads nor writes.
- * Step 2 (finalize), in one transaction: SET NOT NULL, which PostgreSQL
- * proves from the validated check without a scan; drop the helper check;
- * turn a staged identity column into a real identity column whose
- * sequence continues where the staging sequence stopped; drop the fill
- * trigger; mark the job done.  Both steps are idempotent and run as the
- * job's role; their locks are bounded by schema_guard.lock_timeout and
- * the worker retries them.
+ * After the backfill (backfill.c) a job goes through the phases that
+ * sg_phase_after() (job_state.c) gives it, each one step or more, in the
+ * order the plain ALTER would have met their errors:
+ *
+ *	validate    VALIDATE CONSTRAINT on each helper check (c IS NOT NULL)
+ *	            and each CHECK added NOT VALID, one per step; it scans the
+ *	            table but blocks neither reads nor writes.
+ *	index       the UNIQUE and PRIMARY KEY indexes the ALTER reserved: the
+ *	            worker builds each concurrently, at top level, one per step
+ *	            (sg_next_index says which).
+ *	references  VALIDATE CONSTRAINT on each foreign key, one per step.
+ *	finalize    in one transaction: SET NOT NULL (proven by the validated
+ *	            helper check, so without a scan), the helper checks dropped,
+ *	            UNIQUE and PRIMARY KEY attached USING INDEX, foreign keys of
+ *	            partitioned tables attached, a staged identity column made a
+ *	            real one whose sequence continues where the staging sequence
+ *	            stopped, the fill trigger dropped, the job done.
+ *
+ * Every step is idempotent and runs as the job's role, with its locks
+ * bounded by schema_guard.lock_timeout; the worker retries it.  A failing
+ * step fails the job with the error the plain ALTER would have raised
+ * (sg_translate_error).
  *
  *-------------------------------------------------------------------------
  */
@@ -35,24 +48,15 @@
 #include "index_build.h"
 #include "job.h"
 #include "job_objects.h"
-#include "worker.h"
+#include "exec.h"
+#include "finalize.h"
+#include "util.h"
 
 /* The column as it is now, or NULL if it was dropped meanwhile. */
 static char *
 current_name(SgJob *job, SgJobColumn *col)
 {
 	return sg_column_name(job->relid, col->attnum);
-}
-
-static bool
-has_kind(SgJob *job, const char *kind)
-{
-	ListCell   *lc;
-
-	foreach(lc, job->objects)
-		if (strcmp(((SgJobObject *) lfirst(lc))->kind, kind) == 0)
-			return true;
-	return false;
 }
 
 /* The job's constraint an object stands for, NULL for a helper check. */
@@ -76,53 +80,7 @@ is_foreign_key_object(SgJob *job, SgJobObject *obj)
 {
 	SgJobConstraint *con = constraint_of(job, obj);
 
-	return con != NULL && strcmp(con->kind, "foreign key") == 0;
-}
-
-/*
- * The phase after "from", skipping those the job has nothing to do in.
- * The order is the order in which PostgreSQL's ALTER would find the
- * trouble, so a job fails with the error the ALTER would have raised:
- * with a rewrite, NOT NULL and CHECK as each row is written, then the
- * unique indexes, then the foreign keys; without one, the unique indexes
- * are built first and the table is scanned for the checks after.
- */
-const char *
-sg_phase_after(SgJob *job, const char *from)
-{
-	static const char *const filled[] = {"backfill", "verify", "validate", "index",
-	"references", "finalize", "done", NULL};
-	static const char *const unfilled[] = {"index", "validate", "references",
-	"finalize", "done", NULL};
-	const char *const *phases = job->leaves != NIL ? filled : unfilled;
-	bool		any_validate = has_kind(job, "helper check");
-	bool		any_index = has_kind(job, "index");
-	bool		any_reference = false;
-	ListCell   *lc;
-	int			i;
-
-	foreach(lc, job->objects)
-	{
-		SgJobObject *obj = lfirst(lc);
-
-		if (strcmp(obj->kind, "constraint") != 0)
-			continue;
-		if (is_foreign_key_object(job, obj))
-			any_reference = true;
-		else
-			any_validate = true;
-	}
-	for (i = 0; phases[i] && strcmp(phases[i], from) != 0; i++)
-		;
-	for (i = phases[i] ? i + 1 : 0; phases[i]; i++)
-	{
-		if ((strcmp(phases[i], "validate") == 0 && !any_validate) ||
-			(strcmp(phases[i], "index") == 0 && !any_index) ||
-			(strcmp(phases[i], "references") == 0 && !any_reference))
-			continue;
-		return phases[i];
-	}
-	return "done";
+	return con != NULL && con->kind == SG_CONSTRAINT_FOREIGN_KEY;
 }
 
 /*
@@ -138,7 +96,7 @@ sg_next_index(SgJob *job)
 	{
 		SgJobObject *obj = lfirst(lc);
 
-		if (strcmp(obj->kind, "index") == 0 &&
+		if (obj->kind == SG_OBJECT_INDEX &&
 			sg_index_state(obj->objid, obj->relid) != SG_INDEX_VALID)
 			return obj;
 	}
@@ -159,7 +117,7 @@ next_to_validate(SgJob *job, bool foreign_keys)
 	{
 		SgJobObject *obj = lfirst(lc);
 
-		if (strcmp(obj->kind, "helper check") != 0 && strcmp(obj->kind, "constraint") != 0)
+		if (obj->kind != SG_OBJECT_HELPER_CHECK && obj->kind != SG_OBJECT_CONSTRAINT)
 			continue;
 		if (is_foreign_key_object(job, obj) != foreign_keys)
 			continue;
@@ -177,11 +135,11 @@ next_to_validate(SgJob *job, bool foreign_keys)
 void
 sg_finalize_validate(SgJob *job, SgStepResult *result)
 {
-	SgJobObject *obj = next_to_validate(job, strcmp(job->phase, "references") == 0);
+	SgJobObject *obj = next_to_validate(job, job->phase == SG_PHASE_REFERENCES);
 
 	if (obj == NULL)
 	{
-		result->committed = sg_job_advance(job, sg_phase_after(job, job->phase), NULL, NULL);
+		result->committed = sg_job_advance(job, sg_phase_after(job, job->phase), SG_STATE_UNCHANGED, NULL);
 		return;
 	}
 	sg_exec_as_owner(job, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s",
@@ -212,12 +170,12 @@ sg_translate_error(SgJob *job, ErrorData *edata)
 		char	   *name;
 		ListCell   *cc;
 
-		if (strcmp(obj->kind, "helper check") != 0 && strcmp(obj->kind, "constraint") != 0)
+		if (obj->kind != SG_OBJECT_HELPER_CHECK && obj->kind != SG_OBJECT_CONSTRAINT)
 			continue;
 		name = sg_object_name(obj);
 		if (name == NULL || strcmp(name, edata->constraint_name) != 0)
 			continue;
-		if (strcmp(obj->kind, "constraint") == 0)
+		if (obj->kind == SG_OBJECT_CONSTRAINT)
 		{
 			edata->message = psprintf("check constraint \"%s\" of relation \"%s\" is violated by some row",
 									  name, relname);
@@ -257,12 +215,11 @@ make_identity(SgJob *job, SgJobColumn *col, const char *table, const char *colum
 	if (get_rel_name(col->staging_seq) == NULL)
 		return;					/* converted by an earlier attempt */
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	sg_spi_connect();
 	SPI_execute(psprintf("SELECT last_value, is_called FROM %s", seq), true, 0);
 	last_value = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	is_called = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	SPI_finish();
+	sg_spi_finish();
 
 	sg_exec_as_owner(job, psprintf("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT", table, column), false);
 	sg_exec_as_owner(job, psprintf("DROP SEQUENCE %s", seq), false);
@@ -278,11 +235,10 @@ make_identity(SgJob *job, SgJobColumn *col, const char *table, const char *colum
 	values[0] = ObjectIdGetDatum(identity_seq);
 	values[1] = Int64GetDatum(last_value);
 	values[2] = BoolGetDatum(is_called);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	sg_spi_connect();
 	SPI_execute_with_args("SELECT pg_catalog.setval($1::pg_catalog.regclass, $2, $3)",
 						  3, types, values, NULL, false, 0);
-	SPI_finish();
+	sg_spi_finish();
 }
 
 /* ADD CONSTRAINT ... USING INDEX, under the index's name of the moment. */
@@ -296,7 +252,7 @@ attach_index_constraint(SgJob *job, SgJobObject *obj)
 		return;
 	sg_exec_as_owner(job, psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s%s%s",
 								   sg_qualified_relname(obj->relid), quote_identifier(name),
-								   strcmp(con->kind, "primary key") == 0 ? "PRIMARY KEY" : "UNIQUE",
+								   con->kind == SG_CONSTRAINT_PRIMARY_KEY ? "PRIMARY KEY" : "UNIQUE",
 								   quote_identifier(name),
 								   con->deferrable ? " DEFERRABLE" : "",
 								   con->initdeferred ? " INITIALLY DEFERRED" : ""),
@@ -321,14 +277,14 @@ attach_partitioned_foreign_keys(SgJob *job)
 		SgJobConstraint *con = lfirst(lc);
 		ListCell   *oc;
 
-		if (strcmp(con->kind, "foreign key") != 0 ||
+		if (con->kind != SG_CONSTRAINT_FOREIGN_KEY ||
 			OidIsValid(get_relation_constraint_oid(job->relid, con->conname, true)))
 			continue;
 		foreach(oc, job->objects)
 		{
 			SgJobObject *obj = lfirst(oc);
 
-			if (strcmp(obj->kind, "constraint") != 0 || strcmp(obj->name, con->conname) != 0 ||
+			if (obj->kind != SG_OBJECT_CONSTRAINT || strcmp(obj->name, con->conname) != 0 ||
 				sg_object_name(obj) == NULL)
 				continue;
 			sg_exec_as_owner(job, psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s",
@@ -351,7 +307,7 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 	/* an index that went missing or invalid meanwhile is built again first */
 	if (sg_next_index(job) != NULL)
 	{
-		result->committed = sg_job_advance(job, "index", NULL, "an index must be built again");
+		result->committed = sg_job_advance(job, SG_PHASE_INDEX, SG_STATE_UNCHANGED, "an index must be built again");
 		return;
 	}
 
@@ -364,7 +320,7 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 
 		if (name == NULL || col->check_name == NULL)
 			continue;
-		check = sg_job_object(job, "helper check", job->relid, col->check_name);
+		check = sg_job_object(job, SG_OBJECT_HELPER_CHECK, job->relid, col->check_name);
 		drop = check ? sg_object_drop_sql(check) : NULL;
 		/* proven by the validated check: no scan */
 		sg_exec_as_owner(job, psprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",
@@ -376,7 +332,7 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 	{
 		SgJobObject *obj = lfirst(lc);
 
-		if (strcmp(obj->kind, "index") == 0)
+		if (obj->kind == SG_OBJECT_INDEX)
 			attach_index_constraint(job, obj);
 	}
 	attach_partitioned_foreign_keys(job);
@@ -388,7 +344,7 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 		if (name && col->identity)
 			make_identity(job, col, table, (char *) quote_identifier(name));
 	}
-	foreach(lc, sg_job_drop_sqls(job, "fill trigger"))
+	foreach(lc, sg_job_drop_sqls(job, SG_OBJECT_FILL_TRIGGER))
 		sg_exec_as_owner(job, lfirst(lc), false);
-	result->committed = sg_job_advance(job, "done", "done", NULL);
+	result->committed = sg_job_advance(job, SG_PHASE_DONE, SG_STATE_DONE, NULL);
 }

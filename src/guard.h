@@ -18,8 +18,6 @@ extern List *sg_guard_files_before(PlannedStmt *pstmt);
 extern void sg_guard_after(PlannedStmt *pstmt, List *files_before);
 extern void sg_guard_plain_rewrite(Oid relid, bool recurse, SgAlterPlan *plan);
 extern void sg_guard_refuse_if_active(Oid relid, bool recurse, const char *what);
-extern char *sg_job_integrity_problem(SgJob *job);
-extern char *sg_job_problem_now(SgJob *job);
 extern void sg_install_guard_hooks(void);
 extern void sg_guard_statement_start(void);
 extern void sg_expect_drop(Oid relid);

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * job.h
- *	  The job catalog: the tables in schema schema_guard that hold every
- *	  job's definition, progress and history.
+ *	  A job as the job catalog records it: its columns, constraints,
+ *	  objects and tables, its state and phase, and the changes of those.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,6 +12,8 @@
 #include "access/attnum.h"
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
+
+#include "job_state.h"
 
 /* One column a job added. */
 typedef struct SgJobColumn
@@ -41,7 +43,7 @@ typedef struct SgJobConstraint
 	char	   *conname;
 	AttrNumber	attnum;
 	char	   *colname;		/* at ALTER time */
-	char	   *kind;			/* "check", "foreign key", "unique", "primary key" */
+	SgConstraintKind kind;
 	bool		deferrable;		/* unique/primary key: as declared */
 	bool		initdeferred;
 	/* while staging only, not stored */
@@ -52,7 +54,7 @@ typedef struct SgJobConstraint
 /* An object the job created, and may change or drop. */
 typedef struct SgJobObject
 {
-	char	   *kind;			/* "fill trigger", "helper check", "constraint", "index" */
+	SgObjectKind kind;
 	Oid			relid;			/* the table it belongs to */
 	char	   *name;			/* at creation, to find it again elsewhere */
 	Oid			objid;			/* valid where the job's bound_to says */
@@ -76,8 +78,8 @@ typedef struct SgJob
 	int64		job_id;
 	Oid			relid;
 	Oid			role;			/* the table's owner at the ALTER: computes values */
-	char	   *state;
-	char	   *phase;
+	SgJobState	state;
+	SgJobPhase	phase;
 	char	   *statement;
 	char	   *search_path;	/* the ALTER's search_path, pinned */
 	List	   *settings;		/* the ALTER's value-shaping settings, "name=value" */
@@ -98,41 +100,25 @@ typedef struct SgJob
 	List	   *added_attnums;	/* every column the ALTER added, staged or not */
 } SgJob;
 
-/* Run catalog SQL as the extension's owner (ordinary roles cannot). */
-typedef struct SgSavedUser
-{
-	Oid			userid;
-	int			sec_context;
-	int			nestlevel;		/* of the pinned search_path */
-} SgSavedUser;
+#define SG_NEXT_JOB_ID_SQL "SELECT pg_catalog.nextval('schema_guard.jobs_job_id_seq')"
 
-extern char *sg_extension_version(void);
-extern Oid	sg_extension_owner(void);
-extern void sg_become_extension_owner(SgSavedUser *saved);
-extern void sg_restore_user(const SgSavedUser *saved, bool ok);
-
-extern void sg_warm_caches(void);
 extern int64 sg_job_next_id(void);
 extern void sg_job_insert(SgJob *job);
 extern SgJob *sg_job_load(int64 job_id, bool missing_ok);
 extern void sg_job_event(int64 job_id, const char *event, const char *detail);
-extern void sg_job_set_state(int64 job_id, const char *state,
-							 const char *phase, const char *error,
-							 const char *detail);
+extern void sg_job_set_state(int64 job_id, SgJobState state, SgJobPhase phase,
+							 const char *error, const char *detail);
+extern bool sg_job_advance(SgJob *job, SgJobPhase phase, SgJobState state,
+						   const char *detail);
 extern void sg_job_set_batch(int64 job_id, int batch_time_ms, int batch_delay_ms);
-extern bool sg_job_is_runnable(const SgJob *job);
-extern List *sg_jobs_active_on(Oid relid);
-extern int64 sg_job_active_on(Oid relid);
-extern char *sg_column_name(Oid relid, AttrNumber attnum);
-extern char *sg_qualified_relname(Oid relid);
-extern Oid	sg_rel_owner(Oid relid);
+extern bool sg_job_save_cursor(SgJob *job, SgJobLeaf *leaf, int64 blocks,
+							   int64 rows, int next_batch_blocks);
+extern void sg_job_restart_leaves(SgJob *job, List *end_blocks);
+extern void sg_job_count_retry(int64 job_id, const char *error, int min_batch_blocks);
 extern List *sg_job_make_leaves(Oid relid, bool recurse, List *columns);
 extern void sg_job_add_leaves(SgJob *job, List *leaves);
 extern void sg_job_add_objects(SgJob *job, List *objects);
 extern void sg_job_leaf_done(SgJob *job, SgJobLeaf *leaf);
-extern int64 sg_job_any_active(Oid *relid);
-extern int64 sg_job_next_runnable(void);
-extern Oid	sg_job_leaf_file(int64 job_id, Oid relid);
 extern void sg_job_note_error(int64 job_id, const char *error);
 extern void sg_job_set_binding(int64 job_id, const char *bound_to);
 extern void sg_job_set_fill_node(int64 job_id, AttrNumber attnum, const char *fill_node);

@@ -42,19 +42,14 @@
 #include "index_build.h"
 #include "job.h"
 #include "job_objects.h"
-
-bool
-sg_job_is_bound(const SgJob *job)
-{
-	return job->bound_to != NULL && strcmp(job->bound_to, sg_cluster_binding()) == 0;
-}
+#include "util.h"
 
 SgJobObject *
-sg_new_object(const char *kind, Oid relid, const char *name, Oid objid)
+sg_new_object(SgObjectKind kind, Oid relid, const char *name, Oid objid)
 {
 	SgJobObject *obj = palloc0(sizeof(SgJobObject));
 
-	obj->kind = pstrdup(kind);
+	obj->kind = kind;
 	obj->relid = relid;
 	obj->name = pstrdup(name);
 	obj->objid = objid;
@@ -63,7 +58,7 @@ sg_new_object(const char *kind, Oid relid, const char *name, Oid objid)
 
 /* The job's object of that kind and name (on any table when relid is 0). */
 SgJobObject *
-sg_job_object(const SgJob *job, const char *kind, Oid relid, const char *name)
+sg_job_object(const SgJob *job, SgObjectKind kind, Oid relid, const char *name)
 {
 	ListCell   *lc;
 
@@ -71,7 +66,7 @@ sg_job_object(const SgJob *job, const char *kind, Oid relid, const char *name)
 	{
 		SgJobObject *obj = lfirst(lc);
 
-		if (strcmp(obj->kind, kind) == 0 && strcmp(obj->name, name) == 0 &&
+		if (obj->kind == kind && strcmp(obj->name, name) == 0 &&
 			(!OidIsValid(relid) || obj->relid == relid))
 			return obj;
 	}
@@ -98,20 +93,44 @@ sg_trigger_tuple(Oid tgoid)
 	return tup;
 }
 
+/*
+ * Is the trigger, or the trigger it was cloned from for a partition (or
+ * that one's parent), in triggers?
+ */
+bool
+sg_trigger_descends_from(Oid tgoid, List *triggers)
+{
+	int			depth;
+
+	for (depth = 0; depth < 64 && OidIsValid(tgoid); depth++)
+	{
+		HeapTuple	tup;
+
+		if (list_member_oid(triggers, tgoid))
+			return true;
+		tup = sg_trigger_tuple(tgoid);
+		if (tup == NULL)
+			return false;
+		tgoid = ((Form_pg_trigger) GETSTRUCT(tup))->tgparentid;
+		heap_freetuple(tup);
+	}
+	return false;
+}
+
 /* The current name of one of the job's objects, or NULL if it is gone. */
 char *
 sg_object_name(const SgJobObject *obj)
 {
 	char	   *name = NULL;
 
-	if (strcmp(obj->kind, "fill trigger") == 0)
+	if (obj->kind == SG_OBJECT_FILL_TRIGGER)
 	{
 		HeapTuple	tup = sg_trigger_tuple(obj->objid);
 
 		if (tup && ((Form_pg_trigger) GETSTRUCT(tup))->tgrelid == obj->relid)
 			name = pstrdup(NameStr(((Form_pg_trigger) GETSTRUCT(tup))->tgname));
 	}
-	else if (strcmp(obj->kind, "index") == 0)
+	else if (obj->kind == SG_OBJECT_INDEX)
 	{
 		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(obj->objid));
 
@@ -169,7 +188,7 @@ sg_object_drop_sql(const SgJobObject *obj)
 	name = sg_object_name(obj);
 	if (name == NULL)
 		return NULL;
-	if (strcmp(obj->kind, "fill trigger") == 0)
+	if (obj->kind == SG_OBJECT_FILL_TRIGGER)
 		return psprintf("DROP TRIGGER %s ON %s", quote_identifier(name),
 						sg_qualified_relname(obj->relid));
 	return psprintf("ALTER TABLE %s DROP CONSTRAINT %s",
@@ -178,7 +197,7 @@ sg_object_drop_sql(const SgJobObject *obj)
 
 /* DROP statements for every object of one kind the job has. */
 List *
-sg_job_drop_sqls(const SgJob *job, const char *kind)
+sg_job_drop_sqls(const SgJob *job, SgObjectKind kind)
 {
 	List	   *sqls = NIL;
 	ListCell   *lc;
@@ -188,7 +207,7 @@ sg_job_drop_sqls(const SgJob *job, const char *kind)
 		SgJobObject *obj = lfirst(lc);
 		char	   *sql;
 
-		if (strcmp(obj->kind, kind) != 0)
+		if (obj->kind != kind)
 			continue;
 		sql = sg_object_drop_sql(obj);
 		if (sql)
@@ -207,7 +226,7 @@ sg_object_find_by_name(const SgJob *job, const SgJobObject *obj)
 {
 	if (get_rel_name(obj->relid) == NULL)
 		return InvalidOid;
-	if (strcmp(obj->kind, "fill trigger") == 0)
+	if (obj->kind == SG_OBJECT_FILL_TRIGGER)
 	{
 		Oid			tgoid = get_trigger_oid(obj->relid, obj->name, true);
 		HeapTuple	tup;
@@ -220,7 +239,7 @@ sg_object_find_by_name(const SgJob *job, const SgJobObject *obj)
 			sg_trigger_job(tup) == job->job_id;
 		return ours ? tgoid : InvalidOid;
 	}
-	if (strcmp(obj->kind, "index") == 0)
+	if (obj->kind == SG_OBJECT_INDEX)
 	{
 		Oid			indexoid = get_relname_relid(obj->name, get_rel_namespace(obj->relid));
 
@@ -284,72 +303,3 @@ sg_trigger_job(HeapTuple tgtup)
 	return job_id;
 }
 
-static void
-rebind_error_callback(void *arg)
-{
-	errcontext("schema_guard binding job %lld in this cluster", (long long) *(int64 *) arg);
-}
-
-/*
- * Bind a job that pg_upgrade or a restore carried here: find its objects by
- * table and name, make again an index the dump left out (a dump leaves out
- * invalid indexes), bind its fill expressions by name as a restored column
- * default is bound, and record all that.  What cannot be found fails the
- * job, loudly: it is never filled by objects other than the ALTER's.
- */
-void
-sg_job_rebind(SgJob *job)
-{
-	ErrorContextCallback errcallback;
-	SgJobObject *trigger = NULL;
-	ListCell   *lc;
-
-	errcallback.callback = rebind_error_callback;
-	errcallback.arg = &job->job_id;
-	errcallback.previous = error_context_stack;
-	error_context_stack = &errcallback;
-	foreach(lc, job->objects)
-	{
-		SgJobObject *obj = lfirst(lc);
-		Oid			found = sg_object_find_by_name(job, obj);
-
-		if (!OidIsValid(found) && strcmp(obj->kind, "index") == 0 && obj->definition)
-			found = sg_reserve_index(obj->relid, obj->definition);
-		if (!OidIsValid(found))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("schema_guard job %lld cannot find its %s \"%s\" of table %s",
-							(long long) job->job_id, obj->kind, obj->name,
-							sg_qualified_relname(obj->relid)),
-					 errdetail("The job was carried to this cluster or database by pg_upgrade or a restore, without it."),
-					 errhint("Check the job's columns for NULLs; cancel or revert the job.")));
-		obj->objid = found;
-		if (strcmp(obj->kind, "fill trigger") == 0 && obj->relid == job->relid)
-			trigger = obj;
-	}
-	sg_job_add_objects(job, job->objects);
-	if (job->columns != NIL)
-	{
-		Relation	rel = relation_open(job->relid, AccessShareLock);
-
-		foreach(lc, job->columns)
-		{
-			SgJobColumn *col = lfirst(lc);
-			Node	   *expr = sg_fill_rebind(rel, col->fill_sql, col->atttype,
-											  col->atttypmod, col->colname);
-
-			col->fill_node = nodeToString(expr);
-			sg_job_set_fill_node(job->job_id, col->attnum, col->fill_node);
-			if (trigger)
-				sg_fill_record_dependencies(trigger->objid, expr);
-		}
-		relation_close(rel, AccessShareLock);
-	}
-	error_context_stack = errcallback.previous;
-	job->bound_to = sg_cluster_binding();
-	sg_job_set_binding(job->job_id, job->bound_to);
-	sg_job_event(job->job_id, "bound",
-				 "carried to this cluster or database: its objects and fill expressions were found again by name");
-	/* sessions that cached the job read it again */
-	CacheInvalidateRelcacheByRelid(get_relname_relid("jobs", get_namespace_oid(SG_SCHEMA_NAME, false)));
-}

@@ -12,19 +12,18 @@
 
 #include "job.h"
 
-extern bool sg_job_is_bound(const SgJob *job);
-extern SgJobObject *sg_new_object(const char *kind, Oid relid, const char *name, Oid objid);
-extern SgJobObject *sg_job_object(const SgJob *job, const char *kind, Oid relid,
+extern SgJobObject *sg_new_object(SgObjectKind kind, Oid relid, const char *name, Oid objid);
+extern SgJobObject *sg_job_object(const SgJob *job, SgObjectKind kind, Oid relid,
 								  const char *name);
 extern HeapTuple sg_trigger_tuple(Oid tgoid);
+extern bool sg_trigger_descends_from(Oid tgoid, List *triggers);
 extern char *sg_object_name(const SgJobObject *obj);
 extern bool sg_object_validated(const SgJobObject *obj);
 extern char *sg_object_drop_sql(const SgJobObject *obj);
-extern List *sg_job_drop_sqls(const SgJob *job, const char *kind);
+extern List *sg_job_drop_sqls(const SgJob *job, SgObjectKind kind);
 extern Oid	sg_object_find_by_name(const SgJob *job, const SgJobObject *obj);
 extern Oid	sg_index_of(Oid indexoid);
 extern Oid	sg_fill_trigger_function(void);
 extern int64 sg_trigger_job(HeapTuple tgtup);
-extern void sg_job_rebind(SgJob *job);
 
 #endif							/* SG_JOB_OBJECTS_H */

@@ -44,6 +44,7 @@
 
 #include "schema_guard.h"
 #include "launcher.h"
+#include "settings.h"
 
 #define SG_MAX_DATABASES 128
 
@@ -381,6 +382,28 @@ sg_worker_states(Oid *dboids, pid_t *pids, SgWorkerState *states, int max)
 	}
 	SpinLockRelease(&sg_shared->mutex);
 	return n;
+}
+
+/* What progress says a worker waits for. */
+const char *
+sg_wait_reason_name(SgWaitReason reason)
+{
+	switch (reason)
+	{
+		case SG_WAIT_NONE:
+			return NULL;
+		case SG_WAIT_DELAY:
+			return "delay";
+		case SG_WAIT_LOCK:
+			return "lock";
+		case SG_WAIT_REPLICATION_LAG:
+			return "replication lag";
+		case SG_WAIT_WAL_RATE:
+			return "wal rate";
+		case SG_WAIT_TRANSACTIONS:
+			return "old transactions";
+	}
+	return NULL;
 }
 
 /*

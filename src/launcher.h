@@ -37,7 +37,11 @@ extern void sg_worker_publish(const SgWorkerState *state);
 extern int	sg_worker_states(Oid *dboids, pid_t *pids, SgWorkerState *states, int max);
 extern const char *sg_wait_reason_name(SgWaitReason reason);
 
+extern void sg_launcher_register(void);
+extern void sg_shmem_request(void);
+extern void sg_request_worker_at_commit(void);
+extern void sg_xact_callback_register(void);
+
 extern PGDLLEXPORT void sg_launcher_main(Datum main_arg);
-extern PGDLLEXPORT void sg_worker_main(Datum main_arg);
 
 #endif							/* SG_LAUNCHER_H */

@@ -29,55 +29,56 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 
 #include "schema_guard.h"
-#include "stage.h"
+#include "lockwait.h"
+#include "settings.h"
+#include "util.h"
 
-/* One attempt: the lookup ALTER TABLE does, with a bounded lock wait. */
-static bool
-try_lock(AlterTableStmt *stmt, LOCKMODE lockmode, Oid *relid)
+typedef struct LockAttempt
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool locked = false;
-	char		timeout[32];
-	int			nestlevel;
+	AlterTableStmt *stmt;
+	LOCKMODE	lockmode;
+	Oid			relid;
+} LockAttempt;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	nestlevel = NewGUCNestLevel();
+/* The lookup ALTER TABLE does, with schema_guard.lock_timeout as lock_timeout. */
+static void
+lock_with_timeout(void *arg)
+{
+	LockAttempt *attempt = arg;
+	char		timeout[32];
+	int			nestlevel = NewGUCNestLevel();
+
 	snprintf(timeout, sizeof(timeout), "%dms", sg_lock_timeout_ms);
 	(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	PG_TRY();
+	attempt->relid = AlterTableLookupRelation(attempt->stmt, attempt->lockmode);
+	/* children too, in the order ALTER TABLE locks them */
+	if (OidIsValid(attempt->relid) && attempt->stmt->relation->inh)
+		(void) find_all_inheritors(attempt->relid, attempt->lockmode, NULL);
+	AtEOXact_GUC(true, nestlevel);
+}
+
+/*
+ * One attempt.  The locks it takes become the user's transaction's; a
+ * timeout returns false, any other error is the ALTER's own and is raised.
+ */
+static bool
+try_lock(AlterTableStmt *stmt, LOCKMODE lockmode, Oid *relid)
+{
+	LockAttempt attempt = {stmt, lockmode, InvalidOid};
+	ErrorData  *edata = sg_in_subxact(lock_with_timeout, &attempt, true);
+
+	if (edata == NULL)
 	{
-		*relid = AlterTableLookupRelation(stmt, lockmode);
-		/* children too, in the order ALTER TABLE locks them */
-		if (OidIsValid(*relid) && stmt->relation->inh)
-			(void) find_all_inheritors(*relid, lockmode, NULL);
-		AtEOXact_GUC(true, nestlevel);
-		/* the locks now belong to the user's transaction */
-		ReleaseCurrentSubTransaction();
-		locked = true;
+		*relid = attempt.relid;
+		return true;
 	}
-	PG_CATCH();
-	{
-		if (geterrcode() != ERRCODE_LOCK_NOT_AVAILABLE)
-		{
-			/* any other error is the ALTER's own: raise it as is */
-			MemoryContextSwitchTo(cxt);
-			RollbackAndReleaseCurrentSubTransaction();
-			CurrentResourceOwner = owner;
-			PG_RE_THROW();
-		}
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return locked;
+	if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+		ReThrowError(edata);
+	FreeErrorData(edata);
+	return false;
 }
 
 /* Who holds the table: "pid 123 (idle in transaction), pid 456 (active)". */
@@ -93,8 +94,9 @@ describe_holders(AlterTableStmt *stmt)
 	ListCell   *lc;
 	int			n = 0;
 
-	if (!OidIsValid(relid) || SPI_connect() != SPI_OK_CONNECT)
+	if (!OidIsValid(relid))
 		return NULL;
+	sg_spi_connect();
 	/* the table, and the children the ALTER locks too */
 	rels = stmt->relation->inh ? find_all_inheritors(relid, NoLock, NULL)
 		: list_make1_oid(relid);
@@ -118,7 +120,7 @@ describe_holders(AlterTableStmt *stmt)
 		if (s)
 			holders = MemoryContextStrdup(TopTransactionContext, s);
 	}
-	SPI_finish();
+	sg_spi_finish();
 	return holders;
 }
 
@@ -128,7 +130,6 @@ sg_lock_table_for_alter(AlterTableStmt *stmt)
 	LOCKMODE	lockmode = AlterTableGetLockLevel(stmt->cmds);
 	Oid			relid = InvalidOid;
 	int			attempt;
-
 	char	   *holders;
 
 	for (attempt = 0;; attempt++)

@@ -21,24 +21,25 @@
 
 #include "access/relation.h"
 #include "access/table.h"
-#include "catalog/pg_inherits.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_inherits.h"
 #include "commands/defrem.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_type.h"
 #include "storage/bufmgr.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
-#include "utils/regproc.h"
-#include "commands/trigger.h"
 
 #include "schema_guard.h"
 #include "classify.h"
@@ -46,7 +47,12 @@
 #include "index_build.h"
 #include "job.h"
 #include "job_objects.h"
+#include "bind.h"
+#include "launcher.h"
+#include "settings.h"
 #include "stage.h"
+#include "stage_constraints.h"
+#include "util.h"
 
 /* What staging one column produced. */
 typedef struct StagedColumn
@@ -449,7 +455,7 @@ create_trigger_on(Oid relid, SgJob *job)
 					 quote_identifier(job->trigger_name)));
 	tgoid = get_trigger_oid(relid, job->trigger_name, false);
 	job->objects = lappend(job->objects,
-						   sg_new_object("fill trigger", relid, job->trigger_name, tgoid));
+						   sg_new_object(SG_OBJECT_FILL_TRIGGER, relid, job->trigger_name, tgoid));
 	return tgoid;
 }
 
@@ -501,7 +507,7 @@ add_leaf_constraints(Oid relid, SgJob *job)
 			sg_run_own_sql(psprintf("ALTER TABLE %s ADD %s", sg_qualified_relname(leaf),
 									con->leaf_sql));
 			job->objects = lappend(job->objects,
-								   sg_new_object("constraint", leaf, con->conname,
+								   sg_new_object(SG_OBJECT_CONSTRAINT, leaf, con->conname,
 												 get_relation_constraint_oid(leaf, con->conname, false)));
 		}
 	}
@@ -524,7 +530,7 @@ record_staged_objects(Oid relid, SgJob *job)
 
 		if (col->check_name)
 			job->objects = lappend(job->objects,
-								   sg_new_object("helper check", relid, col->check_name,
+								   sg_new_object(SG_OBJECT_HELPER_CHECK, relid, col->check_name,
 												 get_relation_constraint_oid(relid, col->check_name, false)));
 	}
 	foreach(lc, job->constraints)
@@ -534,105 +540,37 @@ record_staged_objects(Oid relid, SgJob *job)
 
 		if (con->index_sql)
 		{
-			obj = sg_new_object("index", relid, con->conname,
+			obj = sg_new_object(SG_OBJECT_INDEX, relid, con->conname,
 								sg_reserve_index(relid, con->index_sql));
 			obj->definition = con->index_sql;
 			job->objects = lappend(job->objects, obj);
 		}
 		else if (con->leaf_sql == NULL)
 			job->objects = lappend(job->objects,
-								   sg_new_object("constraint", relid, con->conname,
+								   sg_new_object(SG_OBJECT_CONSTRAINT, relid, con->conname,
 												 get_relation_constraint_oid(relid, con->conname, false)));
 	}
 }
 
-static void
-run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
-		   const char *queryString, ProcessUtilityContext context,
-		   ParamListInfo params, QueryEnvironment *queryEnv,
-		   DestReceiver *dest, QueryCompletion *qc, SgJob *job)
+/* What staging an ALTER knows between the statement's two halves. */
+struct SgStaging
 {
-	AlterTableStmt *stmt = (AlterTableStmt *) pstmt->utilityStmt;
-	List	   *prefix = NIL;
-	List	   *suffix = NIL;
-	List	   *staged = NIL;
-	ListCell   *lc;
-	Relation	rel;
-	List	   *chosen = NIL;
+	Oid			relid;
+	SgAlterPlan *plan;
+	SgJob	   *job;
+	List	   *staged;			/* StagedColumn */
+	const char *queryString;
+};
 
-	rel = table_open(relid, NoLock);
-	foreach(lc, plan->columns)
-	{
-		SgAddColumn *col = lfirst(lc);
-
-		if (col->path == SG_PATH_STAGE)
-			staged = lappend(staged, stage_column(rel, col, job->job_id,
-												  &prefix, &suffix, &chosen));
-	}
-	stmt->cmds = list_concat(list_concat(prefix, stmt->cmds), suffix);
-	/* ALTER TABLE refuses a table this session still has open */
-	table_close(rel, NoLock);
-
-	/* the user's ALTER, now metadata-only */
-	sg_next_ProcessUtility(pstmt, queryString, false, context, params,
-						   queryEnv, dest, qc);
-	CommandCounterIncrement();
-	rel = table_open(relid, NoLock);
-
-	foreach(lc, staged)
-	{
-		StagedColumn *sc = lfirst(lc);
-		AttrNumber	attnum = get_attnum(relid, sc->col->colname);
-		ListCell   *cc;
-		SgJobColumn *jc;
-
-		if (sc->seq_name)
-			own_sequence(rel, sc->seq_name, sc->col->colname);
-		if (attnum == InvalidAttrNumber)
-			continue;			/* dropped again by the same statement */
-		foreach(cc, sc->constraints)
-		{
-			SgJobConstraint *con = lfirst(cc);
-
-			con->attnum = attnum;
-			job->constraints = lappend(job->constraints, con);
-		}
-		if (!sc->needs_fill)
-			continue;
-		jc = job_column(rel, sc, queryString);
-		job->columns = lappend(job->columns, jc);
-	}
-	foreach(lc, plan->columns)
-	{
-		SgAddColumn *col = lfirst(lc);
-		AttrNumber	attnum = get_attnum(relid, col->colname);
-
-		if (!col->already_exists && attnum != InvalidAttrNumber)
-			job->added_attnums = list_append_unique_int(job->added_attnums, attnum);
-	}
-	table_close(rel, NoLock);
-	add_leaf_constraints(relid, job);
-	record_staged_objects(relid, job);
-	if (job->columns != NIL)
-		job->leaves = sg_job_make_leaves(relid, plan->recurse, job->columns);
-	if (job->columns == NIL && job->constraints == NIL)
-		return;
-	if (job->columns != NIL)
-		create_fill_trigger(relid, plan->recurse, job);
-	sg_job_insert(job);
-}
-
-void
-sg_stage_alter(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
-			   const char *queryString, ProcessUtilityContext context,
-			   ParamListInfo params, QueryEnvironment *queryEnv,
-			   DestReceiver *dest, QueryCompletion *qc)
+/* The job the staged ALTER records, as far as the ALTER tells it. */
+static SgJob *
+new_job(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt, const char *queryString)
 {
 	SgJob	   *job = palloc0(sizeof(SgJob));
-	bool		saved_guard = sg_running_own_statement;
 
 	job->job_id = sg_job_next_id();
 	job->relid = relid;
+
 	/*
 	 * The values are computed as the table's owner, as PostgreSQL computes
 	 * what it runs later on a table's behalf (VACUUM, ANALYZE, index
@@ -649,21 +587,110 @@ sg_stage_alter(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 	job->trigger_name = psprintf("~schema_guard_fill_%lld", (long long) job->job_id);
 	job->locked_at = plan->locked_at;
 	job->batch_blocks = Max(sg_batch_min_blocks, Min(16, sg_batch_max_blocks));
+	return job;
+}
 
-	sg_running_own_statement = true;
-	PG_TRY();
-	{
-		run_staged(relid, plan, pstmt, queryString, context, params, queryEnv,
-				   dest, qc, job);
-	}
-	PG_FINALLY();
-	{
-		sg_running_own_statement = saved_guard;
-	}
-	PG_END_TRY();
+/*
+ * The first half, before the statement runs: change the statement so that
+ * it only changes the catalog (the column added without what makes it
+ * expensive, SET DEFAULT first, NOT NULL as a NOT VALID check, constraints
+ * NOT VALID), and create the sequences it needs.  The caller runs the
+ * statement, then calls sg_stage_end(), with schema_guard's own statements
+ * let through all along.
+ */
+SgStaging *
+sg_stage_begin(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt, const char *queryString)
+{
+	SgStaging  *staging = palloc0(sizeof(SgStaging));
+	AlterTableStmt *stmt = (AlterTableStmt *) pstmt->utilityStmt;
+	List	   *prefix = NIL;
+	List	   *suffix = NIL;
+	List	   *chosen = NIL;
+	ListCell   *lc;
+	Relation	rel;
 
+	staging->relid = relid;
+	staging->plan = plan;
+	staging->queryString = queryString;
+	staging->job = new_job(relid, plan, pstmt, queryString);
+	rel = table_open(relid, NoLock);
+	foreach(lc, plan->columns)
+	{
+		SgAddColumn *col = lfirst(lc);
+
+		if (col->path == SG_PATH_STAGE)
+			staging->staged = lappend(staging->staged,
+									  stage_column(rel, col, staging->job->job_id,
+												   &prefix, &suffix, &chosen));
+	}
+	stmt->cmds = list_concat(list_concat(prefix, stmt->cmds), suffix);
+	/* ALTER TABLE refuses a table this session still has open */
+	table_close(rel, NoLock);
+	return staging;
+}
+
+/* The job's columns and constraints, as the statement made them. */
+static void
+collect_columns(SgStaging *staging, Relation rel)
+{
+	SgJob	   *job = staging->job;
+	ListCell   *lc;
+
+	foreach(lc, staging->staged)
+	{
+		StagedColumn *sc = lfirst(lc);
+		AttrNumber	attnum = get_attnum(staging->relid, sc->col->colname);
+		ListCell   *cc;
+
+		if (sc->seq_name)
+			own_sequence(rel, sc->seq_name, sc->col->colname);
+		if (attnum == InvalidAttrNumber)
+			continue;			/* dropped again by the same statement */
+		foreach(cc, sc->constraints)
+		{
+			SgJobConstraint *con = lfirst(cc);
+
+			con->attnum = attnum;
+			job->constraints = lappend(job->constraints, con);
+		}
+		if (sc->needs_fill)
+			job->columns = lappend(job->columns, job_column(rel, sc, staging->queryString));
+	}
+	foreach(lc, staging->plan->columns)
+	{
+		SgAddColumn *col = lfirst(lc);
+		AttrNumber	attnum = get_attnum(staging->relid, col->colname);
+
+		if (!col->already_exists && attnum != InvalidAttrNumber)
+			job->added_attnums = list_append_unique_int(job->added_attnums, attnum);
+	}
+}
+
+/*
+ * The second half, after the statement ran: the helpers (leaf constraints,
+ * reserved indexes, the fill trigger) and the job rows, in the same
+ * transaction, so that a rollback leaves nothing.
+ */
+void
+sg_stage_end(SgStaging *staging)
+{
+	SgJob	   *job = staging->job;
+	Oid			relid = staging->relid;
+	Relation	rel;
+
+	rel = table_open(relid, NoLock);
+	collect_columns(staging, rel);
+	table_close(rel, NoLock);
+	add_leaf_constraints(relid, job);
+	record_staged_objects(relid, job);
+	if (job->columns != NIL)
+		job->leaves = sg_job_make_leaves(relid, staging->plan->recurse, job->columns);
 	if (job->columns == NIL && job->constraints == NIL)
 		return;
+	if (job->columns != NIL)
+		create_fill_trigger(relid, staging->plan->recurse, job);
+	sg_job_insert(job);
+
 	sg_request_worker_at_commit();
 	ereport(NOTICE,
 			(errmsg("schema_guard staged ALTER TABLE \"%s\" as job %lld",
@@ -675,7 +702,7 @@ sg_stage_alter(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 
 /*
  * The steps schema_guard runs for one column, as text for explain().  They
- * mirror what sg_stage_alter, stage_constraints.c and the worker do.
+ * mirror what sg_stage_begin/_end, stage_constraints.c and the worker do.
  */
 List *
 sg_describe_steps(Relation rel, SgAlterPlan *plan, SgAddColumn *col)

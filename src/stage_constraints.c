@@ -31,7 +31,7 @@
 #include "schema_guard.h"
 #include "classify.h"
 #include "job.h"
-#include "stage.h"
+#include "stage_constraints.h"
 
 /* WITH (...) storage parameters, as SQL. */
 static char *
@@ -77,7 +77,7 @@ stage_index_constraint(Relation rel, const char *colname, Constraint *con,
 	StringInfoData sql;
 
 	jc->colname = pstrdup(colname);
-	jc->kind = primary ? "primary key" : "unique";
+	jc->kind = primary ? SG_CONSTRAINT_PRIMARY_KEY : SG_CONSTRAINT_UNIQUE;
 	jc->conname = con->conname ? pstrdup(con->conname)
 		: ChooseRelationName(RelationGetRelationName(rel), primary ? NULL : colname,
 							 primary ? "pkey" : "key", RelationGetNamespace(rel), true);
@@ -157,7 +157,7 @@ stage_partitioned_foreign_key(Relation rel, const char *colname, Constraint *con
 	SgJobConstraint *jc = palloc0(sizeof(SgJobConstraint));
 
 	jc->colname = pstrdup(colname);
-	jc->kind = "foreign key";
+	jc->kind = SG_CONSTRAINT_FOREIGN_KEY;
 	jc->conname = con->conname ? pstrdup(con->conname)
 		: ChooseConstraintName(RelationGetRelationName(rel), colname, "fkey",
 							   RelationGetNamespace(rel), *chosen);
@@ -181,7 +181,7 @@ stage_not_valid_constraint(Relation rel, const char *colname, Constraint *con,
 	bool		fk = con->contype == CONSTR_FOREIGN;
 
 	jc->colname = pstrdup(colname);
-	jc->kind = fk ? "foreign key" : "check";
+	jc->kind = fk ? SG_CONSTRAINT_FOREIGN_KEY : SG_CONSTRAINT_CHECK;
 	jc->conname = con->conname ? pstrdup(con->conname)
 		: ChooseConstraintName(RelationGetRelationName(rel), colname,
 							   fk ? "fkey" : "check", RelationGetNamespace(rel),

@@ -36,7 +36,9 @@
 #include "utils/timestamp.h"
 
 #include "schema_guard.h"
-#include "worker.h"
+#include "util.h"
+#include "settings.h"
+#include "throttle.h"
 
 int
 sg_next_batch_blocks(SgJob *job, const SgStepResult *result)
@@ -72,8 +74,7 @@ replication_lag_bytes(void)
 {
 	int64		lag = 0;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	sg_spi_connect();
 	if (SPI_execute("SELECT COALESCE(max(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), replay_lsn)), 0)::pg_catalog.int8 "
 					"FROM pg_catalog.pg_stat_replication WHERE replay_lsn IS NOT NULL",
 					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
@@ -83,7 +84,7 @@ replication_lag_bytes(void)
 		lag = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										  SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	SPI_finish();
+	sg_spi_finish();
 	return lag;
 }
 

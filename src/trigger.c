@@ -54,6 +54,9 @@
 #include "job.h"
 #include "job_objects.h"
 #include "trigger.h"
+#include "bind.h"
+#include "job_catalog.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(sg_needs_fill);
 PG_FUNCTION_INFO_V1(sg_fill_trigger_v2);
@@ -257,7 +260,7 @@ load_fill_spec(int64 job_id)
 		spec->leaves = lappend_oid(spec->leaves, ((SgJobLeaf *) lfirst(lc))->relid);
 	if (sg_job_is_bound(job))
 		foreach(lc, job->objects)
-			if (strcmp(((SgJobObject *) lfirst(lc))->kind, "fill trigger") == 0)
+			if (((SgJobObject *) lfirst(lc))->kind == SG_OBJECT_FILL_TRIGGER)
 				spec->triggers = lappend_oid(spec->triggers, ((SgJobObject *) lfirst(lc))->objid);
 	foreach(lc, job->columns)
 	{
@@ -475,24 +478,9 @@ fill_state(FunctionCallInfo fcinfo, FillSpec *spec, Relation rel)
 static bool
 is_jobs_trigger(FillSpec *spec, Trigger *trigger)
 {
-	Oid			tgoid = trigger->tgoid;
-	int			depth;
-
 	if (spec->triggers == NIL)
 		return true;			/* carried to another cluster: not bound yet */
-	for (depth = 0; depth < 64 && OidIsValid(tgoid); depth++)
-	{
-		HeapTuple	tup;
-
-		if (list_member_oid(spec->triggers, tgoid))
-			return true;
-		tup = sg_trigger_tuple(tgoid);
-		if (tup == NULL)
-			return false;
-		tgoid = ((Form_pg_trigger) GETSTRUCT(tup))->tgparentid;
-		heap_freetuple(tup);
-	}
-	return false;
+	return sg_trigger_descends_from(trigger->tgoid, spec->triggers);
 }
 
 static FillState *
@@ -562,8 +550,7 @@ evaluate_fill(FillState *state, bool settings, int n, const int *which,
 			  Datum *values, bool *nulls)
 {
 	ErrorContextCallback errcallback;
-	Oid			save_userid;
-	int			save_sec_context;
+	SgSavedRole saved;
 	int			nestlevel;
 	int			i;
 
@@ -572,7 +559,7 @@ evaluate_fill(FillState *state, bool settings, int n, const int *which,
 	errcallback.arg = state;
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
-	nestlevel = sg_fill_enter(&state->env, settings, &save_userid, &save_sec_context);
+	nestlevel = sg_fill_enter(&state->env, settings, &saved);
 	PG_TRY();
 	{
 		for (i = 0; i < n; i++)
@@ -581,11 +568,11 @@ evaluate_fill(FillState *state, bool settings, int n, const int *which,
 	}
 	PG_CATCH();
 	{
-		sg_fill_leave(-1, save_userid, save_sec_context);
+		sg_fill_leave(-1, &saved);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	sg_fill_leave(nestlevel, save_userid, save_sec_context);
+	sg_fill_leave(nestlevel, &saved);
 	error_context_stack = errcallback.previous;
 }
 

@@ -26,7 +26,6 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 #include "utils/syscache.h"
 
 #include "schema_guard.h"
@@ -34,6 +33,8 @@
 #include "index_build.h"
 #include "job.h"
 #include "job_objects.h"
+#include "bind.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(sg_upgrade_jobs_0_2);
 
@@ -63,29 +64,34 @@ record_object(int64 job_id, const char *kind, Oid relid, const char *name, Oid o
 			 6, types, values, nulls);
 }
 
-/* The expression as schema-qualified text, or the text people read. */
+typedef struct QualifyArgs
+{
+	const char *fill_node;
+	char	   *sql;
+} QualifyArgs;
+
+static void
+qualify_cb(void *arg)
+{
+	QualifyArgs *args = arg;
+
+	args->sql = sg_fill_qualified_sql(stringToNode(args->fill_node));
+}
+
+/*
+ * The expression as schema-qualified text, or the text people read when
+ * it cannot be deparsed any more (an object it used is gone).
+ */
 static char *
 qualified_or(const char *fill_node, const char *fill_expr)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	char	   *volatile sql = pstrdup(fill_expr);
+	QualifyArgs args = {fill_node, NULL};
+	ErrorData  *edata = sg_in_subxact(qualify_cb, &args, false);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		sql = sg_fill_qualified_sql(stringToNode(fill_node));
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		(void) sg_abort_subxact(cxt, owner);
-	}
-	PG_END_TRY();
-	return sql;
+	if (edata == NULL)
+		return args.sql;
+	FreeErrorData(edata);
+	return pstrdup(fill_expr);
 }
 
 /* One job's columns: the qualified text of its fill, the column's type. */
@@ -226,8 +232,7 @@ sg_upgrade_jobs_0_2(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("schema_guard.upgrade_jobs_0_2() runs only in ALTER EXTENSION schema_guard UPDATE")));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	sg_spi_connect();
 	spi_exec("SELECT job_id, relid::oid, role::oid, state NOT IN ('done', 'cancelled', 'reverted'), "
 			 "search_path, trigger_name::text FROM schema_guard.jobs ORDER BY job_id",
 			 0, NULL, NULL, NULL);
@@ -256,6 +261,6 @@ sg_upgrade_jobs_0_2(PG_FUNCTION_ARGS)
 		if (active && get_rel_name(relid) != NULL)
 			upgrade_objects(job_id, relid, trigger_name);
 	}
-	SPI_finish();
+	sg_spi_finish();
 	PG_RETURN_VOID();
 }

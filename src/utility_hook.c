@@ -32,11 +32,18 @@
 #include "utils/timestamp.h"
 
 #include "schema_guard.h"
-#include "launcher.h"
 #include "classify.h"
+#include "decide.h"
 #include "guard.h"
 #include "job.h"
+#include "job_catalog.h"
+#include "job_warmup.h"
+#include "launcher.h"
+#include "lockwait.h"
+#include "settings.h"
 #include "stage.h"
+#include "util.h"
+#include "utility_hook.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
@@ -53,7 +60,7 @@ sg_install_utility_hook(void)
 }
 
 /* Hand a statement on to the next hook in the chain, or to PostgreSQL. */
-void
+static void
 sg_next_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					   bool readOnlyTree, ProcessUtilityContext context,
 					   ParamListInfo params, QueryEnvironment *queryEnv,
@@ -65,122 +72,6 @@ sg_next_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
-}
-
-/*
- * Is schema_guard installed in this database, in the version of this
- * library?  An older version's SQL objects do not fit this library's code:
- * until ALTER EXTENSION UPDATE, schema_guard stays out of the way (and says
- * so, once per session).
- */
-bool
-sg_extension_active(void)
-{
-	static bool warned = false;
-	char	   *version = sg_extension_version();
-
-	if (version == NULL)
-		return false;
-	if (strcmp(version, SG_EXTENSION_VERSION) == 0)
-		return true;
-	if (!warned)
-		ereport(WARNING,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("schema_guard %s is installed in this database, but its library is version %s",
-						version, SG_EXTENSION_VERSION),
-				 errdetail("schema_guard lets every statement through and runs no job here until the extension is updated."),
-				 errhint("Run ALTER EXTENSION schema_guard UPDATE.")));
-	warned = true;
-	return false;
-}
-
-/* For SQL entry points that an older version's definitions still name. */
-void
-sg_require_update(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("schema_guard's SQL definitions are older than its library (version %s)",
-					SG_EXTENSION_VERSION),
-			 errhint("Run ALTER EXTENSION schema_guard UPDATE.")));
-}
-
-/*
- * Run a statement of schema_guard's own, as the current user, without the
- * hook intercepting it.
- */
-void
-sg_run_own_sql(const char *sql)
-{
-	bool		saved = sg_running_own_statement;
-	int			rc;
-
-	sg_running_own_statement = true;
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		rc = SPI_execute(sql, false, 0);
-		if (rc < 0)
-			elog(ERROR, "schema_guard could not run (%s): %s",
-				 SPI_result_code_string(rc), sql);
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		sg_running_own_statement = saved;
-	}
-	PG_END_TRY();
-	CommandCounterIncrement();
-}
-
-/*
- * In the PG_CATCH of an internal subtransaction begun in context cxt under
- * resource owner owner: keep the error, roll the subtransaction back, and
- * return to where the caller was.
- */
-ErrorData *
-sg_abort_subxact(MemoryContext cxt, ResourceOwner owner)
-{
-	ErrorData  *edata;
-
-	MemoryContextSwitchTo(cxt);
-	edata = CopyErrorData();
-	FlushErrorState();
-	RollbackAndReleaseCurrentSubTransaction();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return edata;
-}
-
-/* Cases where schema_guard must behave exactly like stock PostgreSQL. */
-bool
-sg_hook_is_inert(void)
-{
-	return sg_mode == SG_MODE_OFF ||
-		sg_running_own_statement ||
-		IsBinaryUpgrade ||
-		creating_extension ||
-		!IsTransactionState() ||
-		!sg_extension_active();
-}
-
-bool
-sg_table_is_exempt(Relation rel)
-{
-	char		relkind = rel->rd_rel->relkind;
-
-	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
-		return true;
-	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
-		return true;
-	/* nobody else can see a table created in this transaction */
-	if (rel->rd_createSubid != InvalidSubTransactionId)
-		return true;
-	/* schema_guard's own job tables */
-	if (rel->rd_rel->relnamespace == get_namespace_oid(SG_SCHEMA_NAME, true))
-		return true;
-	return false;
 }
 
 /* First column whose path decides the statement's fate. */
@@ -200,16 +91,6 @@ deciding_column(SgAlterPlan *plan)
 			found = col;
 	}
 	return found;
-}
-
-/* A clause as a sentence: capital first letter, final period. */
-char *
-sg_sentence(const char *clause)
-{
-	char	   *s = psprintf("%s.", clause);
-
-	s[0] = pg_toupper((unsigned char) s[0]);
-	return s;
 }
 
 /* What PostgreSQL does while it holds the lock, for messages. */
@@ -273,31 +154,34 @@ refuse(Relation rel, SgAddColumn *col, bool blocked_by_mode)
 }
 
 /*
- * What schema_guard does with a classified statement in the current mode.
- * The single place where modes, sizes and paths meet: the hook acts on it,
- * explain() reports it.
+ * Run the staged equivalent of the statement: staging changes it, it runs
+ * (now only a catalog change), and staging records the job.  Statements
+ * schema_guard runs meanwhile, and the changed statement itself, are let
+ * through untouched.
  */
-SgAction
-sg_decide(SgAlterPlan *plan)
+static void
+run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
+		   const char *queryString, ProcessUtilityContext context,
+		   ParamListInfo params, QueryEnvironment *queryEnv,
+		   DestReceiver *dest, QueryCompletion *qc)
 {
-	if (plan->path == SG_PATH_PLAIN || plan->path == SG_PATH_FAILS_FAST ||
-		plan->table_blocks * (BLCKSZ / 1024) < sg_min_table_size_kb)
-		return SG_ACTION_PASS;
-	switch (sg_mode)
+	bool		saved = sg_running_own_statement;
+
+	sg_running_own_statement = true;
+	PG_TRY();
 	{
-		case SG_MODE_WARN:
-			return SG_ACTION_WARN;
-		case SG_MODE_BLOCK:
-			return SG_ACTION_REFUSE;
-		case SG_MODE_REWRITE:
-			if (plan->path == SG_PATH_NONE)
-				return SG_ACTION_REFUSE;
-			if (plan->path == SG_PATH_NOT_YET)
-				return SG_ACTION_WARN;
-			return SG_ACTION_STAGE;
-		default:
-			return SG_ACTION_PASS;
+		SgStaging  *staging = sg_stage_begin(relid, plan, pstmt, queryString);
+
+		sg_next_ProcessUtility(pstmt, queryString, false, context, params,
+							   queryEnv, dest, qc);
+		CommandCounterIncrement();
+		sg_stage_end(staging);
 	}
+	PG_FINALLY();
+	{
+		sg_running_own_statement = saved;
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -374,8 +258,8 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 		case SG_ACTION_STAGE:
 			relation_close(rel, NoLock);
 			rel = NULL;
-			sg_stage_alter(relid, plan, copy, queryString, context, params,
-						   queryEnv, dest, qc);
+			run_staged(relid, plan, copy, queryString, context, params,
+					   queryEnv, dest, qc);
 			staged = true;
 			break;
 	}

@@ -51,13 +51,22 @@
 #include "utils/timestamp.h"
 
 #include "schema_guard.h"
-#include "fill.h"
-#include "guard.h"
+#include "backfill.h"
+#include "bind.h"
+#include "exec.h"
+#include "finalize.h"
 #include "index_build.h"
+#include "integrity.h"
 #include "job.h"
+#include "job_catalog.h"
+#include "job_lookup.h"
 #include "job_objects.h"
 #include "launcher.h"
+#include "settings.h"
+#include "step.h"
+#include "throttle.h"
 #include "trigger.h"
+#include "util.h"
 #include "worker.h"
 
 /* What this worker publishes about itself. */
@@ -66,121 +75,6 @@ static SgWorkerState my_state;
 /* Consecutive retried steps of the current job, for the backoff. */
 static int	consecutive_retries = 0;
 static int64 retrying_job = 0;
-
-/*
- * Run SQL against a user's table as role, with the restrictions PostgreSQL
- * applies to maintenance it runs on a table owner's behalf, and with
- * settings ("name=value") applied while it runs.  The statement itself
- * (schema_guard's own, names qualified) is parsed under a search_path of
- * pg_catalog alone, so nobody's objects can stand in for the ones it
- * means.  Returns SPI_processed.
- */
-static int
-exec_as(Oid role, const char *sql, bool read_only, List *settings)
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-	int			rc;
-	uint64		processed;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	save_nestlevel = sg_apply_settings(settings, "pg_catalog, pg_temp");
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(role, save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION |
-						   SECURITY_NOFORCE_RLS);
-	PG_TRY();
-	{
-		pgstat_report_activity(STATE_RUNNING, sql);
-		rc = SPI_execute(sql, read_only, 0);
-		if (rc < 0)
-			elog(ERROR, "SPI_execute failed (%s): %s", SPI_result_code_string(rc), sql);
-		processed = SPI_processed;
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_userid, save_sec_context);
-	}
-	PG_END_TRY();
-	AtEOXact_GUC(true, save_nestlevel);
-	SPI_finish();
-	return (int) processed;
-}
-
-/*
- * The role that runs schema_guard's statements on a job's table: its owner
- * now, as for VACUUM or REINDEX.  (The values themselves are computed as
- * the owner at the time of the ALTER: fill.c.)
- */
-static Oid
-table_owner(SgJob *job)
-{
-	Oid			owner = sg_rel_owner(job->relid);
-
-	return OidIsValid(owner) ? owner : job->role;
-}
-
-int
-sg_exec_as_owner(SgJob *job, const char *sql, bool read_only)
-{
-	return exec_as(table_owner(job), sql, read_only, NIL);
-}
-
-/*
- * Run one of the job's batches: as the table's owner, under the ALTER's
- * settings, marked as the job's, so that fill_value() computes in it.
- */
-int
-sg_exec_batch(SgJob *job, const char *sql)
-{
-	volatile int processed = 0;
-
-	sg_set_filling_job(job->job_id);
-	PG_TRY();
-	{
-		processed = exec_as(table_owner(job), sql, false, job->settings);
-	}
-	PG_FINALLY();
-	{
-		sg_set_filling_job(0);
-	}
-	PG_END_TRY();
-	return processed;
-}
-
-/*
- * Move the job to another phase and/or state, but only if nobody paused,
- * cancelled or reverted it meanwhile.  Returns false if it changed.
- */
-bool
-sg_job_advance(SgJob *job, const char *phase, const char *state,
-			   const char *detail)
-{
-	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
-	bool		ok;
-
-	values[0] = Int64GetDatum(job->job_id);
-	values[1] = CStringGetTextDatum(phase);
-	values[2] = state ? CStringGetTextDatum(state) : (Datum) 0;
-	nulls[2] = state ? ' ' : 'n';
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	SPI_execute_with_args("UPDATE schema_guard.jobs SET phase = $2, "
-						  "state = COALESCE($3, state), updated_at = pg_catalog.now(), "
-						  "finished_at = CASE WHEN $3 IN ('done', 'cancelled') THEN pg_catalog.now() END "
-						  "WHERE job_id = $1 AND state IN ('queued', 'running')",
-						  3, types, values, nulls, false, 0);
-	ok = SPI_processed == 1;
-	SPI_finish();
-	if (ok)
-		sg_job_event(job->job_id, state ? state : phase, detail);
-	return ok;
-}
 
 static void
 publish(int64 job_id, SgWaitReason waiting, int batch_blocks, int delay_ms)
@@ -207,12 +101,11 @@ only_worker_here(void)
 	bool		isnull;
 	bool		got;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	sg_spi_connect();
 	SPI_execute(psprintf("SELECT pg_catalog.pg_try_advisory_lock(%d, %d)",
 						 SG_WORKER_LOCK_KEY1, SG_WORKER_LOCK_KEY2), false, 1);
 	got = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
+	sg_spi_finish();
 	return got;
 }
 
@@ -310,10 +203,10 @@ end_if_gone(SgJob *job, SgStepResult *result)
 				return false;
 		}
 		why = "the columns were dropped";
-		foreach(lc, sg_job_drop_sqls(job, "fill trigger"))
+		foreach(lc, sg_job_drop_sqls(job, SG_OBJECT_FILL_TRIGGER))
 			sg_exec_as_owner(job, lfirst(lc), false);
 	}
-	result->committed = sg_job_advance(job, job->phase, "cancelled", why);
+	result->committed = sg_job_advance(job, job->phase, SG_STATE_CANCELLED, why);
 	return true;
 }
 
@@ -344,13 +237,13 @@ dispatch(SgJob *job, SgStepResult *result, int *wait_ms)
 				 errhint("Check the job's columns for NULLs; cancel or revert the job.")));
 
 	/* starting is a step of its own, so its record survives a failing batch */
-	if (strcmp(job->state, "queued") == 0)
+	if (job->state == SG_STATE_QUEUED)
 	{
-		sg_job_set_state(job->job_id, "running", NULL, NULL, NULL);
+		sg_job_set_state(job->job_id, SG_STATE_RUNNING, SG_PHASE_UNCHANGED, NULL, NULL);
 		return SG_WAIT_NONE;
 	}
 
-	if (strcmp(job->phase, "backfill") == 0 || strcmp(job->phase, "verify") == 0)
+	if (job->phase == SG_PHASE_BACKFILL || job->phase == SG_PHASE_VERIFY)
 	{
 		SgWaitReason why = sg_throttle_before_batch(job, wait_ms);
 
@@ -359,11 +252,11 @@ dispatch(SgJob *job, SgStepResult *result, int *wait_ms)
 		publish(job->job_id, SG_WAIT_NONE, job->batch_blocks, 0);
 		sg_backfill_step(job, result);
 	}
-	else if (strcmp(job->phase, "validate") == 0 || strcmp(job->phase, "references") == 0)
+	else if (job->phase == SG_PHASE_VALIDATE || job->phase == SG_PHASE_REFERENCES)
 		sg_finalize_validate(job, result);
-	else if (strcmp(job->phase, "finalize") == 0)
+	else if (job->phase == SG_PHASE_FINALIZE)
 		sg_finalize_complete(job, result);
-	else if (strcmp(job->phase, "index") == 0)
+	else if (job->phase == SG_PHASE_INDEX)
 	{
 		SgJobObject *obj = sg_next_index(job);
 
@@ -372,13 +265,12 @@ dispatch(SgJob *job, SgStepResult *result, int *wait_ms)
 		{
 			result->build_index = obj->objid;
 			result->build_relid = obj->relid;
-			result->build_role = table_owner(job);
 		}
 		else
-			result->committed = sg_job_advance(job, sg_phase_after(job, "index"), NULL, NULL);
+			result->committed = sg_job_advance(job, sg_phase_after(job, SG_PHASE_INDEX), SG_STATE_UNCHANGED, NULL);
 	}
 	else
-		result->committed = sg_job_advance(job, "done", "done", NULL);
+		result->committed = sg_job_advance(job, SG_PHASE_DONE, SG_STATE_DONE, NULL);
 	return SG_WAIT_NONE;
 }
 
@@ -430,36 +322,23 @@ after_step_error(int64 job_id, ErrorData *edata)
 	detail = error_detail(edata);
 	if (is_retryable(edata->sqlerrcode))
 	{
-		Oid			types[3] = {INT8OID, TEXTOID, INT4OID};
-		Datum		values[3];
-
 		if (retrying_job != job_id)
 			consecutive_retries = 0;
 		retrying_job = job_id;
 		consecutive_retries++;
 		delay = Min(sg_lock_timeout_ms * (1 << Min(consecutive_retries, 10)), 10000);
-		values[0] = Int64GetDatum(job_id);
-		values[1] = CStringGetTextDatum(edata->message);
-		values[2] = Int32GetDatum(sg_batch_min_blocks);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		SPI_execute_with_args("UPDATE schema_guard.jobs SET retries = retries + 1, "
-							  "batch_blocks = GREATEST($3, batch_blocks / 2), "
-							  "last_error = $2, updated_at = pg_catalog.now() WHERE job_id = $1",
-							  3, types, values, NULL, false, 0);
-		SPI_finish();
-		sg_job_event(job_id, "retry", edata->message);
+		sg_job_count_retry(job_id, edata->message, sg_batch_min_blocks);
 		publish(job_id, SG_WAIT_LOCK, my_state.batch_blocks, delay);
 	}
 	else
 	{
 		SgJob	   *job = sg_job_load(job_id, true);
 
-		if (job != NULL && sg_job_is_runnable(job))
+		if (job != NULL && sg_state_runnable(job->state))
 		{
 			sg_translate_error(job, edata);
 			detail = error_detail(edata);
-			sg_job_set_state(job_id, "failed", NULL, edata->message, detail);
+			sg_job_set_state(job_id, SG_STATE_FAILED, SG_PHASE_UNCHANGED, edata->message, detail);
 		}
 		consecutive_retries = 0;
 	}
@@ -561,7 +440,7 @@ run_step(int64 job_id, MemoryContext loopcxt, SgStepResult *build)
 		set_step_settings();
 
 		job = sg_job_load(job_id, true);
-		if (job != NULL && sg_job_is_runnable(job))
+		if (job != NULL && sg_state_runnable(job->state))
 		{
 			why = dispatch(job, &result, &wait_ms);
 			if (why != SG_WAIT_NONE)

@@ -1,0 +1,100 @@
+/*-------------------------------------------------------------------------
+ *
+ * decide.c
+ *	  What schema_guard does with a statement: the single place where the
+ *	  mode, the table's size, the exemptions and the classifier's verdict
+ *	  meet.  The hook acts on the decision, explain() reports it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "utils/rel.h"
+
+#include "schema_guard.h"
+#include "decide.h"
+#include "job_catalog.h"
+#include "settings.h"
+#include "util.h"
+
+/* Cases where schema_guard must behave exactly like stock PostgreSQL. */
+bool
+sg_hook_is_inert(void)
+{
+	return sg_mode == SG_MODE_OFF ||
+		sg_running_own_statement ||
+		IsBinaryUpgrade ||
+		creating_extension ||
+		!IsTransactionState() ||
+		!sg_extension_active();
+}
+
+/*
+ * Why schema_guard leaves a relation alone, or NULL if it does not; "" for
+ * what ALTER TABLE ... ADD COLUMN refuses anyway (a view, an index).
+ */
+const char *
+sg_exempt_reason(Relation rel)
+{
+	char		relkind = rel->rd_rel->relkind;
+
+	if (relkind == RELKIND_FOREIGN_TABLE)
+		return "schema_guard leaves foreign tables alone";
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		return "";
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		return "schema_guard leaves temporary tables alone";
+	/* nobody else can see a table created in this transaction */
+	if (rel->rd_createSubid != InvalidSubTransactionId)
+		return "schema_guard leaves tables created in this transaction alone";
+	if (rel->rd_rel->relnamespace == get_namespace_oid(SG_SCHEMA_NAME, true))
+		return "schema_guard leaves its own tables alone";
+	return NULL;
+}
+
+bool
+sg_table_is_exempt(Relation rel)
+{
+	return sg_exempt_reason(rel) != NULL;
+}
+
+/* Is the statement's reach too small to be worth staging? */
+bool
+sg_below_min_size(const SgAlterPlan *plan)
+{
+	return plan->table_blocks * (BLCKSZ / 1024) < sg_min_table_size_kb;
+}
+
+/*
+ * What schema_guard does with a classified statement in the current mode.
+ * The single place where modes, sizes and paths meet: the hook acts on it,
+ * explain() reports it.
+ */
+SgAction
+sg_decide(SgAlterPlan *plan)
+{
+	if (plan->path == SG_PATH_PLAIN || plan->path == SG_PATH_FAILS_FAST ||
+		sg_below_min_size(plan))
+		return SG_ACTION_PASS;
+	switch (sg_mode)
+	{
+		case SG_MODE_WARN:
+			return SG_ACTION_WARN;
+		case SG_MODE_BLOCK:
+			return SG_ACTION_REFUSE;
+		case SG_MODE_REWRITE:
+			if (plan->path == SG_PATH_NONE)
+				return SG_ACTION_REFUSE;
+			if (plan->path == SG_PATH_NOT_YET)
+				return SG_ACTION_WARN;
+			return SG_ACTION_STAGE;
+		default:
+			return SG_ACTION_PASS;
+	}
+}
+

@@ -26,6 +26,7 @@ OBJS = \
 	src/decide.o \
 	src/stage_constraints.o \
 	src/stage.o \
+	src/guard_columns.o \
 	src/guard.o \
 	src/throttle.o \
 	src/backfill.o \

@@ -12,7 +12,9 @@
  *	  the fill function for the job;
  *	- its helper checks are still CHECK (c IS NOT NULL) on its table, its
  *	  NOT VALID constraints and reserved indexes exist, and a staged
- *	  identity column keeps its staging sequence's default.
+ *	  identity column keeps its staging sequence's default;
+ *	- until the backfill is done, no table of it has a file that the job
+ *	  did not see it get (a rewrite forms every tuple anew).
  * The guard (after each DDL statement) and the worker (at each step) hold
  * every unfinished job to these rules; rewrites are the backfill's to see.
  *
@@ -22,14 +24,18 @@
 
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/primnodes.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -38,6 +44,7 @@
 #include "bind.h"
 #include "integrity.h"
 #include "job.h"
+#include "job_lookup.h"
 #include "job_objects.h"
 #include "util.h"
 
@@ -127,6 +134,30 @@ leaf_trigger_problem(SgJob *job, Oid leafid, Oid fill_fn)
 	return problem;
 }
 
+/*
+ * Has the leaf a file the job did not see it get?  A rewrite forms every
+ * tuple anew, so rows that still needed a value look filled.  (The files
+ * TRUNCATE and SET TABLESPACE give a table are adopted as they happen.)
+ * Both files are read under the table's lock, the recorded one afresh, so
+ * that a TRUNCATE committing meanwhile is seen in both or in neither.
+ */
+static char *
+rewrite_problem(SgJob *job, SgJobLeaf *leaf)
+{
+	Relation	rel = try_relation_open(leaf->relid, AccessShareLock);
+	Oid			file;
+	char	   *problem = NULL;
+
+	if (rel == NULL)
+		return NULL;
+	file = rel->rd_rel->relfilenode;
+	if (file != leaf->relfilenode && file != sg_job_leaf_file(job->job_id, leaf->relid))
+		problem = psprintf("table \"%s\" was rewritten outside schema_guard",
+						   RelationGetRelationName(rel));
+	relation_close(rel, AccessShareLock);
+	return problem;
+}
+
 /* Is the helper check still CHECK (column IS NOT NULL) on the job's table? */
 static char *
 helper_check_problem(SgJob *job, SgJobObject *obj, SgJobColumn *col)
@@ -209,6 +240,9 @@ sg_job_integrity_problem(SgJob *job)
 		if (fills && job->phase != SG_PHASE_DONE &&
 			(problem = leaf_trigger_problem(job, leaf->relid, fill_fn)) != NULL)
 			return problem;
+		if (fills && (job->phase == SG_PHASE_BACKFILL || job->phase == SG_PHASE_VERIFY) &&
+			(problem = rewrite_problem(job, leaf)) != NULL)
+			return problem;
 	}
 	foreach(lc, job->columns)
 	{
@@ -242,6 +276,71 @@ sg_job_integrity_problem(SgJob *job)
 			(name = sg_object_name(obj)) != NULL && strcmp(name, obj->name) != 0)
 			return psprintf("the fill trigger \"%s\" of table \"%s\" was renamed, which changes when it fires",
 							obj->name, get_rel_name(obj->relid));
+	}
+	return NULL;
+}
+
+/* The functions and sequences an expression calls and reads. */
+typedef struct UsedObjects
+{
+	List	   *functions;
+	List	   *sequences;
+} UsedObjects;
+
+static bool
+note_function(Oid funcid, void *context)
+{
+	UsedObjects *used = context;
+
+	used->functions = list_append_unique_oid(used->functions, funcid);
+	return false;
+}
+
+static bool
+used_objects_walker(Node *node, UsedObjects *used)
+{
+	if (node == NULL)
+		return false;
+	(void) check_functions_in_node(node, note_function, used);
+	/* nextval('seq'::regclass) */
+	if (IsA(node, Const) && ((Const *) node)->consttype == REGCLASSOID &&
+		!((Const *) node)->constisnull)
+		used->sequences = list_append_unique_oid(used->sequences,
+												 DatumGetObjectId(((Const *) node)->constvalue));
+	return expression_tree_walker(node, used_objects_walker, (void *) used);
+}
+
+/*
+ * Did the statement change (changed: the OIDs of the functions and
+ * sequences it created, replaced or altered) what the job's expressions
+ * call or number with?  The plain ALTER computed every row with them as
+ * they were then: the rows filled afterwards would get other values.
+ */
+char *
+sg_job_changed_object_problem(SgJob *job, List *changed)
+{
+	ListCell   *lc;
+
+	if (changed == NIL || !sg_job_is_bound(job))
+		return NULL;
+	foreach(lc, job->columns)
+	{
+		SgJobColumn *col = lfirst(lc);
+		UsedObjects used = {NIL, NIL};
+		ListCell   *oc;
+
+		if (job->phase != SG_PHASE_BACKFILL && job->phase != SG_PHASE_VERIFY &&
+			!col->identity)
+			continue;			/* every row has its value */
+		(void) used_objects_walker(stringToNode(col->fill_node), &used);
+		foreach(oc, used.functions)
+			if (list_member_oid(changed, lfirst_oid(oc)))
+				return psprintf("function %s, with which the job computes column \"%s\", was replaced or altered",
+								format_procedure(lfirst_oid(oc)), col->colname);
+		foreach(oc, used.sequences)
+			if (list_member_oid(changed, lfirst_oid(oc)))
+				return psprintf("sequence %s, from which column \"%s\" takes its values, was altered",
+								sg_qualified_relname(lfirst_oid(oc)), col->colname);
 	}
 	return NULL;
 }

@@ -376,7 +376,7 @@ sg_job_load(int64 job_id, bool missing_ok)
 	sg_catalog_exec("SELECT relid::oid, role::oid, state, phase, statement, search_path, "
 				 "trigger_name::text, blocks_total, blocks_done, rows_done, batch_blocks, "
 				 "COALESCE(batch_time, 0), COALESCE(batch_delay, -1), last_error, "
-				 "added_columns, settings, bound_to "
+				 "added_columns, settings, bound_to, unsound "
 				 "FROM schema_guard.jobs WHERE job_id = $1",
 				 1, types, values, NULL, true);
 	if (SPI_processed == 1)
@@ -412,6 +412,7 @@ sg_job_load(int64 job_id, bool missing_ok)
 		}
 		job->settings = sg_text_array_list(SPI_getbinval(tup, desc, 16, &isnull));
 		job->bound_to = sg_catalog_text(tup, desc, 17);
+		job->unsound = sg_catalog_text(tup, desc, 18);
 		MemoryContextSwitchTo(old);
 
 		load_columns(job, cxt);
@@ -442,18 +443,35 @@ sg_job_event(int64 job_id, const char *event, const char *detail)
 	sg_spi_finish();
 }
 
+/* The names of the states in a set, as a text[] datum. */
+static Datum
+state_names_array(uint32 states)
+{
+	List	   *names = NIL;
+	int			s;
+
+	for (s = SG_STATE_QUEUED; s <= SG_STATE_DONE; s++)
+		if (states & SG_STATE_BIT(s))
+			names = lappend(names, (char *) sg_state_name((SgJobState) s));
+	return sg_text_array(names);
+}
+
 /*
  * Change a job's state (and phase, unless SG_PHASE_UNCHANGED), record why,
- * and log it.  A NULL error keeps the last one, until the job is queued
- * again.
+ * and log it, but only if the job is in one of the states "from" (a set
+ * of SG_STATE_BIT): read under the row's lock, so a change that another
+ * transaction committed meanwhile is seen, never overwritten.  Returns
+ * false, changing nothing, if the job is in another state.  A NULL error
+ * keeps the last one, until the job is queued again.
  */
-void
-sg_job_set_state(int64 job_id, SgJobState state, SgJobPhase phase,
+bool
+sg_job_set_state(int64 job_id, uint32 from, SgJobState state, SgJobPhase phase,
 				 const char *error, const char *detail)
 {
-	Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	bool		changed;
 
 	values[0] = Int64GetDatum(job_id);
 	values[1] = CStringGetTextDatum(sg_state_name(state));
@@ -461,6 +479,7 @@ sg_job_set_state(int64 job_id, SgJobState state, SgJobPhase phase,
 								&nulls[2]);
 	values[3] = sg_text_or_null(error, &nulls[3]);
 	values[4] = sg_text_or_null(detail, &nulls[4]);
+	values[5] = state_names_array(from);
 	sg_spi_connect();
 	sg_catalog_exec("UPDATE schema_guard.jobs SET state = $2, "
 					"phase = COALESCE($3, phase), "
@@ -472,10 +491,33 @@ sg_job_set_state(int64 job_id, SgJobState state, SgJobPhase phase,
 					"                  ELSE started_at END, "
 					"finished_at = CASE WHEN $2 IN " SG_FINISHED_STATES_SQL
 					"                   THEN pg_catalog.now() END, "
-					"updated_at = pg_catalog.now() WHERE job_id = $1",
-					5, types, values, nulls, false);
+					"updated_at = pg_catalog.now() WHERE job_id = $1 AND state = ANY ($6)",
+					6, types, values, nulls, false);
+	changed = SPI_processed == 1;
 	sg_spi_finish();
-	sg_job_event(job_id, error ? "failed" : sg_state_name(state), error ? error : detail);
+	if (changed)
+		sg_job_event(job_id, error ? "failed" : sg_state_name(state), error ? error : detail);
+	return changed;
+}
+
+/*
+ * The job failed in a way that may leave rows looking filled without
+ * being filled (or filled with other values than the ALTER's): what
+ * happened is kept, and retry() refuses the job from then on.
+ */
+void
+sg_job_mark_unsound(int64 job_id, const char *why)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = CStringGetTextDatum(why);
+	sg_spi_connect();
+	sg_catalog_exec("UPDATE schema_guard.jobs SET unsound = COALESCE(unsound, $2) "
+					"WHERE job_id = $1",
+					2, types, values, NULL, false);
+	sg_spi_finish();
 }
 
 /*

@@ -93,6 +93,7 @@ typedef struct SgJob
 	int			batch_time;		/* per-job override, 0 = setting */
 	int			batch_delay;	/* per-job override, -1 = setting */
 	char	   *last_error;
+	char	   *unsound;		/* why rows may look filled that are not, or NULL */
 	List	   *columns;		/* SgJobColumn: columns to fill */
 	List	   *constraints;	/* SgJobConstraint */
 	List	   *objects;		/* SgJobObject */
@@ -106,8 +107,9 @@ extern int64 sg_job_next_id(void);
 extern void sg_job_insert(SgJob *job);
 extern SgJob *sg_job_load(int64 job_id, bool missing_ok);
 extern void sg_job_event(int64 job_id, const char *event, const char *detail);
-extern void sg_job_set_state(int64 job_id, SgJobState state, SgJobPhase phase,
-							 const char *error, const char *detail);
+extern bool sg_job_set_state(int64 job_id, uint32 from, SgJobState state,
+							 SgJobPhase phase, const char *error, const char *detail);
+extern void sg_job_mark_unsound(int64 job_id, const char *why);
 extern bool sg_job_advance(SgJob *job, SgJobPhase phase, SgJobState state,
 						   const char *detail);
 extern void sg_job_set_batch(int64 job_id, int batch_time_ms, int batch_delay_ms);

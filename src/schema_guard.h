@@ -26,6 +26,7 @@
  *	  classify*.c      what the plain ALTER would cost
  *	  decide.c         what schema_guard does about it, in the current mode
  *	  stage*.c         the staged equivalent of an ALTER, and its job
+ *	  guard_columns.c  other DDL on a job's columns and its table's tree
  *	  guard.c          other DDL while jobs run
  *	  throttle.c       batch size, pauses, lag, WAL rate, reclaimed space
  *	  backfill.c       one batch

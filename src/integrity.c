@@ -22,11 +22,14 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/table.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -34,6 +37,7 @@
 #include "nodes/primnodes.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
@@ -310,11 +314,80 @@ used_objects_walker(Node *node, UsedObjects *used)
 	return expression_tree_walker(node, used_objects_walker, (void *) used);
 }
 
+/* Are two values of a variable-length column of a catalog row the same? */
+static bool
+same_varlena(HeapTuple a, HeapTuple b, int attnum, TupleDesc desc)
+{
+	bool		anull;
+	bool		bnull;
+	Datum		ad = heap_getattr(a, attnum, desc, &anull);
+	Datum		bd = heap_getattr(b, attnum, desc, &bnull);
+	struct varlena *av;
+	struct varlena *bv;
+
+	if (anull || bnull)
+		return anull == bnull;
+	av = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(ad));
+	bv = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(bd));
+	return VARSIZE_ANY_EXHDR(av) == VARSIZE_ANY_EXHDR(bv) &&
+		memcmp(VARDATA_ANY(av), VARDATA_ANY(bv), VARSIZE_ANY_EXHDR(av)) == 0;
+}
+
 /*
- * Did the statement change (changed: the OIDs of the functions and
- * sequences it created, replaced or altered) what the job's expressions
- * call or number with?  The plain ALTER computed every row with them as
- * they were then: the rows filled afterwards would get other values.
+ * Did the statement running now change what the function computes (its
+ * name, language, body, strictness, settings, or, for SECURITY DEFINER,
+ * the role it runs as)?  Its row as the statement found it is read with
+ * the statement's snapshot.  A change of owner of an ordinary function,
+ * or of its cost, is no change.
+ */
+static bool
+function_changed(Oid funcid)
+{
+	static const int bodies[] = {Anum_pg_proc_prosrc, Anum_pg_proc_probin,
+	Anum_pg_proc_prosqlbody, Anum_pg_proc_proconfig};
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	before;
+	HeapTuple	now;
+	Form_pg_proc b;
+	Form_pg_proc n;
+	bool		changed;
+	int			i;
+
+	if (!ActiveSnapshotSet())
+		return true;
+	rel = table_open(ProcedureRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_proc_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(funcid));
+	scan = systable_beginscan(rel, ProcedureOidIndexId, true, GetActiveSnapshot(), 1, &key);
+	before = systable_getnext(scan);
+	before = HeapTupleIsValid(before) ? heap_copytuple(before) : NULL;
+	systable_endscan(scan);
+	now = SearchSysCacheCopy1(PROCOID, ObjectIdGetDatum(funcid));
+	changed = before == NULL || !HeapTupleIsValid(now);
+	if (!changed)
+	{
+		b = (Form_pg_proc) GETSTRUCT(before);
+		n = (Form_pg_proc) GETSTRUCT(now);
+		changed = strcmp(NameStr(b->proname), NameStr(n->proname)) != 0 ||
+			b->pronamespace != n->pronamespace || b->prolang != n->prolang ||
+			b->prosecdef != n->prosecdef || b->proisstrict != n->proisstrict ||
+			b->proretset != n->proretset ||
+			(n->prosecdef && b->proowner != n->proowner);
+		for (i = 0; i < lengthof(bodies) && !changed; i++)
+			changed = !same_varlena(before, now, bodies[i], RelationGetDescr(rel));
+	}
+	table_close(rel, AccessShareLock);
+	return changed;
+}
+
+/*
+ * Did the statement change (changed: the OIDs of the functions it
+ * created, replaced or altered, and of the sequences it altered) what the
+ * job's expressions call or number with?  The plain ALTER computed every
+ * row with them as they were then: the rows filled afterwards would get
+ * other values.
  */
 char *
 sg_job_changed_object_problem(SgJob *job, List *changed)
@@ -334,7 +407,7 @@ sg_job_changed_object_problem(SgJob *job, List *changed)
 			continue;			/* every row has its value */
 		(void) used_objects_walker(stringToNode(col->fill_node), &used);
 		foreach(oc, used.functions)
-			if (list_member_oid(changed, lfirst_oid(oc)))
+			if (list_member_oid(changed, lfirst_oid(oc)) && function_changed(lfirst_oid(oc)))
 				return psprintf("function %s, with which the job computes column \"%s\", was replaced or altered",
 								format_procedure(lfirst_oid(oc)), col->colname);
 		foreach(oc, used.sequences)

@@ -18,6 +18,7 @@ OBJS = \
 	src/bind.o \
 	src/index_build.o \
 	src/exec.o \
+	src/app_update.o \
 	src/trigger.o \
 	src/integrity.o \
 	src/lockwait.o \

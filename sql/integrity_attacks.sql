@@ -173,8 +173,8 @@ SELECT count(*) FILTER (WHERE s IS NULL OR i IS NULL OR n IS NULL OR c IS NULL) 
 -- A trigger of the table that keeps the old value of the new column
 -- (NEW.v := OLD.v), and an update that sets it: in the plain ALTER's
 -- table the row has the default's value, which the trigger keeps; here OLD
--- reads NULL, so whether the NULL the update leaves came from the
--- statement or the trigger cannot be told.  Refused, not left NULL.
+-- reads NULL, and a trigger that makes the column NULL may as well clear
+-- it whatever OLD holds.  Refused, not left NULL.
 --
 CREATE FUNCTION ia.keep_v() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.v := OLD.v; RETURN NEW; END $$;
 CREATE TABLE ia.keep (id int PRIMARY KEY, x text);
@@ -185,6 +185,9 @@ SELECT schema_guard.pause(3006);
 COMMIT;
 CREATE TRIGGER keep_v BEFORE UPDATE ON ia.keep FOR EACH ROW EXECUTE FUNCTION ia.keep_v();
 UPDATE ia.keep SET v = 5 WHERE id = 1;
+PREPARE ia_set(int, int) AS UPDATE ia.keep SET v = $1 WHERE id = $2;
+EXECUTE ia_set(5, 1);
+DEALLOCATE ia_set;
 UPDATE ia.keep SET x = 'y' WHERE id = 2;
 -- without another trigger an explicit NULL is the statement's, and kept
 DROP TRIGGER keep_v ON ia.keep;

@@ -20,6 +20,7 @@
  *	  bind.c           where a job's references are valid; binding it again
  *	  index_build.c    indexes reserved at the ALTER, built concurrently
  *	  exec.c           schema_guard's statements on a user's table
+ *	  app_update.c     what an update of a row not filled yet cannot give
  *	  trigger.c        the row rule, the fill trigger, fill_value()
  *	  integrity.c      what a sound job is
  *	  lockwait.c       the ALTER's table lock, without making others queue

@@ -50,6 +50,7 @@
 #include "utils/rel.h"
 
 #include "schema_guard.h"
+#include "app_update.h"
 #include "fill.h"
 #include "job.h"
 #include "job_objects.h"
@@ -669,54 +670,12 @@ sg_fill_trigger(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();
 }
 
-/*
- * The first enabled BEFORE UPDATE row trigger of the table, other than a
- * fill trigger, that fires before this fill trigger; NULL if none.  (Such
- * a trigger may have changed the row, seeing NULL in OLD where the plain
- * ALTER's table has the default's value.)
- */
-static const char *
-earlier_trigger(TriggerData *trigdata)
+/* The innermost statement being executed, or NULL if it is not known. */
+static QueryDesc *
+innermost_query(void)
 {
-	TriggerDesc *desc = trigdata->tg_relation->trigdesc;
-	int			i;
-
-	for (i = 0; desc && i < desc->numtriggers; i++)
-	{
-		Trigger    *tg = &desc->triggers[i];
-
-		if (tg->tgoid == trigdata->tg_trigger->tgoid)
-			break;
-		if (tg->tgfoid == trigdata->tg_trigger->tgfoid || tg->tgenabled == TRIGGER_DISABLED ||
-			tg->tgenabled == (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA
-							  ? TRIGGER_FIRES_ON_ORIGIN : TRIGGER_FIRES_ON_REPLICA) ||
-			!TRIGGER_FOR_ROW(tg->tgtype) || !TRIGGER_FOR_BEFORE(tg->tgtype) ||
-			!TRIGGER_FOR_UPDATE(tg->tgtype))
-			continue;
-		return tg->tgname;
-	}
-	return NULL;
-}
-
-/*
- * An update of a row that predates the column sets the column, and it ends
- * NULL after another trigger fired: the statement set it so, or that
- * trigger did, maybe from OLD's value, which is NULL here but was the
- * default's in the plain ALTER's table.  Which one cannot be told, so
- * neither value can be trusted: the update is refused.
- */
-static void
-refuse_unknown_value(FillState *state, TriggerData *trigdata, int column, const char *trigger)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("cannot update column \"%s\" of a row of table \"%s\" that schema_guard job %lld has not filled yet",
-					state->colnames[column], RelationGetRelationName(trigdata->tg_relation),
-					(long long) state->job_id),
-			 errdetail("The update leaves the column NULL after trigger \"%s\" fired, which sees the column as NULL in OLD where the plain ALTER's table has the default's value; what the row would hold there cannot be told.",
-					   trigger),
-			 errhint("Wait for the job with CALL schema_guard.wait(%lld) before updating the column in existing rows.",
-					 (long long) state->job_id)));
+	return exec_depth > 0 && exec_depth <= SG_EXEC_STACK_DEPTH
+		? exec_stack[exec_depth - 1].query : NULL;
 }
 
 Datum
@@ -779,10 +738,9 @@ sg_fill_trigger_v2(PG_FUNCTION_ARGS)
 				bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber,
 							  trigdata->tg_updatedcols))
 			{
-				const char *earlier;
-
-				if (isnull && old_lacks && (earlier = earlier_trigger(trigdata)) != NULL)
-					refuse_unknown_value(state, trigdata, i, earlier);
+				if (isnull)
+					sg_check_update_of_unfilled(trigdata, innermost_query(), attnum,
+												state->colnames[i], state->job_id);
 				continue;
 			}
 			if (!isnull)

@@ -402,6 +402,8 @@ sg_wait_reason_name(SgWaitReason reason)
 			return "wal rate";
 		case SG_WAIT_TRANSACTIONS:
 			return "old transactions";
+		case SG_WAIT_LOAD:
+			return "load";
 	}
 	return NULL;
 }

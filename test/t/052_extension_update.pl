@@ -208,7 +208,7 @@ query('postgres', 'CREATE DATABASE jobs');
 query('jobs', "CREATE EXTENSION schema_guard VERSION '0.1'");
 create_describe($node, 'jobs');
 query('jobs', qq{
-CREATE FUNCTION public.answer() RETURNS int LANGUAGE sql VOLATILE AS 'SELECT 42';
+CREATE FUNCTION public.answer() RETURNS int LANGUAGE plpgsql VOLATILE AS 'BEGIN RETURN 42; END';
 CREATE TABLE public.t1 (id int PRIMARY KEY, v text);
 CREATE TABLE public.t2 (id int PRIMARY KEY, v text);
 INSERT INTO public.t1 SELECT g, 'row ' || g FROM generate_series(1, $rows) g;

@@ -12,10 +12,15 @@
 #   for; debian/changelog's latest entry is the same version;
 # - every version that has an install script in sql/ reaches
 #   default_version through the update scripts there, and no update script
-#   starts or ends at a version nothing installs or reaches.
+#   starts or ends at a version nothing installs or reaches;
+# - the README's table of settings has every setting the library defines,
+#   each with the default, range and context the server reports
+#   (pg_settings of a server that preloads the library).
 use strict;
 use warnings;
 use JSON::PP;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
 use Test::More;
 
 sub slurp
@@ -113,6 +118,68 @@ reach($_) for keys %installs;
 for my $from (sort keys %updates)
 {
 	ok($reached{$from}, "the update scripts from $from start at a version one can have");
+}
+
+#
+# The README's settings against the server's.
+#
+my %readme;    # name => [default, range, context]
+for my $line (split /\n/, slurp('README.md'))
+{
+	next unless $line =~ /^\|\s*`(schema_guard\.\w+)`\s*\|/;
+	my (undef, $name, $default, $range, $context) = map { s/^\s+|\s+$//gr } split /\|/, $line;
+	$name =~ s/`//g;
+	ok(!exists $readme{$name}, "the README's settings table has $name once");
+	$readme{$name} = [ $default, $range, $context ];
+}
+
+# A value as the README writes it ("64MB", "1min", "0"), in the setting's
+# base unit (kB, ms, s or none), or the text of an enum or bool.
+my %factor = (
+	kB => [ kB => 1 ], MB => [ kB => 1024 ], GB => [ kB => 1024**2 ], TB => [ kB => 1024**3 ],
+	ms => [ ms => 1 ], s => [ ms => 1000 ], min => [ ms => 60_000 ], h => [ ms => 3_600_000 ],
+	d => [ ms => 86_400_000 ]);
+sub base_value
+{
+	my ($text, $unit) = @_;
+	$text =~ s/`//g;
+	return $text unless $text =~ /^(-?\d+)(kB|MB|GB|TB|ms|s|min|h|d)?$/;
+	my ($n, $u) = ($1, $2);
+	return $n unless defined $u;
+	my ($kind, $f) = @{ $factor{$u} };
+	return $kind eq 'ms' && ($unit // '') eq 's' ? $n * $f / 1000 : $n * $f;
+}
+
+my $node = PostgreSQL::Test::Cluster->new('meta_settings');
+$node->init;
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'schema_guard'\n");
+$node->start;
+my @server = map { [ split /\|/, $_, -1 ] } split /\n/, $node->safe_psql('postgres', q{
+	SELECT name, boot_val, coalesce(unit, ''), vartype, coalesce(min_val, ''),
+	       coalesce(max_val, ''), coalesce(array_to_string(enumvals, ', '), ''), context
+	  FROM pg_settings WHERE name LIKE 'schema_guard.%' ORDER BY name});
+$node->stop;
+cmp_ok(scalar @server, '>=', 13, 'the library defines its settings (' . @server . ')');
+is_deeply([ sort keys %readme ], [ map { $_->[0] } @server ],
+	"the README's settings table lists every setting the library defines, and no other");
+for my $s (@server)
+{
+	my ($name, $boot, $unit, $type, $min, $max, $enumvals, $context) = @$s;
+	my $r = $readme{$name} or next;
+	my ($default, $range, $rcontext) = @$r;
+	is(base_value($default, $unit), $boot, "$name: the README's default $default is the server's");
+	is($rcontext, { user => 'user', sighup => 'reload', postmaster => 'restart',
+		superuser => 'superuser' }->{$context} // $context, "$name: context $rcontext");
+	if ($type eq 'enum' || $type eq 'bool')
+	{
+		is($range =~ s/`//gr, $type eq 'bool' ? 'on, off' : $enumvals, "$name: the values $range");
+	}
+	else
+	{
+		my ($lo, $hi) = $range =~ /^`([^`]+)`\s*–\s*`([^`]+)`$/;
+		is(defined $lo ? base_value($lo, $unit) . ' ' . base_value($hi, $unit) : $range, "$min $max",
+			"$name: the range $range is the server's");
+	}
 }
 
 done_testing();

@@ -70,9 +70,15 @@ $(OBJS): $(wildcard src/*.h)
 # installcheck without an already running server: every suite brings its own
 installcheck: export PGPORT ?= 65432
 
-.PHONY: demo bench
+.PHONY: demo bench deb
 demo:
 	scripts/demo
 
 bench:
 	bench/run
+
+# Debian packages (postgresql-NN-schema-guard), built in a copy of the tree
+# with pg_buildext and dpkg-buildpackage; the .deb files go to DEB_DIR.
+DEB_DIR ?= dist
+deb:
+	scripts/build-deb $(DEB_DIR)

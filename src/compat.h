@@ -2,8 +2,8 @@
  *
  * compat.h
  *	  Differences between the PostgreSQL major versions schema_guard builds
- *	  against (14 to 17), kept in one place so the rest of the code reads as
- *	  if there were only one server version.
+ *	  against (15 to 18; tested on 15 and 18), kept in one place so the rest
+ *	  of the code reads as if there were only one server version.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,8 +12,8 @@
 
 #include "postgres.h"
 
-#if PG_VERSION_NUM < 140000
-#error "schema_guard requires PostgreSQL 14 or later (TID range scans, readOnlyTree)"
+#if PG_VERSION_NUM < 150000
+#error "schema_guard requires PostgreSQL 15 or later (MERGE, NULLS NOT DISTINCT, pg_prng, InitMaterializedSRF)"
 #endif
 
 #include "miscadmin.h"
@@ -21,12 +21,7 @@
 #include "utils/guc.h"
 #include "utils/rel.h"
 
-/* GUC prefix reservation was renamed in 15. */
-#if PG_VERSION_NUM < 150000
-#define SG_RESERVE_GUC_PREFIX(prefix) EmitWarningsOnPlaceholders(prefix)
-#else
 #define SG_RESERVE_GUC_PREFIX(prefix) MarkGUCPrefixReserved(prefix)
-#endif
 
 /* Ownership checks became object_ownercheck() in 16. */
 #if PG_VERSION_NUM < 160000
@@ -54,14 +49,8 @@
 #define SG_IS_ADD_COLUMN(subtype) ((subtype) == AT_AddColumn)
 #endif
 
-/* Parse analysis of a query without parameters was renamed in 15. */
-#if PG_VERSION_NUM < 150000
-#define sg_analyze_and_rewrite(raw, sql) \
-	pg_analyze_and_rewrite((raw), (sql), NULL, 0, NULL)
-#else
 #define sg_analyze_and_rewrite(raw, sql) \
 	pg_analyze_and_rewrite_fixedparams((raw), (sql), NULL, 0, NULL)
-#endif
 
 /*
  * Every GUC variable: 16 keeps them in a hash table and hands out an array
@@ -120,9 +109,22 @@ sg_guc_variables(int *num_vars)
 #define sg_relation_set_new_file(rel, persistence) RelationSetNewRelfilenumber((rel), (persistence))
 #endif
 
-/* Shared memory must be requested from shmem_request_hook from 15 on. */
-#if PG_VERSION_NUM >= 150000
-#define SG_HAVE_SHMEM_REQUEST_HOOK 1
+/*
+ * A qualified name from its text: 16 added a soft-error context (NULL:
+ * errors are thrown).
+ */
+#if PG_VERSION_NUM < 160000
+#define sg_qualified_name_list(string) stringToQualifiedNameList(string)
+#else
+#define sg_qualified_name_list(string) stringToQualifiedNameList((string), NULL)
+#endif
+
+/* The sequence of an identity column: 17 takes the table's Relation. */
+#if PG_VERSION_NUM < 170000
+#define sg_identity_sequence(rel, attnum) \
+	getIdentitySequence(RelationGetRelid(rel), (attnum), false)
+#else
+#define sg_identity_sequence(rel, attnum) getIdentitySequence((rel), (attnum), false)
 #endif
 
 #endif							/* SCHEMA_GUARD_COMPAT_H */

@@ -31,6 +31,7 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "catalog/dependency.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
@@ -211,6 +212,7 @@ make_identity(SgJob *job, SgJobColumn *col, const char *table, const char *colum
 	bool		is_called;
 	bool		isnull;
 	Oid			identity_seq;
+	Relation	rel;
 
 	if (get_rel_name(col->staging_seq) == NULL)
 		return;					/* converted by an earlier attempt */
@@ -231,7 +233,9 @@ make_identity(SgJob *job, SgJobColumn *col, const char *table, const char *colum
 									  col->identity_options ? ")" : ""),
 						false);
 
-	identity_seq = getIdentitySequence(job->relid, col->attnum, false);
+	rel = relation_open(job->relid, AccessShareLock);
+	identity_seq = sg_identity_sequence(rel, col->attnum);
+	relation_close(rel, AccessShareLock);
 	values[0] = ObjectIdGetDatum(identity_seq);
 	values[1] = Int64GetDatum(last_value);
 	values[2] = BoolGetDatum(is_called);

@@ -233,7 +233,7 @@ own_sequence(Relation rel, const char *qualified_seq, const char *colname)
 	names = list_make3(makeString(get_namespace_name(RelationGetNamespace(rel))),
 					   makeString(RelationGetRelationName(rel)),
 					   makeString(pstrdup(colname)));
-	alter->sequence = makeRangeVarFromNameList(stringToQualifiedNameList(qualified_seq));
+	alter->sequence = makeRangeVarFromNameList(sg_qualified_name_list(qualified_seq));
 	alter->options = list_make1(makeDefElem("owned_by", (Node *) names, -1));
 	run_node((Node *) alter,
 			 psprintf("ALTER SEQUENCE %s OWNED BY %s.%s", qualified_seq,
@@ -328,7 +328,7 @@ stage_column(Relation rel, SgAddColumn *col, int64 job_id,
 
 		col->def->typeName = makeTypeNameFromOid(col->typid, col->typmod);
 		staged->seq_name = create_column_sequence(rel, col);
-		names = stringToQualifiedNameList(staged->seq_name);
+		names = sg_qualified_name_list(staged->seq_name);
 		if (list_length(names) == 2)
 			nspname = strVal(linitial(names));
 		staged->raw_default = nextval_call(nspname, strVal(llast(names)));
@@ -370,7 +370,7 @@ job_column(Relation rel, StagedColumn *staged, const char *queryString)
 		jc->kind = "identity";
 		jc->identity = col->identity;
 		jc->identity_options = identity_options_sql(col->identity_options);
-		jc->staging_seq = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(staged->seq_name)),
+		jc->staging_seq = RangeVarGetRelid(makeRangeVarFromNameList(sg_qualified_name_list(staged->seq_name)),
 										   NoLock, false);
 	}
 	else

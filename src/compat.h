@@ -127,4 +127,104 @@ sg_guc_variables(int *num_vars)
 #define sg_identity_sequence(rel, attnum) getIdentitySequence((rel), (attnum), false)
 #endif
 
+/*
+ * What ADD COLUMN can do, by version.
+ *
+ * 17 allows identity columns on partitioned tables (every partition shares
+ * the parent's sequence).
+ */
+#define SG_PARTITIONED_IDENTITY (PG_VERSION_NUM >= 170000)
+
+/*
+ * 18 keeps NOT NULL as a named row of pg_constraint (contype 'n'), which
+ * ALTER TABLE ... ADD CONSTRAINT name NOT NULL col NOT VALID adds without
+ * a scan and VALIDATE CONSTRAINT validates without ACCESS EXCLUSIVE: a
+ * staged NOT NULL column gets that constraint, under stock's name, rather
+ * than a helper CHECK (c IS NOT NULL).
+ */
+#define SG_NOT_NULL_CONSTRAINTS (PG_VERSION_NUM >= 180000)
+
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_constraint.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
+
+/* 18 has NOT ENFORCED CHECK and FOREIGN KEY constraints. */
+static inline bool
+sg_constraint_enforced(const Constraint *con)
+{
+#if PG_VERSION_NUM >= 180000
+	return con->is_enforced;
+#else
+	return true;
+#endif
+}
+
+/* A new constraint node, enforced (18's node needs it said). */
+static inline Constraint *
+sg_make_constraint(ConstrType contype)
+{
+	Constraint *con = makeNode(Constraint);
+
+	con->contype = contype;
+	con->location = -1;
+#if PG_VERSION_NUM >= 180000
+	con->is_enforced = true;
+#endif
+	return con;
+}
+
+/*
+ * 18's ENFORCED and NOT ENFORCED clauses of a column constraint follow the
+ * CHECK or REFERENCES they apply to, as separate list members (as
+ * DEFERRABLE does).  If con is one, apply it to last as
+ * transformConstraintAttrs does, and return true.
+ */
+static inline bool
+sg_apply_enforced_clause(const Constraint *con, Constraint *last)
+{
+#if PG_VERSION_NUM >= 180000
+	if (con->contype != CONSTR_ATTR_ENFORCED && con->contype != CONSTR_ATTR_NOT_ENFORCED)
+		return false;
+	if (last != NULL && (last->contype == CONSTR_CHECK || last->contype == CONSTR_FOREIGN))
+	{
+		last->is_enforced = con->contype == CONSTR_ATTR_ENFORCED;
+		if (!last->is_enforced)
+		{
+			last->skip_validation = true;
+			last->initially_valid = false;
+		}
+	}
+	return true;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Is a pg_constraint row an 18 NOT NULL constraint, and of which column?
+ */
+#if PG_VERSION_NUM >= 180000
+#define SG_CONTYPE_IS_NOT_NULL(contype) ((contype) == CONSTRAINT_NOTNULL)
+#define sg_not_null_column(contup) extractNotNullColumn(contup)
+#else
+#define SG_CONTYPE_IS_NOT_NULL(contype) false
+#define sg_not_null_column(contup) InvalidAttrNumber
+#endif
+
+/*
+ * 18's GENERATED ALWAYS AS (expr) without STORED is VIRTUAL: computed when
+ * read, stored nowhere.
+ */
+static inline bool
+sg_generated_virtual(const Constraint *con)
+{
+#if PG_VERSION_NUM >= 180000
+	return con->contype == CONSTR_GENERATED &&
+		con->generated_kind == ATTRIBUTE_GENERATED_VIRTUAL;
+#else
+	return false;
+#endif
+}
+
 #endif							/* SCHEMA_GUARD_COMPAT_H */

@@ -8,7 +8,7 @@
  * the column is added without its default, NOT NULL or identity, a
  * SET DEFAULT goes first in the subcommand list (so that a later SET
  * DEFAULT in the same statement still wins, as it does in PostgreSQL), and
- * NOT NULL becomes CHECK (c IS NOT NULL) NOT VALID.  Serial and identity
+ * NOT NULL becomes a NOT VALID constraint (not_null_check_cmd).  Serial and identity
  * columns get their sequence first, as PostgreSQL creates it, owned by the
  * column.  Then the fill trigger and the job rows are created.  All of it
  * commits or rolls back with the user's transaction.
@@ -253,29 +253,66 @@ set_default_cmd(const char *colname, Node *raw_default)
 	return cmd;
 }
 
+/*
+ * The NOT VALID constraint that stands for a column's NOT NULL until the
+ * job validates it: on 18, the NOT NULL constraint itself (ADD CONSTRAINT
+ * name NOT NULL c NOT VALID), which rejects an application's NULL as the
+ * plain ALTER's column would and stays as the column's constraint; before
+ * 18, the helper CHECK (c IS NOT NULL), replaced at the end by SET NOT
+ * NULL.
+ */
 static AlterTableCmd *
-not_null_check_cmd(const char *colname, const char *conname)
+not_null_check_cmd(const char *colname, const char *conname, bool no_inherit)
 {
 	AlterTableCmd *cmd = makeNode(AlterTableCmd);
-	Constraint *con = makeNode(Constraint);
-	NullTest   *test = makeNode(NullTest);
-	ColumnRef  *ref = makeNode(ColumnRef);
+	Constraint *con;
 
-	ref->fields = list_make1(makeString(pstrdup(colname)));
-	ref->location = -1;
-	test->arg = (Expr *) ref;
-	test->nulltesttype = IS_NOT_NULL;
-	test->argisrow = false;
-	test->location = -1;
-	con->contype = CONSTR_CHECK;
+	if (SG_NOT_NULL_CONSTRAINTS)
+	{
+		con = sg_make_constraint(CONSTR_NOTNULL);
+		con->keys = list_make1(makeString(pstrdup(colname)));
+		con->is_no_inherit = no_inherit;
+	}
+	else
+	{
+		NullTest   *test = makeNode(NullTest);
+		ColumnRef  *ref = makeNode(ColumnRef);
+
+		ref->fields = list_make1(makeString(pstrdup(colname)));
+		ref->location = -1;
+		test->arg = (Expr *) ref;
+		test->nulltesttype = IS_NOT_NULL;
+		test->argisrow = false;
+		test->location = -1;
+		con = sg_make_constraint(CONSTR_CHECK);
+		con->raw_expr = (Node *) test;
+	}
 	con->conname = pstrdup(conname);
-	con->raw_expr = (Node *) test;
 	con->skip_validation = true;
 	con->initially_valid = false;
-	con->location = -1;
 	cmd->subtype = AT_AddConstraint;
 	cmd->def = (Node *) con;
 	return cmd;
+}
+
+/*
+ * The name of that constraint: on 18 the one the plain ALTER gives the
+ * column's NOT NULL, taken now; before 18 a helper's, of the job.
+ */
+static char *
+not_null_check_name(Relation rel, SgAddColumn *col, int64 job_id, List **chosen)
+{
+	char	   *name;
+
+	if (SG_NOT_NULL_CONSTRAINTS && col->not_null_name)
+		name = pstrdup(col->not_null_name);
+	else
+		name = ChooseConstraintName(RelationGetRelationName(rel), col->colname,
+									SG_NOT_NULL_CONSTRAINTS ? "not_null"
+									: psprintf("sg%lld_not_null", (long long) job_id),
+									RelationGetNamespace(rel), *chosen);
+	*chosen = lappend(*chosen, name);
+	return name;
 }
 
 /*
@@ -292,6 +329,9 @@ stage_column(Relation rel, SgAddColumn *col, int64 job_id,
 
 	staged->col = col;
 	staged->needs_fill = col->is_serial || col->identity || col->fill_volatile;
+	/* PostgreSQL names a column's NOT NULL before its other constraints */
+	if (staged->needs_fill && col->not_null)
+		staged->check_name = not_null_check_name(rel, col, job_id, chosen);
 	staged->constraints = sg_stage_constraints(rel, col, chosen, suffix);
 
 	/*
@@ -302,10 +342,8 @@ stage_column(Relation rel, SgAddColumn *col, int64 job_id,
 	{
 		if (col->has_pkey)
 		{
-			Constraint *notnull = makeNode(Constraint);
+			Constraint *notnull = sg_make_constraint(CONSTR_NOTNULL);
 
-			notnull->contype = CONSTR_NOTNULL;
-			notnull->location = -1;
 			col->def->constraints = lappend(col->def->constraints, notnull);
 		}
 		return staged;
@@ -341,13 +379,8 @@ stage_column(Relation rel, SgAddColumn *col, int64 job_id,
 		*prefix = lappend(*prefix, set_default_cmd(col->colname, staged->raw_default));
 
 	if (col->not_null)
-	{
-		staged->check_name =
-			ChooseConstraintName(RelationGetRelationName(rel), col->colname,
-								 psprintf("sg%lld_not_null", (long long) job_id),
-								 RelationGetNamespace(rel), NIL);
-		*suffix = lappend(*suffix, not_null_check_cmd(col->colname, staged->check_name));
-	}
+		*suffix = lappend(*suffix, not_null_check_cmd(col->colname, staged->check_name,
+													  col->not_null_no_inherit));
 	return staged;
 }
 
@@ -733,7 +766,9 @@ sg_describe_steps(Relation rel, SgAlterPlan *plan, SgAddColumn *col)
 	if (needs_fill && (col->raw_default || col->is_serial || col->identity))
 		steps = lappend(steps, psprintf("ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s",
 										table, c, fill));
-	if (needs_fill && col->not_null)
+	if (needs_fill && col->not_null && SG_NOT_NULL_CONSTRAINTS)
+		steps = lappend(steps, psprintf("ALTER TABLE %s ADD CONSTRAINT <not null> NOT NULL %s NOT VALID", table, c));
+	else if (needs_fill && col->not_null)
 		steps = lappend(steps, psprintf("ALTER TABLE %s ADD CHECK (%s IS NOT NULL) NOT VALID", table, c));
 	if (col->has_check)
 		steps = lappend(steps, psprintf("ALTER TABLE %s ADD CONSTRAINT <check> CHECK (<as written>) NOT VALID", table));
@@ -750,14 +785,15 @@ sg_describe_steps(Relation rel, SgAlterPlan *plan, SgAddColumn *col)
 	if ((col->has_unique || col->has_pkey) && !needs_fill)
 		steps = lappend(steps, psprintf("CREATE UNIQUE INDEX CONCURRENTLY <index> ON %s (%s)", table, c));
 	if (needs_fill && col->not_null)
-		steps = lappend(steps, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT <not null check>", table));
+		steps = lappend(steps, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT <not null%s>", table,
+										SG_NOT_NULL_CONSTRAINTS ? "" : " check"));
 	if (col->has_check)
 		steps = lappend(steps, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT <check>", table));
 	if ((col->has_unique || col->has_pkey) && needs_fill)
 		steps = lappend(steps, psprintf("CREATE UNIQUE INDEX CONCURRENTLY <index> ON %s (%s)", table, c));
 	if (col->has_fk)
 		steps = lappend(steps, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT <foreign key>", table));
-	if (needs_fill && col->not_null)
+	if (needs_fill && col->not_null && !SG_NOT_NULL_CONSTRAINTS)
 	{
 		steps = lappend(steps, psprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", table, c));
 		steps = lappend(steps, psprintf("ALTER TABLE %s DROP CONSTRAINT <not null check>", table));

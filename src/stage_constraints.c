@@ -169,7 +169,9 @@ stage_partitioned_foreign_key(Relation rel, const char *colname, Constraint *con
 
 /*
  * A CHECK or REFERENCES column constraint, added NOT VALID as a table
- * constraint under the name PostgreSQL would choose for it.
+ * constraint under the name PostgreSQL would choose for it.  A NOT
+ * ENFORCED one (18) checks nothing: it is added as it is, and the job has
+ * nothing to do for it (NULL).
  */
 static SgJobConstraint *
 stage_not_valid_constraint(Relation rel, const char *colname, Constraint *con,
@@ -196,7 +198,7 @@ stage_not_valid_constraint(Relation rel, const char *colname, Constraint *con,
 	cmd->subtype = AT_AddConstraint;
 	cmd->def = (Node *) copy;
 	*suffix = lappend(*suffix, cmd);
-	return jc;
+	return sg_constraint_enforced(con) ? jc : NULL;
 }
 
 /*
@@ -264,6 +266,9 @@ sg_stage_constraints(Relation rel, SgAddColumn *col, List **chosen, List **suffi
 	{
 		Constraint *con = lfirst_node(Constraint, lc);
 
+		/* (ENFORCED clauses were applied to their constraints when classified) */
+		if (sg_apply_enforced_clause(con, NULL))
+			continue;
 		switch (con->contype)
 		{
 			case CONSTR_CHECK:
@@ -300,15 +305,15 @@ sg_stage_constraints(Relation rel, SgAddColumn *col, List **chosen, List **suffi
 	foreach(lc, col->def->constraints)
 	{
 		Constraint *con = lfirst_node(Constraint, lc);
+		SgJobConstraint *jc = NULL;
 
-		if (con->contype == CONSTR_PRIMARY || con->contype == CONSTR_UNIQUE)
-			continue;
-		else if (con->contype == CONSTR_FOREIGN &&
-				 rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
-			staged = lappend(staged, stage_partitioned_foreign_key(rel, col->colname, con, chosen));
+		if (con->contype == CONSTR_FOREIGN && sg_constraint_enforced(con) &&
+			rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+			jc = stage_partitioned_foreign_key(rel, col->colname, con, chosen);
 		else if (con->contype == CONSTR_CHECK || con->contype == CONSTR_FOREIGN)
-			staged = lappend(staged, stage_not_valid_constraint(rel, col->colname, con,
-																chosen, suffix));
+			jc = stage_not_valid_constraint(rel, col->colname, con, chosen, suffix);
+		if (jc != NULL)
+			staged = lappend(staged, jc);
 	}
 	col->def->constraints = kept;
 	return staged;

@@ -69,6 +69,15 @@ sg_guc_variables(int *num_vars)
 #endif
 
 /*
+ * The relation a range table entry reads, or InvalidOid.  From 16 on, a
+ * view keeps its relid in the RTE_SUBQUERY it is expanded into, and no
+ * RTE_RELATION of the view is left in the range table.
+ */
+#define sg_rte_relid(rte) \
+	((rte)->rtekind == RTE_RELATION || \
+	 ((rte)->rtekind == RTE_SUBQUERY && OidIsValid((rte)->relid)) ? (rte)->relid : InvalidOid)
+
+/*
  * ExecutorCheckPerms_hook got the permission infos as a list of their own
  * in 16.  SG_DECLARE_CHECK_PERMS_HOOK(name, impl) defines a hook function
  * name() of the server's signature that calls

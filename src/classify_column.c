@@ -203,12 +203,17 @@ read_column_definition(SgAddColumn *col)
 	else
 		typenameTypeIdAndMod(NULL, col->def->typeName, &col->typid, &col->typmod);
 
-	/* ENFORCED and NOT ENFORCED (18) apply to the constraint before them */
+	/*
+	 * ENFORCED and NOT ENFORCED (18) apply to the constraint before them,
+	 * past its DEFERRABLE and INITIALLY clauses
+	 */
 	foreach(lc, col->def->constraints)
 	{
 		Constraint *con = lfirst_node(Constraint, lc);
 
-		if (!sg_apply_enforced_clause(con, last))
+		if (!sg_apply_enforced_clause(con, last) &&
+			con->contype != CONSTR_ATTR_DEFERRABLE && con->contype != CONSTR_ATTR_NOT_DEFERRABLE &&
+			con->contype != CONSTR_ATTR_DEFERRED && con->contype != CONSTR_ATTR_IMMEDIATE)
 			last = con;
 	}
 
@@ -622,6 +627,16 @@ classify_constraints(Relation rel, bool recurse, bool has_rows, SgAddColumn *col
 		sg_add_reason(col, col->risk, SG_PATH_NOT_YET,
 				   "an inheritance child has a column \"%s\" already, which PostgreSQL merges",
 				   col->colname);
+
+	/*
+	 * PostgreSQL 18 marks the children's column NOT NULL for NOT NULL NO
+	 * INHERIT, yet gives them no constraint: no statement makes that.
+	 */
+	if (col->path == SG_PATH_STAGE && col->not_null_no_inherit &&
+		(col->is_serial || col->identity || col->fill_volatile) && recurse &&
+		find_inheritance_children(relid, NoLock) != NIL)
+		sg_add_reason(col, col->risk, SG_PATH_NOT_YET,
+				   "NOT NULL NO INHERIT marks the children's column NOT NULL without a constraint of theirs");
 }
 
 /*

@@ -153,6 +153,12 @@ sg_guc_variables(int *num_vars)
  */
 #define SG_NOT_NULL_CONSTRAINTS (PG_VERSION_NUM >= 180000)
 
+/*
+ * 18 adds a foreign key NOT VALID to a partitioned table (and validates it
+ * there); before, each leaf gets its own and the parent's attaches them.
+ */
+#define SG_PARTITIONED_FK_NOT_VALID (PG_VERSION_NUM >= 180000)
+
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_constraint.h"
 #include "nodes/makefuncs.h"
@@ -169,7 +175,10 @@ sg_constraint_enforced(const Constraint *con)
 #endif
 }
 
-/* A new constraint node, enforced (18's node needs it said). */
+/*
+ * A new constraint node as the grammar makes one: valid, and enforced (a
+ * field of its own in 18, false unless said).
+ */
 static inline Constraint *
 sg_make_constraint(ConstrType contype)
 {
@@ -177,6 +186,7 @@ sg_make_constraint(ConstrType contype)
 
 	con->contype = contype;
 	con->location = -1;
+	con->initially_valid = true;
 #if PG_VERSION_NUM >= 180000
 	con->is_enforced = true;
 #endif

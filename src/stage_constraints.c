@@ -149,6 +149,7 @@ foreign_key_sql(const char *colname, Constraint *con)
  * there, so each leaf gets it NOT VALID under the parent's name after the
  * ALTER, the job validates each, and at the end the parent's constraint is
  * added, which attaches the leaves' instead of checking the rows again.
+ * (18 takes it NOT VALID on the parent: it is staged as on any table.)
  */
 static SgJobConstraint *
 stage_partitioned_foreign_key(Relation rel, const char *colname, Constraint *con,
@@ -308,7 +309,7 @@ sg_stage_constraints(Relation rel, SgAddColumn *col, List **chosen, List **suffi
 		SgJobConstraint *jc = NULL;
 
 		if (con->contype == CONSTR_FOREIGN && sg_constraint_enforced(con) &&
-			rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+			rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE && !SG_PARTITIONED_FK_NOT_VALID)
 			jc = stage_partitioned_foreign_key(rel, col->colname, con, chosen);
 		else if (con->contype == CONSTR_CHECK || con->contype == CONSTR_FOREIGN)
 			jc = stage_not_valid_constraint(rel, col->colname, con, chosen, suffix);

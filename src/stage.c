@@ -8,7 +8,7 @@
  * the column is added without its default, NOT NULL or identity, a
  * SET DEFAULT goes first in the subcommand list (so that a later SET
  * DEFAULT in the same statement still wins, as it does in PostgreSQL), and
- * NOT NULL becomes a NOT VALID constraint (not_null_check_cmd).  Serial and identity
+ * NOT NULL becomes a NOT VALID constraint (stage_constraints.c).  Serial and identity
  * columns get their sequence first, as PostgreSQL creates it, owned by the
  * column.  Then the fill trigger and the job rows are created.  All of it
  * commits or rolls back with the user's transaction.
@@ -254,68 +254,6 @@ set_default_cmd(const char *colname, Node *raw_default)
 }
 
 /*
- * The NOT VALID constraint that stands for a column's NOT NULL until the
- * job validates it: on 18, the NOT NULL constraint itself (ADD CONSTRAINT
- * name NOT NULL c NOT VALID), which rejects an application's NULL as the
- * plain ALTER's column would and stays as the column's constraint; before
- * 18, the helper CHECK (c IS NOT NULL), replaced at the end by SET NOT
- * NULL.
- */
-static AlterTableCmd *
-not_null_check_cmd(const char *colname, const char *conname, bool no_inherit)
-{
-	AlterTableCmd *cmd = makeNode(AlterTableCmd);
-	Constraint *con;
-
-	if (SG_NOT_NULL_CONSTRAINTS)
-	{
-		con = sg_make_constraint(CONSTR_NOTNULL);
-		con->keys = list_make1(makeString(pstrdup(colname)));
-		con->is_no_inherit = no_inherit;
-	}
-	else
-	{
-		NullTest   *test = makeNode(NullTest);
-		ColumnRef  *ref = makeNode(ColumnRef);
-
-		ref->fields = list_make1(makeString(pstrdup(colname)));
-		ref->location = -1;
-		test->arg = (Expr *) ref;
-		test->nulltesttype = IS_NOT_NULL;
-		test->argisrow = false;
-		test->location = -1;
-		con = sg_make_constraint(CONSTR_CHECK);
-		con->raw_expr = (Node *) test;
-	}
-	con->conname = pstrdup(conname);
-	con->skip_validation = true;
-	con->initially_valid = false;
-	cmd->subtype = AT_AddConstraint;
-	cmd->def = (Node *) con;
-	return cmd;
-}
-
-/*
- * The name of that constraint: on 18 the one the plain ALTER gives the
- * column's NOT NULL, taken now; before 18 a helper's, of the job.
- */
-static char *
-not_null_check_name(Relation rel, SgAddColumn *col, int64 job_id, List **chosen)
-{
-	char	   *name;
-
-	if (SG_NOT_NULL_CONSTRAINTS && col->not_null_name)
-		name = pstrdup(col->not_null_name);
-	else
-		name = ChooseConstraintName(RelationGetRelationName(rel), col->colname,
-									SG_NOT_NULL_CONSTRAINTS ? "not_null"
-									: psprintf("sg%lld_not_null", (long long) job_id),
-									RelationGetNamespace(rel), *chosen);
-	*chosen = lappend(*chosen, name);
-	return name;
-}
-
-/*
  * Strip what makes the column expensive from its definition; return the
  * subcommands and sequence that stand in for it.
  */
@@ -331,7 +269,7 @@ stage_column(Relation rel, SgAddColumn *col, int64 job_id,
 	staged->needs_fill = col->is_serial || col->identity || col->fill_volatile;
 	/* PostgreSQL names a column's NOT NULL before its other constraints */
 	if (staged->needs_fill && col->not_null)
-		staged->check_name = not_null_check_name(rel, col, job_id, chosen);
+		staged->check_name = sg_not_null_constraint_name(rel, col, job_id, chosen);
 	staged->constraints = sg_stage_constraints(rel, col, chosen, suffix);
 
 	/*
@@ -379,8 +317,8 @@ stage_column(Relation rel, SgAddColumn *col, int64 job_id,
 		*prefix = lappend(*prefix, set_default_cmd(col->colname, staged->raw_default));
 
 	if (col->not_null)
-		*suffix = lappend(*suffix, not_null_check_cmd(col->colname, staged->check_name,
-													  col->not_null_no_inherit));
+		*suffix = lappend(*suffix, sg_not_null_constraint_cmd(col->colname, staged->check_name,
+															  col->not_null_no_inherit));
 	return staged;
 }
 

@@ -2,7 +2,8 @@
  *
  * stage_constraints.c
  *	  The constraints of a staged ADD COLUMN: what replaces the scan or the
- *	  index build PostgreSQL would do under its lock.
+ *	  index build PostgreSQL would do under its lock, and the NOT VALID
+ *	  constraint that stands for its NOT NULL until the job validates it.
  *
  * CHECK and REFERENCES become table constraints added NOT VALID in the
  * same ALTER, under the names PostgreSQL would give them; the worker
@@ -24,6 +25,7 @@
 #include "catalog/pg_constraint.h"
 #include "commands/defrem.h"
 #include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -32,6 +34,68 @@
 #include "classify.h"
 #include "job.h"
 #include "stage_constraints.h"
+
+/*
+ * The NOT VALID constraint that stands for a column's NOT NULL until the
+ * job validates it: on 18, the NOT NULL constraint itself (ADD CONSTRAINT
+ * name NOT NULL c NOT VALID), which rejects an application's NULL as the
+ * plain ALTER's column would and stays as the column's constraint; before
+ * 18, the helper CHECK (c IS NOT NULL), replaced at the end by SET NOT
+ * NULL.
+ */
+AlterTableCmd *
+sg_not_null_constraint_cmd(const char *colname, const char *conname, bool no_inherit)
+{
+	AlterTableCmd *cmd = makeNode(AlterTableCmd);
+	Constraint *con;
+
+	if (SG_NOT_NULL_CONSTRAINTS)
+	{
+		con = sg_make_constraint(CONSTR_NOTNULL);
+		con->keys = list_make1(makeString(pstrdup(colname)));
+		con->is_no_inherit = no_inherit;
+	}
+	else
+	{
+		NullTest   *test = makeNode(NullTest);
+		ColumnRef  *ref = makeNode(ColumnRef);
+
+		ref->fields = list_make1(makeString(pstrdup(colname)));
+		ref->location = -1;
+		test->arg = (Expr *) ref;
+		test->nulltesttype = IS_NOT_NULL;
+		test->argisrow = false;
+		test->location = -1;
+		con = sg_make_constraint(CONSTR_CHECK);
+		con->raw_expr = (Node *) test;
+	}
+	con->conname = pstrdup(conname);
+	con->skip_validation = true;
+	con->initially_valid = false;
+	cmd->subtype = AT_AddConstraint;
+	cmd->def = (Node *) con;
+	return cmd;
+}
+
+/*
+ * The name of that constraint: on 18 the one the plain ALTER gives the
+ * column's NOT NULL, taken now; before 18 a helper's, of the job.
+ */
+char *
+sg_not_null_constraint_name(Relation rel, SgAddColumn *col, int64 job_id, List **chosen)
+{
+	char	   *name;
+
+	if (SG_NOT_NULL_CONSTRAINTS && col->not_null_name)
+		name = pstrdup(col->not_null_name);
+	else
+		name = ChooseConstraintName(RelationGetRelationName(rel), col->colname,
+									SG_NOT_NULL_CONSTRAINTS ? "not_null"
+									: psprintf("sg%lld_not_null", (long long) job_id),
+									RelationGetNamespace(rel), *chosen);
+	*chosen = lappend(*chosen, name);
+	return name;
+}
 
 /* WITH (...) storage parameters, as SQL. */
 static char *

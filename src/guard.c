@@ -128,6 +128,8 @@ sg_guard_refuse_if_active(Oid relid, bool recurse, const char *what)
  * ATTACH PARTITION demands that the new partition have every CHECK
  * constraint of its new parent, the helper checks of active jobs included:
  * give it them, NOT VALID, so the attach works as it would without the job.
+ * A NOT NULL constraint (18) is not given: PostgreSQL demands it of the
+ * partition after the plain ALTER too.
  */
 static void
 add_helper_checks(RangeVar *parent_rv, RangeVar *part_rv)
@@ -155,7 +157,8 @@ add_helper_checks(RangeVar *parent_rv, RangeVar *part_rv)
 			foreach(cc, job->objects)
 			{
 				SgJobObject *obj = lfirst(cc);
-				char	   *check = obj->kind == SG_OBJECT_HELPER_CHECK ? sg_object_name(obj) : NULL;
+				char	   *check = obj->kind == SG_OBJECT_HELPER_CHECK &&
+					!sg_object_is_not_null(obj) ? sg_object_name(obj) : NULL;
 				HeapTuple	tup;
 				char	   *def;
 

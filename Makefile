@@ -45,8 +45,11 @@ PGFILEDESC = "schema_guard - online ADD COLUMN"
 # Regression tests (sql/, expected/) run against a temporary instance that
 # preloads the library, as a real server must.
 # setup runs first: it creates the extension and the helpers the others use.
+# Tests of PostgreSQL 18's own forms (sql/*_pg18.sql) run on 18 and later;
+# where a version's stock output differs, expected/<test>_1.out is its.
+REGRESS_PG18 := $(patsubst sql/%.sql,%,$(wildcard sql/*_pg18.sql))
 REGRESS_ALL := $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql)))
-REGRESS = setup $(sort $(filter-out setup,$(REGRESS_ALL)))
+REGRESS = setup $(sort $(filter-out setup $(REGRESS_PG18),$(REGRESS_ALL)))
 REGRESS_OPTS = --temp-instance=./tmp_check --temp-config=./test/schema_guard.conf
 
 # Isolation tests (test/specs, test/expected)
@@ -65,6 +68,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+ifeq ($(shell test $(MAJORVERSION) -ge 18 && echo yes),yes)
+REGRESS += $(REGRESS_PG18)
+endif
+
 # PGXS tracks no header dependencies: rebuild every object when a header
 # changes, so that a struct never has two layouts in one library.
 $(OBJS): $(wildcard src/*.h)
@@ -72,9 +79,15 @@ $(OBJS): $(wildcard src/*.h)
 # installcheck without an already running server: every suite brings its own
 installcheck: export PGPORT ?= 65432
 
-.PHONY: demo bench
+.PHONY: demo bench deb
 demo:
 	scripts/demo
 
 bench:
 	bench/run
+
+# Debian packages (postgresql-NN-schema-guard), built in a copy of the tree
+# with pg_buildext and dpkg-buildpackage; the .deb files go to DEB_DIR.
+DEB_DIR ?= dist
+deb:
+	scripts/build-deb $(DEB_DIR)

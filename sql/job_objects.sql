@@ -14,13 +14,14 @@ ALTER TABLE jo ADD COLUMN a float8 NOT NULL DEFAULT sg_test.jo_value();
 SELECT schema_guard.pause(2700);
 COMMIT;
 SELECT kind, name FROM schema_guard.job_objects WHERE job_id = 2700 ORDER BY kind;
+SELECT name AS helper FROM schema_guard.job_objects WHERE job_id = 2700 AND kind = 'helper check' \gset
 
 -- the fill trigger replaced under its name, as another kind of trigger
 CREATE FUNCTION sg_test.jo_noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
 CREATE OR REPLACE TRIGGER "~schema_guard_fill_2700" AFTER INSERT ON jo
   FOR EACH ROW EXECUTE FUNCTION sg_test.jo_noop();
 -- the helper check dropped
-ALTER TABLE jo DROP CONSTRAINT jo_a_sg2700_not_null;
+ALTER TABLE jo DROP CONSTRAINT :"helper";
 -- the trigger function dropped, with everything that needs it
 DROP FUNCTION schema_guard.fill_trigger() CASCADE;
 -- the default's function dropped once the column has another default: the
@@ -40,7 +41,7 @@ UPDATE jo SET v = 'forged' WHERE id = 1;
 ROLLBACK;
 RESET schema_guard.mode;
 -- renaming the helper check is harmless: the job knows it by OID
-ALTER TABLE jo RENAME CONSTRAINT jo_a_sg2700_not_null TO jo_helper;
+ALTER TABLE jo RENAME CONSTRAINT :"helper" TO jo_helper;
 SELECT schema_guard.resume(2700);
 SET client_min_messages = warning;
 CALL schema_guard.wait(2700, '2 min');

@@ -21,9 +21,6 @@ CREATE TABLE schema_guard.jobs (
                                    'references', 'finalize', 'done')),
     statement     text NOT NULL,
     search_path   text NOT NULL,  -- the ALTER's, pinned: "$user" resolved, pg_temp last
-    settings      text[] NOT NULL DEFAULT '{}',  -- the ALTER's value-shaping settings, name=value
-    bound_to      text NOT NULL DEFAULT '',  -- the cluster, database and server version
-                                             -- the job's object references are valid in
     trigger_name  name NOT NULL,
     added_columns int2[] NOT NULL DEFAULT '{}',   -- every column the ALTER added
     created_at    timestamptz NOT NULL DEFAULT now(),
@@ -42,6 +39,12 @@ CREATE TABLE schema_guard.jobs (
     batch_delay   integer CHECK (batch_delay >= 0),
     last_error    text,
     error_detail  text,
+    -- Columns in the order ALTER EXTENSION ... UPDATE adds them to a table
+    -- an older version made, so that both have the same columns in the
+    -- same order: new columns go at the end, here and in the update script.
+    settings      text[] NOT NULL DEFAULT '{}',  -- the ALTER's value-shaping settings, name=value
+    bound_to      text NOT NULL DEFAULT '',  -- the cluster, database and server version
+                                             -- the job's object references are valid in
     error_sqlstate text,
     unsound       text            -- why rows may look filled that were not: retry() refuses
 );
@@ -55,15 +58,15 @@ CREATE TABLE schema_guard.job_columns (
     colname           name NOT NULL,
     kind              text NOT NULL CHECK (kind IN ('default', 'serial', 'identity')),
     fill_expr         text NOT NULL,    -- for people
-    fill_sql          text NOT NULL,    -- schema-qualified, to bind again elsewhere
     fill_node         text NOT NULL,    -- as bound where bound_to says
-    atttype           regtype NOT NULL,
-    atttypmod         integer NOT NULL,
     not_null          boolean NOT NULL,
     check_name        name,
     identity          "char",
     identity_options  text,
     staging_seq       regclass,
+    fill_sql          text NOT NULL,    -- schema-qualified, to bind again elsewhere
+    atttype           regtype NOT NULL,
+    atttypmod         integer NOT NULL,
     PRIMARY KEY (job_id, attnum)
 );
 

@@ -336,8 +336,16 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 	INSTR_TIME_SET_CURRENT(before);
 	wal_before = GetXLogInsertRecPtr();
 	result->rows = sql ? sg_exec_batch(job, sql) : 0;
+	result->waiters = result->rows > 0 ? sg_throttle_lock_waiters() : 0;
 	if (sql)
 		check_filled(job, leaf, start, end);
+	/*
+	 * A batch lost in a crash is redone: its cursor is lost with it, and the
+	 * row rule finds its rows unfilled.  So it need not wait for its WAL to
+	 * reach the disk, which keeps its row locks short.
+	 */
+	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
 	sg_throttle_account_wal(wal_before, GetXLogInsertRecPtr());
 	INSTR_TIME_SET_CURRENT(after);
 	INSTR_TIME_SUBTRACT(after, before);

@@ -21,6 +21,7 @@
 #include "catalog/heap.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/typecmds.h"
@@ -305,11 +306,35 @@ check_other_subcommands(SgAlterPlan *plan, AlterTableStmt *stmt)
 	}
 }
 
+/*
+ * Has the table a primary key already, deferrable or not?  (The relation
+ * cache remembers only an immediate one before PostgreSQL 17.)
+ */
+static bool
+has_primary_key(Relation rel)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	bool		found = false;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		found |= ((Form_pg_index) GETSTRUCT(tup))->indisprimary;
+		ReleaseSysCache(tup);
+	}
+	list_free(indexes);
+	return found;
+}
+
 /* More than one primary key: PostgreSQL refuses the statement. */
 static void
 check_primary_keys(Relation rel, SgAlterPlan *plan, AlterTableStmt *stmt)
 {
-	int			pkeys = OidIsValid(RelationGetPrimaryKeyIndex(rel)) ? 1 : 0;
+	int			pkeys = has_primary_key(rel) ? 1 : 0;
 	ListCell   *lc;
 
 	foreach(lc, stmt->cmds)

@@ -47,13 +47,16 @@ typedef struct SgAddColumn
 	char		identity;		/* ATTRIBUTE_IDENTITY_* or '\0' */
 	List	   *identity_options;	/* sequence options of the identity */
 	bool		generated;		/* GENERATED ALWAYS AS (...) STORED */
+	bool		virtual_generated;	/* GENERATED ALWAYS AS (...) [VIRTUAL] (18) */
 	bool		not_null;
+	char	   *not_null_name;	/* CONSTRAINT name NOT NULL (18 keeps it) */
+	bool		not_null_no_inherit;	/* NOT NULL NO INHERIT (18) */
 	Node	   *raw_default;	/* the column's own DEFAULT clause */
 	Node	   *fill_expr;		/* cooked value stock would fill rows with */
 	bool		fill_volatile;
 	bool		domain_checks;	/* the type is a domain with constraints */
-	bool		has_check;
-	bool		has_fk;
+	bool		has_check;		/* an enforced CHECK */
+	bool		has_fk;			/* an enforced REFERENCES */
 	bool		fk_validates;	/* the FK is checked against existing rows */
 	bool		has_unique;
 	bool		has_pkey;

@@ -185,6 +185,7 @@ read_column_definition(SgAddColumn *col)
 {
 	ListCell   *lc;
 	Oid			serial;
+	Constraint *last = NULL;
 
 	serial = serial_type(col->def->typeName);
 	if (OidIsValid(serial))
@@ -202,6 +203,20 @@ read_column_definition(SgAddColumn *col)
 	else
 		typenameTypeIdAndMod(NULL, col->def->typeName, &col->typid, &col->typmod);
 
+	/*
+	 * ENFORCED and NOT ENFORCED (18) apply to the constraint before them,
+	 * past its DEFERRABLE and INITIALLY clauses
+	 */
+	foreach(lc, col->def->constraints)
+	{
+		Constraint *con = lfirst_node(Constraint, lc);
+
+		if (!sg_apply_enforced_clause(con, last) &&
+			con->contype != CONSTR_ATTR_DEFERRABLE && con->contype != CONSTR_ATTR_NOT_DEFERRABLE &&
+			con->contype != CONSTR_ATTR_DEFERRED && con->contype != CONSTR_ATTR_IMMEDIATE)
+			last = con;
+	}
+
 	foreach(lc, col->def->constraints)
 	{
 		Constraint *con = lfirst_node(Constraint, lc);
@@ -210,6 +225,9 @@ read_column_definition(SgAddColumn *col)
 		{
 			case CONSTR_NOTNULL:
 				col->not_null = true;
+				if (SG_NOT_NULL_CONSTRAINTS && col->not_null_name == NULL)
+					col->not_null_name = con->conname;
+				col->not_null_no_inherit |= con->is_no_inherit;
 				break;
 			case CONSTR_DEFAULT:
 				col->raw_default = con->raw_expr;
@@ -220,11 +238,17 @@ read_column_definition(SgAddColumn *col)
 				col->not_null = true;
 				break;
 			case CONSTR_GENERATED:
-				col->generated = true;
-				col->raw_default = con->raw_expr;
+				if (sg_generated_virtual(con))
+					col->virtual_generated = true;
+				else
+				{
+					col->generated = true;
+					col->raw_default = con->raw_expr;
+				}
 				break;
 			case CONSTR_CHECK:
-				col->has_check = true;
+				/* a NOT ENFORCED one is only recorded: nothing to check */
+				col->has_check |= sg_constraint_enforced(con);
 				break;
 			case CONSTR_PRIMARY:
 				col->has_pkey = true;
@@ -234,7 +258,7 @@ read_column_definition(SgAddColumn *col)
 				col->has_unique = true;
 				break;
 			case CONSTR_FOREIGN:
-				col->has_fk = true;
+				col->has_fk |= sg_constraint_enforced(con);
 				break;
 			default:
 				break;
@@ -455,7 +479,9 @@ classify_fill(Relation rel, bool recurse, bool has_rows, SgAddColumn *col,
 
 	if (col->identity)
 	{
-		if (recurse && find_inheritance_children(relid, NoLock) != NIL)
+		/* partitions share the parent's identity since 17; children never */
+		if (recurse && find_inheritance_children(relid, NoLock) != NIL &&
+			!(SG_PARTITIONED_IDENTITY && rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE))
 			sg_add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
 					   "PostgreSQL cannot add an identity column to a table with children, so the statement fails");
 		else
@@ -501,6 +527,30 @@ classify_fill(Relation rel, bool recurse, bool has_rows, SgAddColumn *col,
 					   "no default, so existing rows read NULL without a rewrite");
 	}
 
+}
+
+/*
+ * A virtual generated column (18) is computed when read: adding one only
+ * changes the catalog, unless its NOT NULL or CHECK makes PostgreSQL
+ * compute it for every row under the lock.  Nothing of it is staged.
+ */
+static void
+classify_virtual(SgAddColumn *col, bool has_rows)
+{
+	if ((col->not_null || col->has_check) && has_rows)
+		sg_add_reason(col, SG_RISK_SCAN, SG_PATH_NOT_YET,
+				   "the %s of a virtual generated column is verified by computing the column for every row",
+				   col->not_null ? "NOT NULL" : "CHECK constraint");
+	else
+		sg_add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
+				   "a virtual generated column is computed when read, so adding it only changes the catalog");
+	if (get_typtype(col->typid) == TYPTYPE_DOMAIN)
+		sg_add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
+				   "a virtual generated column cannot have a domain type, so the statement fails");
+	else if (col->has_unique || col->has_pkey || col->has_fk)
+		sg_add_reason(col, SG_RISK_NONE, SG_PATH_FAILS_FAST,
+				   "PostgreSQL supports no %s on a virtual generated column, so the statement fails",
+				   col->has_fk ? "foreign key" : "unique index");
 }
 
 /* Does the table itself hold that many rows or more? */
@@ -577,6 +627,16 @@ classify_constraints(Relation rel, bool recurse, bool has_rows, SgAddColumn *col
 		sg_add_reason(col, col->risk, SG_PATH_NOT_YET,
 				   "an inheritance child has a column \"%s\" already, which PostgreSQL merges",
 				   col->colname);
+
+	/*
+	 * PostgreSQL 18 marks the children's column NOT NULL for NOT NULL NO
+	 * INHERIT, yet gives them no constraint: no statement makes that.
+	 */
+	if (col->path == SG_PATH_STAGE && col->not_null_no_inherit &&
+		(col->is_serial || col->identity || col->fill_volatile) && recurse &&
+		find_inheritance_children(relid, NoLock) != NIL)
+		sg_add_reason(col, col->risk, SG_PATH_NOT_YET,
+				   "NOT NULL NO INHERIT marks the children's column NOT NULL without a constraint of theirs");
 }
 
 /*
@@ -633,6 +693,11 @@ sg_classify_column(Relation rel, AlterTableStmt *stmt, int64 table_blocks,
 		return;
 	}
 
+	if (col->virtual_generated)
+	{
+		classify_virtual(col, has_rows);
+		return;
+	}
 	classify_no_online_path(col);
 	classify_fill(rel, recurse, has_rows, col, queryString);
 	classify_constraints(rel, recurse, has_rows, col);

@@ -2,8 +2,8 @@
  *
  * compat.h
  *	  Differences between the PostgreSQL major versions schema_guard builds
- *	  against (14 to 17), kept in one place so the rest of the code reads as
- *	  if there were only one server version.
+ *	  against (15 to 18; tested on 15 and 18), kept in one place so the rest
+ *	  of the code reads as if there were only one server version.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,8 +12,8 @@
 
 #include "postgres.h"
 
-#if PG_VERSION_NUM < 140000
-#error "schema_guard requires PostgreSQL 14 or later (TID range scans, readOnlyTree)"
+#if PG_VERSION_NUM < 150000
+#error "schema_guard requires PostgreSQL 15 or later (MERGE, NULLS NOT DISTINCT, pg_prng, InitMaterializedSRF)"
 #endif
 
 #include "miscadmin.h"
@@ -21,12 +21,7 @@
 #include "utils/guc.h"
 #include "utils/rel.h"
 
-/* GUC prefix reservation was renamed in 15. */
-#if PG_VERSION_NUM < 150000
-#define SG_RESERVE_GUC_PREFIX(prefix) EmitWarningsOnPlaceholders(prefix)
-#else
 #define SG_RESERVE_GUC_PREFIX(prefix) MarkGUCPrefixReserved(prefix)
-#endif
 
 /* Ownership checks became object_ownercheck() in 16. */
 #if PG_VERSION_NUM < 160000
@@ -54,14 +49,8 @@
 #define SG_IS_ADD_COLUMN(subtype) ((subtype) == AT_AddColumn)
 #endif
 
-/* Parse analysis of a query without parameters was renamed in 15. */
-#if PG_VERSION_NUM < 150000
-#define sg_analyze_and_rewrite(raw, sql) \
-	pg_analyze_and_rewrite((raw), (sql), NULL, 0, NULL)
-#else
 #define sg_analyze_and_rewrite(raw, sql) \
 	pg_analyze_and_rewrite_fixedparams((raw), (sql), NULL, 0, NULL)
-#endif
 
 /*
  * Every GUC variable: 16 keeps them in a hash table and hands out an array
@@ -78,6 +67,15 @@ sg_guc_variables(int *num_vars)
 #else
 #define sg_guc_variables(num_vars) get_guc_variables(num_vars)
 #endif
+
+/*
+ * The relation a range table entry reads, or InvalidOid.  From 16 on, a
+ * view keeps its relid in the RTE_SUBQUERY it is expanded into, and no
+ * RTE_RELATION of the view is left in the range table.
+ */
+#define sg_rte_relid(rte) \
+	((rte)->rtekind == RTE_RELATION || \
+	 ((rte)->rtekind == RTE_SUBQUERY && OidIsValid((rte)->relid)) ? (rte)->relid : InvalidOid)
 
 /*
  * ExecutorCheckPerms_hook got the permission infos as a list of their own
@@ -120,9 +118,132 @@ sg_guc_variables(int *num_vars)
 #define sg_relation_set_new_file(rel, persistence) RelationSetNewRelfilenumber((rel), (persistence))
 #endif
 
-/* Shared memory must be requested from shmem_request_hook from 15 on. */
-#if PG_VERSION_NUM >= 150000
-#define SG_HAVE_SHMEM_REQUEST_HOOK 1
+/*
+ * A qualified name from its text: 16 added a soft-error context (NULL:
+ * errors are thrown).
+ */
+#if PG_VERSION_NUM < 160000
+#define sg_qualified_name_list(string) stringToQualifiedNameList(string)
+#else
+#define sg_qualified_name_list(string) stringToQualifiedNameList((string), NULL)
 #endif
+
+/* The sequence of an identity column: 17 takes the table's Relation. */
+#if PG_VERSION_NUM < 170000
+#define sg_identity_sequence(rel, attnum) \
+	getIdentitySequence(RelationGetRelid(rel), (attnum), false)
+#else
+#define sg_identity_sequence(rel, attnum) getIdentitySequence((rel), (attnum), false)
+#endif
+
+/*
+ * What ADD COLUMN can do, by version.
+ *
+ * 17 allows identity columns on partitioned tables (every partition shares
+ * the parent's sequence).
+ */
+#define SG_PARTITIONED_IDENTITY (PG_VERSION_NUM >= 170000)
+
+/*
+ * 18 keeps NOT NULL as a named row of pg_constraint (contype 'n'), which
+ * ALTER TABLE ... ADD CONSTRAINT name NOT NULL col NOT VALID adds without
+ * a scan and VALIDATE CONSTRAINT validates without ACCESS EXCLUSIVE: a
+ * staged NOT NULL column gets that constraint, under stock's name, rather
+ * than a helper CHECK (c IS NOT NULL).
+ */
+#define SG_NOT_NULL_CONSTRAINTS (PG_VERSION_NUM >= 180000)
+
+/*
+ * 18 adds a foreign key NOT VALID to a partitioned table (and validates it
+ * there); before, each leaf gets its own and the parent's attaches them.
+ */
+#define SG_PARTITIONED_FK_NOT_VALID (PG_VERSION_NUM >= 180000)
+
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_constraint.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
+
+/* 18 has NOT ENFORCED CHECK and FOREIGN KEY constraints. */
+static inline bool
+sg_constraint_enforced(const Constraint *con)
+{
+#if PG_VERSION_NUM >= 180000
+	return con->is_enforced;
+#else
+	return true;
+#endif
+}
+
+/*
+ * A new constraint node as the grammar makes one: valid, and enforced (a
+ * field of its own in 18, false unless said).
+ */
+static inline Constraint *
+sg_make_constraint(ConstrType contype)
+{
+	Constraint *con = makeNode(Constraint);
+
+	con->contype = contype;
+	con->location = -1;
+	con->initially_valid = true;
+#if PG_VERSION_NUM >= 180000
+	con->is_enforced = true;
+#endif
+	return con;
+}
+
+/*
+ * 18's ENFORCED and NOT ENFORCED clauses of a column constraint follow the
+ * CHECK or REFERENCES they apply to, as separate list members (as
+ * DEFERRABLE does).  If con is one, apply it to last as
+ * transformConstraintAttrs does, and return true.
+ */
+static inline bool
+sg_apply_enforced_clause(const Constraint *con, Constraint *last)
+{
+#if PG_VERSION_NUM >= 180000
+	if (con->contype != CONSTR_ATTR_ENFORCED && con->contype != CONSTR_ATTR_NOT_ENFORCED)
+		return false;
+	if (last != NULL && (last->contype == CONSTR_CHECK || last->contype == CONSTR_FOREIGN))
+	{
+		last->is_enforced = con->contype == CONSTR_ATTR_ENFORCED;
+		if (!last->is_enforced)
+		{
+			last->skip_validation = true;
+			last->initially_valid = false;
+		}
+	}
+	return true;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Is a pg_constraint row an 18 NOT NULL constraint, and of which column?
+ */
+#if PG_VERSION_NUM >= 180000
+#define SG_CONTYPE_IS_NOT_NULL(contype) ((contype) == CONSTRAINT_NOTNULL)
+#define sg_not_null_column(contup) extractNotNullColumn(contup)
+#else
+#define SG_CONTYPE_IS_NOT_NULL(contype) false
+#define sg_not_null_column(contup) InvalidAttrNumber
+#endif
+
+/*
+ * 18's GENERATED ALWAYS AS (expr) without STORED is VIRTUAL: computed when
+ * read, stored nowhere.
+ */
+static inline bool
+sg_generated_virtual(const Constraint *con)
+{
+#if PG_VERSION_NUM >= 180000
+	return con->contype == CONSTR_GENERATED &&
+		con->generated_kind == ATTRIBUTE_GENERATED_VIRTUAL;
+#else
+	return false;
+#endif
+}
 
 #endif							/* SCHEMA_GUARD_COMPAT_H */

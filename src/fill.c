@@ -682,10 +682,11 @@ fill_check_perms(List *rangeTable, List *rtePermInfos, bool ereport_on_violation
 		foreach(lc, rangeTable)
 		{
 			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+			Oid			relid = sg_rte_relid(rte);
 
-			if (rte->rtekind == RTE_RELATION &&
-				get_rel_persistence(rte->relid) == RELPERSISTENCE_TEMP)
-				refuse_temporary("relation", get_rel_name(rte->relid));
+			/* a view too, which is no RTE_RELATION from 16 on */
+			if (OidIsValid(relid) && get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+				refuse_temporary("relation", get_rel_name(relid));
 		}
 	}
 	if (prev_check_perms)

@@ -8,15 +8,17 @@
  * sg_phase_after() (job_state.c) gives it, each one step or more, in the
  * order the plain ALTER would have met their errors:
  *
- *	validate    VALIDATE CONSTRAINT on each helper check (c IS NOT NULL)
- *	            and each CHECK added NOT VALID, one per step; it scans the
- *	            table but blocks neither reads nor writes.
+ *	validate    VALIDATE CONSTRAINT on each helper check (c IS NOT NULL),
+ *	            or on 18 each NOT NULL constraint, and each CHECK added NOT
+ *	            VALID, one per step; it scans the table but blocks neither
+ *	            reads nor writes.
  *	index       the UNIQUE and PRIMARY KEY indexes the ALTER reserved: the
  *	            worker builds each concurrently, at top level, one per step
  *	            (sg_next_index says which).
  *	references  VALIDATE CONSTRAINT on each foreign key, one per step.
  *	finalize    in one transaction: SET NOT NULL (proven by the validated
- *	            helper check, so without a scan), the helper checks dropped,
+ *	            helper check, so without a scan), the helper checks dropped
+ *	            (a validated NOT NULL constraint of 18 stays as it is),
  *	            UNIQUE and PRIMARY KEY attached USING INDEX, foreign keys of
  *	            partitioned tables attached, a staged identity column made a
  *	            real one whose sequence continues where the staging sequence
@@ -31,6 +33,7 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "catalog/dependency.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
@@ -211,6 +214,7 @@ make_identity(SgJob *job, SgJobColumn *col, const char *table, const char *colum
 	bool		is_called;
 	bool		isnull;
 	Oid			identity_seq;
+	Relation	rel;
 
 	if (get_rel_name(col->staging_seq) == NULL)
 		return;					/* converted by an earlier attempt */
@@ -231,7 +235,9 @@ make_identity(SgJob *job, SgJobColumn *col, const char *table, const char *colum
 									  col->identity_options ? ")" : ""),
 						false);
 
-	identity_seq = getIdentitySequence(job->relid, col->attnum, false);
+	rel = relation_open(job->relid, AccessShareLock);
+	identity_seq = sg_identity_sequence(rel, col->attnum);
+	relation_close(rel, AccessShareLock);
 	values[0] = ObjectIdGetDatum(identity_seq);
 	values[1] = Int64GetDatum(last_value);
 	values[2] = BoolGetDatum(is_called);
@@ -321,6 +327,9 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 		if (name == NULL || col->check_name == NULL)
 			continue;
 		check = sg_job_object(job, SG_OBJECT_HELPER_CHECK, job->relid, col->check_name);
+		/* a validated NOT NULL constraint (18) is the column's own already */
+		if (check && sg_object_is_not_null(check))
+			continue;
 		drop = check ? sg_object_drop_sql(check) : NULL;
 		/* proven by the validated check: no scan */
 		sg_exec_as_owner(job, psprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",

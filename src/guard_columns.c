@@ -38,6 +38,8 @@
  * ATTACH PARTITION demands that the new partition have every CHECK
  * constraint of its new parent, the helper checks of active jobs included:
  * give it them, NOT VALID, so the attach works as it would without the job.
+ * A NOT NULL constraint (18) is not given: PostgreSQL demands it of the
+ * partition after the plain ALTER too.
  */
 void
 sg_guard_attach_partition(RangeVar *parent_rv, RangeVar *part_rv)
@@ -65,7 +67,8 @@ sg_guard_attach_partition(RangeVar *parent_rv, RangeVar *part_rv)
 			foreach(cc, job->objects)
 			{
 				SgJobObject *obj = lfirst(cc);
-				char	   *check = obj->kind == SG_OBJECT_HELPER_CHECK ? sg_object_name(obj) : NULL;
+				char	   *check = obj->kind == SG_OBJECT_HELPER_CHECK &&
+					!sg_object_is_not_null(obj) ? sg_object_name(obj) : NULL;
 				HeapTuple	tup;
 				char	   *def;
 

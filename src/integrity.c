@@ -162,7 +162,10 @@ rewrite_problem(SgJob *job, SgJobLeaf *leaf)
 	return problem;
 }
 
-/* Is the helper check still CHECK (column IS NOT NULL) on the job's table? */
+/*
+ * Is the helper check still CHECK (column IS NOT NULL) on the job's table,
+ * or, staged on 18, the column's NOT NULL constraint?
+ */
 static char *
 helper_check_problem(SgJob *job, SgJobObject *obj, SgJobColumn *col)
 {
@@ -177,7 +180,9 @@ helper_check_problem(SgJob *job, SgJobObject *obj, SgJobColumn *col)
 						obj->name, get_rel_name(job->relid));
 	con = (Form_pg_constraint) GETSTRUCT(tup);
 	bin = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conbin, &isnull);
-	if (con->conrelid == job->relid && con->contype == CONSTRAINT_CHECK &&
+	if (con->conrelid == job->relid && SG_CONTYPE_IS_NOT_NULL(con->contype))
+		intact = sg_not_null_column(tup) == col->attnum;
+	else if (con->conrelid == job->relid && con->contype == CONSTRAINT_CHECK &&
 		!con->connoinherit && !isnull)
 	{
 		Node	   *expr = stringToNode(TextDatumGetCString(bin));

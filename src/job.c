@@ -491,9 +491,11 @@ sg_job_set_state(int64 job_id, uint32 from, SgJobState state, SgJobPhase phase,
 					"                  ELSE started_at END, "
 					"finished_at = CASE WHEN $2 IN " SG_FINISHED_STATES_SQL
 					"                   THEN pg_catalog.now() END, "
-					"updated_at = pg_catalog.now() WHERE job_id = $1 AND state = ANY ($6)",
+					"updated_at = pg_catalog.now() WHERE job_id = $1 AND state = ANY ($6) "
+					SG_CATALOG_JOB_RETURNING,
 					6, types, values, nulls, false);
 	changed = SPI_processed == 1;
+	sg_catalog_log_job(job_id, error ? error : detail);
 	sg_spi_finish();
 	if (changed)
 		sg_job_event(job_id, error ? "failed" : sg_state_name(state), error ? error : detail);
@@ -541,9 +543,11 @@ sg_job_advance(SgJob *job, SgJobPhase phase, SgJobState state, const char *detai
 	sg_catalog_exec("UPDATE schema_guard.jobs SET phase = $2, "
 					"state = COALESCE($3, state), updated_at = pg_catalog.now(), "
 					"finished_at = CASE WHEN $3 IN ('done', 'cancelled') THEN pg_catalog.now() END "
-					"WHERE job_id = $1 AND state IN " SG_RUNNABLE_STATES_SQL,
+					"WHERE job_id = $1 AND state IN " SG_RUNNABLE_STATES_SQL " "
+					SG_CATALOG_JOB_RETURNING,
 					3, types, values, nulls, false);
 	ok = SPI_processed == 1;
+	sg_catalog_log_job(job->job_id, detail);
 	sg_spi_finish();
 	if (ok)
 		sg_job_event(job->job_id,

@@ -248,6 +248,29 @@ sg_catalog_prepare(const char *sql, int nargs, const Oid *types)
 	(void) catalog_run(sql, nargs, types, NULL, NULL, false, false);
 }
 
+/*
+ * The server log's line for a job whose state or phase changed: its id,
+ * its table, its state and phase now, and why, from the row the caller's
+ * UPDATE of schema_guard.jobs returned (SG_CATALOG_JOB_RETURNING), in the
+ * caller's SPI session.  Nothing when no row changed.
+ */
+void
+sg_catalog_log_job(int64 job_id, const char *why)
+{
+	HeapTuple	tup;
+	TupleDesc	desc;
+
+	if (SPI_processed != 1 || SPI_tuptable == NULL)
+		return;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	ereport(LOG,
+			(errmsg("schema_guard job %lld on table %s: state %s, phase %s",
+					(long long) job_id, sg_catalog_text(tup, desc, 1),
+					sg_catalog_text(tup, desc, 2), sg_catalog_text(tup, desc, 3)),
+			 why ? errdetail_internal("%s", why) : 0));
+}
+
 /* A text column of a row SPI returned, or NULL. */
 char *
 sg_catalog_text(HeapTuple tup, TupleDesc desc, int col)

@@ -34,6 +34,11 @@ extern int	sg_catalog_exec(const char *sql, int nargs, const Oid *types,
 							Datum *values, const char *nulls, bool read_only);
 extern void sg_catalog_prepare(const char *sql, int nargs, const Oid *types);
 
+/* What an UPDATE of schema_guard.jobs returns for sg_catalog_log_job() */
+#define SG_CATALOG_JOB_RETURNING \
+	"RETURNING relid::pg_catalog.regclass::pg_catalog.text, state, phase"
+extern void sg_catalog_log_job(int64 job_id, const char *why);
+
 extern char *sg_catalog_text(HeapTuple tup, TupleDesc desc, int col);
 extern Datum sg_text_or_null(const char *s, char *null);
 extern Datum sg_text_array(List *strings);

@@ -172,6 +172,26 @@ sg_object_validated(const SgJobObject *obj)
 }
 
 /*
+ * Is the job's constraint a NOT NULL constraint (18), rather than a
+ * CHECK?  A job's helper for a NOT NULL column is one or the other, by the
+ * version of the server that staged it (pg_upgrade carries a helper CHECK
+ * to 18).
+ */
+bool
+sg_object_is_not_null(const SgJobObject *obj)
+{
+	HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(obj->objid));
+	bool		not_null = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		not_null = SG_CONTYPE_IS_NOT_NULL(((Form_pg_constraint) GETSTRUCT(tup))->contype);
+		ReleaseSysCache(tup);
+	}
+	return not_null;
+}
+
+/*
  * The statement that drops one of the job's triggers or constraints, or
  * NULL if it is gone.  The table is locked as the statement will lock it,
  * so the name is still the object's when the statement runs.

@@ -77,9 +77,7 @@ typedef struct SgShared
 
 static SgShared *sg_shared = NULL;
 
-#ifdef SG_HAVE_SHMEM_REQUEST_HOOK
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* Set when this transaction created or revived a job. */
@@ -91,7 +89,6 @@ shared_size(void)
 	return MAXALIGN(sizeof(SgShared));
 }
 
-#ifdef SG_HAVE_SHMEM_REQUEST_HOOK
 static void
 request_shmem(void)
 {
@@ -99,7 +96,6 @@ request_shmem(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(shared_size());
 }
-#endif
 
 static void
 startup_shmem(void)
@@ -122,12 +118,8 @@ startup_shmem(void)
 void
 sg_shmem_request(void)
 {
-#ifdef SG_HAVE_SHMEM_REQUEST_HOOK
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = request_shmem;
-#else
-	RequestAddinShmemSpace(shared_size());
-#endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = startup_shmem;
 }
@@ -402,6 +394,8 @@ sg_wait_reason_name(SgWaitReason reason)
 			return "wal rate";
 		case SG_WAIT_TRANSACTIONS:
 			return "old transactions";
+		case SG_WAIT_LOAD:
+			return "load";
 	}
 	return NULL;
 }

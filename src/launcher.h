@@ -18,7 +18,8 @@ typedef enum SgWaitReason
 	SG_WAIT_LOCK,				/* a lock wait timed out; backing off */
 	SG_WAIT_REPLICATION_LAG,	/* a standby is too far behind */
 	SG_WAIT_WAL_RATE,			/* over schema_guard.max_wal_rate */
-	SG_WAIT_TRANSACTIONS		/* an index build waits for older transactions */
+	SG_WAIT_TRANSACTIONS,		/* an index build waits for older transactions */
+	SG_WAIT_LOAD				/* yielding to the application's load */
 } SgWaitReason;
 
 #define SG_MAX_BLOCKERS 8

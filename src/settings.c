@@ -26,6 +26,8 @@ int			sg_batch_delay_ms = 20;
 int			sg_batch_min_blocks = 1;
 int			sg_batch_max_blocks = 4096;
 bool		sg_reclaim = true;
+bool		sg_yield_to_load = true;
+int			sg_min_backfill_share = 10;
 int			sg_max_replication_lag_kb = 64 * 1024;
 int			sg_max_wal_rate_kb = 0;
 int			sg_max_workers = 2;
@@ -122,6 +124,18 @@ sg_define_settings(void)
 							NULL,
 							&sg_batch_min_blocks, 1, 1, 1048576,
 							PGC_SIGHUP, 0, check_batch_min_blocks, NULL, NULL);
+
+	DefineCustomBoolVariable("schema_guard.yield_to_load",
+							 "Slow the backfill down while the application needs the machine.",
+							 "The worker measures the CPU time other processes use and the lock waits its batches cause, and runs only part of the time while they are high.",
+							 &sg_yield_to_load, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("schema_guard.min_backfill_share",
+							"Least share of the time the backfill runs while it yields to the application, in percent.",
+							"The floor that makes a job end under any load.",
+							&sg_min_backfill_share, 10, 1, 100,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("schema_guard.reclaim",
 							 "Make the space of the row versions a batch replaced reusable before the next batch.",

@@ -8,7 +8,7 @@
  * the column is added without its default, NOT NULL or identity, a
  * SET DEFAULT goes first in the subcommand list (so that a later SET
  * DEFAULT in the same statement still wins, as it does in PostgreSQL), and
- * NOT NULL becomes CHECK (c IS NOT NULL) NOT VALID.  Serial and identity
+ * NOT NULL becomes a NOT VALID constraint (stage_constraints.c).  Serial and identity
  * columns get their sequence first, as PostgreSQL creates it, owned by the
  * column.  Then the fill trigger and the job rows are created.  All of it
  * commits or rolls back with the user's transaction.
@@ -233,7 +233,7 @@ own_sequence(Relation rel, const char *qualified_seq, const char *colname)
 	names = list_make3(makeString(get_namespace_name(RelationGetNamespace(rel))),
 					   makeString(RelationGetRelationName(rel)),
 					   makeString(pstrdup(colname)));
-	alter->sequence = makeRangeVarFromNameList(stringToQualifiedNameList(qualified_seq));
+	alter->sequence = makeRangeVarFromNameList(sg_qualified_name_list(qualified_seq));
 	alter->options = list_make1(makeDefElem("owned_by", (Node *) names, -1));
 	run_node((Node *) alter,
 			 psprintf("ALTER SEQUENCE %s OWNED BY %s.%s", qualified_seq,
@@ -253,31 +253,6 @@ set_default_cmd(const char *colname, Node *raw_default)
 	return cmd;
 }
 
-static AlterTableCmd *
-not_null_check_cmd(const char *colname, const char *conname)
-{
-	AlterTableCmd *cmd = makeNode(AlterTableCmd);
-	Constraint *con = makeNode(Constraint);
-	NullTest   *test = makeNode(NullTest);
-	ColumnRef  *ref = makeNode(ColumnRef);
-
-	ref->fields = list_make1(makeString(pstrdup(colname)));
-	ref->location = -1;
-	test->arg = (Expr *) ref;
-	test->nulltesttype = IS_NOT_NULL;
-	test->argisrow = false;
-	test->location = -1;
-	con->contype = CONSTR_CHECK;
-	con->conname = pstrdup(conname);
-	con->raw_expr = (Node *) test;
-	con->skip_validation = true;
-	con->initially_valid = false;
-	con->location = -1;
-	cmd->subtype = AT_AddConstraint;
-	cmd->def = (Node *) con;
-	return cmd;
-}
-
 /*
  * Strip what makes the column expensive from its definition; return the
  * subcommands and sequence that stand in for it.
@@ -292,6 +267,9 @@ stage_column(Relation rel, SgAddColumn *col, int64 job_id,
 
 	staged->col = col;
 	staged->needs_fill = col->is_serial || col->identity || col->fill_volatile;
+	/* PostgreSQL names a column's NOT NULL before its other constraints */
+	if (staged->needs_fill && col->not_null)
+		staged->check_name = sg_not_null_constraint_name(rel, col, job_id, chosen);
 	staged->constraints = sg_stage_constraints(rel, col, chosen, suffix);
 
 	/*
@@ -302,10 +280,8 @@ stage_column(Relation rel, SgAddColumn *col, int64 job_id,
 	{
 		if (col->has_pkey)
 		{
-			Constraint *notnull = makeNode(Constraint);
+			Constraint *notnull = sg_make_constraint(CONSTR_NOTNULL);
 
-			notnull->contype = CONSTR_NOTNULL;
-			notnull->location = -1;
 			col->def->constraints = lappend(col->def->constraints, notnull);
 		}
 		return staged;
@@ -328,7 +304,7 @@ stage_column(Relation rel, SgAddColumn *col, int64 job_id,
 
 		col->def->typeName = makeTypeNameFromOid(col->typid, col->typmod);
 		staged->seq_name = create_column_sequence(rel, col);
-		names = stringToQualifiedNameList(staged->seq_name);
+		names = sg_qualified_name_list(staged->seq_name);
 		if (list_length(names) == 2)
 			nspname = strVal(linitial(names));
 		staged->raw_default = nextval_call(nspname, strVal(llast(names)));
@@ -341,13 +317,8 @@ stage_column(Relation rel, SgAddColumn *col, int64 job_id,
 		*prefix = lappend(*prefix, set_default_cmd(col->colname, staged->raw_default));
 
 	if (col->not_null)
-	{
-		staged->check_name =
-			ChooseConstraintName(RelationGetRelationName(rel), col->colname,
-								 psprintf("sg%lld_not_null", (long long) job_id),
-								 RelationGetNamespace(rel), NIL);
-		*suffix = lappend(*suffix, not_null_check_cmd(col->colname, staged->check_name));
-	}
+		*suffix = lappend(*suffix, sg_not_null_constraint_cmd(col->colname, staged->check_name,
+															  col->not_null_no_inherit));
 	return staged;
 }
 
@@ -370,7 +341,7 @@ job_column(Relation rel, StagedColumn *staged, const char *queryString)
 		jc->kind = "identity";
 		jc->identity = col->identity;
 		jc->identity_options = identity_options_sql(col->identity_options);
-		jc->staging_seq = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(staged->seq_name)),
+		jc->staging_seq = RangeVarGetRelid(makeRangeVarFromNameList(sg_qualified_name_list(staged->seq_name)),
 										   NoLock, false);
 	}
 	else
@@ -733,7 +704,9 @@ sg_describe_steps(Relation rel, SgAlterPlan *plan, SgAddColumn *col)
 	if (needs_fill && (col->raw_default || col->is_serial || col->identity))
 		steps = lappend(steps, psprintf("ALTER TABLE %s ALTER COLUMN %s SET DEFAULT %s",
 										table, c, fill));
-	if (needs_fill && col->not_null)
+	if (needs_fill && col->not_null && SG_NOT_NULL_CONSTRAINTS)
+		steps = lappend(steps, psprintf("ALTER TABLE %s ADD CONSTRAINT <not null> NOT NULL %s NOT VALID", table, c));
+	else if (needs_fill && col->not_null)
 		steps = lappend(steps, psprintf("ALTER TABLE %s ADD CHECK (%s IS NOT NULL) NOT VALID", table, c));
 	if (col->has_check)
 		steps = lappend(steps, psprintf("ALTER TABLE %s ADD CONSTRAINT <check> CHECK (<as written>) NOT VALID", table));
@@ -750,14 +723,15 @@ sg_describe_steps(Relation rel, SgAlterPlan *plan, SgAddColumn *col)
 	if ((col->has_unique || col->has_pkey) && !needs_fill)
 		steps = lappend(steps, psprintf("CREATE UNIQUE INDEX CONCURRENTLY <index> ON %s (%s)", table, c));
 	if (needs_fill && col->not_null)
-		steps = lappend(steps, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT <not null check>", table));
+		steps = lappend(steps, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT <not null%s>", table,
+										SG_NOT_NULL_CONSTRAINTS ? "" : " check"));
 	if (col->has_check)
 		steps = lappend(steps, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT <check>", table));
 	if ((col->has_unique || col->has_pkey) && needs_fill)
 		steps = lappend(steps, psprintf("CREATE UNIQUE INDEX CONCURRENTLY <index> ON %s (%s)", table, c));
 	if (col->has_fk)
 		steps = lappend(steps, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT <foreign key>", table));
-	if (needs_fill && col->not_null)
+	if (needs_fill && col->not_null && !SG_NOT_NULL_CONSTRAINTS)
 	{
 		steps = lappend(steps, psprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", table, c));
 		steps = lappend(steps, psprintf("ALTER TABLE %s DROP CONSTRAINT <not null check>", table));

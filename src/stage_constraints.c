@@ -2,7 +2,8 @@
  *
  * stage_constraints.c
  *	  The constraints of a staged ADD COLUMN: what replaces the scan or the
- *	  index build PostgreSQL would do under its lock.
+ *	  index build PostgreSQL would do under its lock, and the NOT VALID
+ *	  constraint that stands for its NOT NULL until the job validates it.
  *
  * CHECK and REFERENCES become table constraints added NOT VALID in the
  * same ALTER, under the names PostgreSQL would give them; the worker
@@ -24,6 +25,7 @@
 #include "catalog/pg_constraint.h"
 #include "commands/defrem.h"
 #include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -32,6 +34,68 @@
 #include "classify.h"
 #include "job.h"
 #include "stage_constraints.h"
+
+/*
+ * The NOT VALID constraint that stands for a column's NOT NULL until the
+ * job validates it: on 18, the NOT NULL constraint itself (ADD CONSTRAINT
+ * name NOT NULL c NOT VALID), which rejects an application's NULL as the
+ * plain ALTER's column would and stays as the column's constraint; before
+ * 18, the helper CHECK (c IS NOT NULL), replaced at the end by SET NOT
+ * NULL.
+ */
+AlterTableCmd *
+sg_not_null_constraint_cmd(const char *colname, const char *conname, bool no_inherit)
+{
+	AlterTableCmd *cmd = makeNode(AlterTableCmd);
+	Constraint *con;
+
+	if (SG_NOT_NULL_CONSTRAINTS)
+	{
+		con = sg_make_constraint(CONSTR_NOTNULL);
+		con->keys = list_make1(makeString(pstrdup(colname)));
+		con->is_no_inherit = no_inherit;
+	}
+	else
+	{
+		NullTest   *test = makeNode(NullTest);
+		ColumnRef  *ref = makeNode(ColumnRef);
+
+		ref->fields = list_make1(makeString(pstrdup(colname)));
+		ref->location = -1;
+		test->arg = (Expr *) ref;
+		test->nulltesttype = IS_NOT_NULL;
+		test->argisrow = false;
+		test->location = -1;
+		con = sg_make_constraint(CONSTR_CHECK);
+		con->raw_expr = (Node *) test;
+	}
+	con->conname = pstrdup(conname);
+	con->skip_validation = true;
+	con->initially_valid = false;
+	cmd->subtype = AT_AddConstraint;
+	cmd->def = (Node *) con;
+	return cmd;
+}
+
+/*
+ * The name of that constraint: on 18 the one the plain ALTER gives the
+ * column's NOT NULL, taken now; before 18 a helper's, of the job.
+ */
+char *
+sg_not_null_constraint_name(Relation rel, SgAddColumn *col, int64 job_id, List **chosen)
+{
+	char	   *name;
+
+	if (SG_NOT_NULL_CONSTRAINTS && col->not_null_name)
+		name = pstrdup(col->not_null_name);
+	else
+		name = ChooseConstraintName(RelationGetRelationName(rel), col->colname,
+									SG_NOT_NULL_CONSTRAINTS ? "not_null"
+									: psprintf("sg%lld_not_null", (long long) job_id),
+									RelationGetNamespace(rel), *chosen);
+	*chosen = lappend(*chosen, name);
+	return name;
+}
 
 /* WITH (...) storage parameters, as SQL. */
 static char *
@@ -149,6 +213,7 @@ foreign_key_sql(const char *colname, Constraint *con)
  * there, so each leaf gets it NOT VALID under the parent's name after the
  * ALTER, the job validates each, and at the end the parent's constraint is
  * added, which attaches the leaves' instead of checking the rows again.
+ * (18 takes it NOT VALID on the parent: it is staged as on any table.)
  */
 static SgJobConstraint *
 stage_partitioned_foreign_key(Relation rel, const char *colname, Constraint *con,
@@ -169,7 +234,9 @@ stage_partitioned_foreign_key(Relation rel, const char *colname, Constraint *con
 
 /*
  * A CHECK or REFERENCES column constraint, added NOT VALID as a table
- * constraint under the name PostgreSQL would choose for it.
+ * constraint under the name PostgreSQL would choose for it.  A NOT
+ * ENFORCED one (18) checks nothing: it is added as it is, and the job has
+ * nothing to do for it (NULL).
  */
 static SgJobConstraint *
 stage_not_valid_constraint(Relation rel, const char *colname, Constraint *con,
@@ -196,7 +263,7 @@ stage_not_valid_constraint(Relation rel, const char *colname, Constraint *con,
 	cmd->subtype = AT_AddConstraint;
 	cmd->def = (Node *) copy;
 	*suffix = lappend(*suffix, cmd);
-	return jc;
+	return sg_constraint_enforced(con) ? jc : NULL;
 }
 
 /*
@@ -264,6 +331,9 @@ sg_stage_constraints(Relation rel, SgAddColumn *col, List **chosen, List **suffi
 	{
 		Constraint *con = lfirst_node(Constraint, lc);
 
+		/* (ENFORCED clauses were applied to their constraints when classified) */
+		if (sg_apply_enforced_clause(con, NULL))
+			continue;
 		switch (con->contype)
 		{
 			case CONSTR_CHECK:
@@ -300,15 +370,15 @@ sg_stage_constraints(Relation rel, SgAddColumn *col, List **chosen, List **suffi
 	foreach(lc, col->def->constraints)
 	{
 		Constraint *con = lfirst_node(Constraint, lc);
+		SgJobConstraint *jc = NULL;
 
-		if (con->contype == CONSTR_PRIMARY || con->contype == CONSTR_UNIQUE)
-			continue;
-		else if (con->contype == CONSTR_FOREIGN &&
-				 rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
-			staged = lappend(staged, stage_partitioned_foreign_key(rel, col->colname, con, chosen));
+		if (con->contype == CONSTR_FOREIGN && sg_constraint_enforced(con) &&
+			rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE && !SG_PARTITIONED_FK_NOT_VALID)
+			jc = stage_partitioned_foreign_key(rel, col->colname, con, chosen);
 		else if (con->contype == CONSTR_CHECK || con->contype == CONSTR_FOREIGN)
-			staged = lappend(staged, stage_not_valid_constraint(rel, col->colname, con,
-																chosen, suffix));
+			jc = stage_not_valid_constraint(rel, col->colname, con, chosen, suffix);
+		if (jc != NULL)
+			staged = lappend(staged, jc);
 	}
 	col->def->constraints = kept;
 	return staged;

@@ -12,6 +12,10 @@
 
 #include "classify.h"
 
+extern char *sg_not_null_constraint_name(Relation rel, SgAddColumn *col, int64 job_id,
+										 List **chosen);
+extern AlterTableCmd *sg_not_null_constraint_cmd(const char *colname, const char *conname,
+												 bool no_inherit);
 extern List *sg_stage_constraints(Relation rel, SgAddColumn *col, List **chosen,
 								  List **suffix);
 

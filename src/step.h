@@ -16,6 +16,7 @@ typedef struct SgStepResult
 	int64		blocks;			/* blocks covered */
 	double		elapsed_ms;		/* time spent in the batch statement */
 	bool		batch;			/* a backfill batch (not a phase change) */
+	int			waiters;		/* backends the batch made wait for a lock */
 	Oid			build_index;	/* an index to build at top level, next */
 	Oid			build_relid;	/* its table */
 } SgStepResult;

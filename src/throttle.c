@@ -13,6 +13,16 @@
  * more than schema_guard.max_replication_lag behind, or while the
  * backfill's own WAL exceeds schema_guard.max_wal_rate.
  *
+ * The worker yields to the application (schema_guard.yield_to_load).
+ * Between batches it measures how much of the machine's CPU time the other
+ * processes used, out of what the worker left them (from /proc/stat and
+ * the worker's own rusage), and whether its last batch made anyone wait
+ * for a row lock.  While the application needs the machine, the worker
+ * runs only a share of the time (its duty cycle), halving towards
+ * schema_guard.min_backfill_share and growing back as the load goes, and
+ * keeps its batches short, so that a transaction that meets a row of the
+ * batch in flight waits milliseconds.  At idle it runs at full speed.
+ *
  * Every backfilled row leaves its old version behind.  A plain UPDATE of a
  * whole table doubles it; here the pages a committed batch emptied are
  * pruned and their free space recorded in the free space map before the
@@ -25,6 +35,8 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "access/heapam.h"
 #include "access/xlog.h"
@@ -40,6 +52,19 @@
 #include "settings.h"
 #include "throttle.h"
 
+/*
+ * The load the worker yields to: above this share of the CPU time the
+ * worker leaves free, the application is taken to need the machine.
+ */
+#define LOAD_HIGH			0.80
+#define LOAD_LOW			0.60
+/* the longest batch while the application needs the machine */
+#define LOAD_BATCH_TIME_MS	20.0
+
+/* The worker's duty cycle: the share of time it runs batches. */
+static double duty = 1.0;
+static bool under_load = false;
+
 int
 sg_next_batch_blocks(SgJob *job, const SgStepResult *result)
 {
@@ -49,6 +74,9 @@ sg_next_batch_blocks(SgJob *job, const SgStepResult *result)
 	int			lo = sg_batch_min_blocks;
 	int			hi = Max(sg_batch_min_blocks, sg_batch_max_blocks);
 
+	/* a job's own batch time is the operator's choice, and stays */
+	if (under_load && job->batch_time <= 0)
+		target = Min(target, LOAD_BATCH_TIME_MS);
 	if (result->blocks <= 0)
 		return (int) current;
 	if (result->elapsed_ms <= 0.1)
@@ -129,6 +157,140 @@ wal_rate_wait_ms(void)
 	if (wal_window_bytes <= allowed)
 		return 0;
 	return (long) Min(((wal_window_bytes - allowed) / rate) * 1000.0 + 1, 10000.0);
+}
+
+/*
+ * CPU seconds the whole machine spent busy, and this process, since boot
+ * and since it started; false where /proc/stat cannot be read.
+ */
+static bool
+read_cpu_seconds(double *busy, double *self)
+{
+	FILE	   *f = fopen("/proc/stat", "r");
+	unsigned long long v[8] = {0};
+	int			n;
+	struct rusage ru;
+	long		ticks = sysconf(_SC_CLK_TCK);
+
+	if (f == NULL)
+		return false;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+	fclose(f);
+	if (n < 5 || ticks <= 0 || getrusage(RUSAGE_SELF, &ru) != 0)
+		return false;
+	/* user, nice, system, irq, softirq, steal: all but idle and iowait */
+	*busy = (double) (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / ticks;
+	*self = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+		(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	return true;
+}
+
+/*
+ * The share of the CPU time this worker left free that other processes
+ * used since the last call; -1 when it cannot be told (the first call, no
+ * /proc/stat, less than 50 ms since the last call).
+ */
+static double
+others_load(void)
+{
+	static double last_busy = -1;
+	static double last_self;
+	static TimestampTz last_at;
+	double		busy;
+	double		self;
+	double		load = -1;
+	TimestampTz now = GetCurrentTimestamp();
+	long		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!read_cpu_seconds(&busy, &self))
+		return -1;
+	if (last_busy >= 0 && now - last_at >= 50 * 1000L)
+	{
+		double		wall = (double) (now - last_at) / USECS_PER_SEC;
+		double		mine = Max(0.0, self - last_self);
+		double		others = Max(0.0, (busy - last_busy) - mine);
+		double		free_for_others = Max(Max(ncpu, 1) * wall - mine, 0.01);
+
+		load = Min(1.0, others / free_for_others);
+	}
+	if (load >= 0 || last_busy < 0 || now - last_at >= 50 * 1000L)
+	{
+		last_busy = busy;
+		last_self = self;
+		last_at = now;
+	}
+	return load;
+}
+
+/*
+ * Backends waiting now for a lock this backend holds: the application's
+ * transactions that met a row of the batch in flight.  Called before the
+ * batch commits.
+ */
+int
+sg_throttle_lock_waiters(void)
+{
+	int			waiters = 0;
+	bool		isnull;
+
+	if (!sg_yield_to_load)
+		return 0;
+	sg_spi_connect();
+	if (SPI_execute("SELECT pg_catalog.count(*)::pg_catalog.int4 FROM pg_catalog.pg_stat_activity "
+					"WHERE wait_event_type OPERATOR(pg_catalog.=) 'Lock' "
+					"AND pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.=) "
+					"ANY (pg_catalog.pg_blocking_pids(pid))",
+					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+		waiters = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+	sg_spi_finish();
+	return waiters;
+}
+
+/*
+ * After a batch: how long to yield to the application, in ms, beyond the
+ * configured pause.  The duty cycle halves while the application needs
+ * the machine (its processes use most of the CPU the worker leaves, or
+ * the batch made some of them wait), down to min_backfill_share so that
+ * the job still ends, and grows back by a quarter when the load is gone.
+ */
+int
+sg_throttle_yield_ms(const SgStepResult *result, char **event, char **detail)
+{
+	double		load;
+	double		floor_share = sg_min_backfill_share / 100.0;
+	bool		was_under_load = under_load;
+
+	*event = *detail = NULL;
+	if (!sg_yield_to_load)
+	{
+		duty = 1.0;
+		under_load = false;
+		return 0;
+	}
+	load = others_load();
+	if (load >= LOAD_HIGH || result->waiters > 0)
+	{
+		under_load = true;
+		duty = Max(floor_share, duty / 2);
+	}
+	else if (load >= 0 && load < LOAD_LOW)
+	{
+		duty = Min(1.0, duty * 1.25 + 0.05);
+		under_load = duty < 1.0;
+	}
+	if (under_load && !was_under_load)
+	{
+		*event = "yielding to the application's load";
+		*detail = psprintf("Other processes used %.0f%% of the CPU time left to them, and %d waited for the last batch's row locks.",
+						   Max(load, 0) * 100, result->waiters);
+	}
+	else if (!under_load && was_under_load)
+		*event = "back to full speed";
+	if (duty >= 1.0)
+		return 0;
+	return (int) Min(result->elapsed_ms * (1.0 - duty) / duty, 10000.0);
 }
 
 /*

@@ -364,8 +364,13 @@ sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	if (IsA(parsetree, TransactionStmt) &&
 		((TransactionStmt *) parsetree)->kind == TRANS_STMT_COMMIT_PREPARED)
 		sg_wake_launcher(MyDatabaseId);
-	/* a database that just got schema_guard: let the launcher know it */
-	if (IsA(parsetree, CreateExtensionStmt) &&
-		strcmp(((CreateExtensionStmt *) parsetree)->extname, SG_EXTENSION_NAME) == 0)
+	/*
+	 * A database that just got schema_guard, or updated it (jobs an older
+	 * version left can run now): let the launcher know it.
+	 */
+	if ((IsA(parsetree, CreateExtensionStmt) &&
+		 strcmp(((CreateExtensionStmt *) parsetree)->extname, SG_EXTENSION_NAME) == 0) ||
+		(IsA(parsetree, AlterExtensionStmt) &&
+		 strcmp(((AlterExtensionStmt *) parsetree)->extname, SG_EXTENSION_NAME) == 0))
 		sg_request_worker_at_commit();
 }

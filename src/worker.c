@@ -518,8 +518,21 @@ run_step(int64 job_id, MemoryContext loopcxt, SgStepResult *build)
 				delay = wait_ms;
 			else if (result.batch)
 			{
+				char	   *event;
+				char	   *detail;
+				int			yield = sg_throttle_yield_ms(&result, &event, &detail);
+
 				delay = sg_job_batch_delay(job);
 				why = delay > 0 ? SG_WAIT_DELAY : SG_WAIT_NONE;
+				if (event != NULL)
+					ereport(LOG,
+							(errmsg("schema_guard job %lld: %s", (long long) job->job_id, event),
+							 detail ? errdetail_internal("%s", detail) : 0));
+				if (yield > delay)
+				{
+					delay = yield;
+					why = SG_WAIT_LOAD;
+				}
 			}
 		}
 		PopActiveSnapshot();
@@ -598,6 +611,8 @@ sg_worker_main(Datum main_arg)
 		delay = run_step(job_id, loopcxt, &build);
 		if (OidIsValid(build.build_index))
 			delay = build_index(job_id, &build, loopcxt);
+		/* so that pg_stat_user_tables and autovacuum see the backfill as it goes */
+		pgstat_report_stat(false);
 		if (delay > 0)
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

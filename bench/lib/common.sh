@@ -19,7 +19,12 @@ sleep_until() {
 # Packages, PostgreSQL to use, build with warnings as errors, install.
 #
 prepare_install() {
-	"$here/scripts/setup"
+	# the server packages only when the server is Debian's
+	if [ -n "${SG_PGBIN:-}${PG_CONFIG:-}" ]; then
+		PGVER='' "$here/scripts/setup"
+	else
+		"$here/scripts/setup"
+	fi
 	if [ -n "${SG_PGBIN:-}" ]; then
 		PGBIN=$SG_PGBIN
 	elif [ -n "${PG_CONFIG:-}" ]; then

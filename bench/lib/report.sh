@@ -121,8 +121,10 @@ EOF
 
 chart_impact() {
 	local dir=$work/charts label title ymax lmax lmin xmax from to
-	lmax=$(q "SELECT greatest(max(lat_us) / 1000.0 * 2, 10) FROM r.tx")
-	lmin=$(q "SELECT least(percentile_disc(0.01) WITHIN GROUP (ORDER BY svc_us) / 1000.0 / 2, 0.1) FROM r.tx")
+	lmax=$(q "SELECT greatest(max(lat_us) / 1000.0 * 2, 10) FROM r.tx
+	           WHERE label IN (SELECT label FROM r.impact)")
+	lmin=$(q "SELECT least(percentile_disc(0.01) WITHIN GROUP (ORDER BY svc_us) / 1000.0 / 2, 0.1) FROM r.tx
+	           WHERE label IN (SELECT label FROM r.impact)")
 	xmax=$(q "SELECT ceil(max(t_stop - t0)) FROM r.impact")
 	for label in $(q "SELECT label FROM r.impact ORDER BY label"); do
 		# per second: tps, latency p50 p99 max, schedule lag p99 (ms)
@@ -489,6 +491,39 @@ EOF
 }
 
 # met / missed, and by how much.
+section_load() {
+	has_table load || return 0
+	cat <<EOF
+## 6. Under the application's load
+
+The application of scenario 2 with $(meta load_clients) clients (one per
+core), on a fresh copy of the $(meta_n table_rows)-row table for every
+window. Its capacity, as fast as it goes with no DDL: $(meta load_capacity)
+transactions/s. Two shapes: **saturating** (as fast as it goes) and
+**half** (a fixed rate of $(meta load_half)/s, half the capacity, so that
+falling behind shows as schedule lag). "Before" is the $(meta load_lead) s
+of load before the ALTER; "during" runs from the ALTER to the job's end
+(schema_guard) or the ALTER's end (stock). Latencies are of the
+transactions that ran in the window, without the schedule lag, which has
+its own column.
+
+EOF
+	md "SELECT '| shape | side | ALTER | window | TPS before | TPS during | kept | p99 before | p99 during | worst during | worst lag during | errors |'
+	    UNION ALL SELECT '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|'"
+	md "SELECT format('| %s | %s | %s ms | %s s | %s | %s | %s | %s ms | %s ms | %s ms | %s | %s |',
+	               split_part(l.label, '-', 2),
+	               CASE split_part(l.label, '-', 3) WHEN 'sg' THEN 'schema_guard' || coalesce(' (job ' || nullif(l.job_state, '') || ')', '') ELSE 'stock' END,
+	               r.ms(l.alter_ms), r.n(l.to_ts - l.from_ts, 1), r.n(b.tps), r.n(d.tps), r.pct(d.tps / b.tps),
+	               r.ms(b.p99), r.ms(d.p99), r.ms(d.max),
+	               CASE WHEN split_part(l.label, '-', 2) = 'half' THEN r.ms(d.lag_max) || ' ms' ELSE '–' END,
+	               l.errors)
+	      FROM r.load l,
+	           LATERAL r.window_stats(l.label, l.t0 + 1, l.from_ts) b,
+	           LATERAL r.window_stats(l.label, l.from_ts, l.to_ts) d
+	     ORDER BY split_part(l.label, '-', 2) DESC, split_part(l.label, '-', 3)"
+	echo
+}
+
 section_targets() {
 	echo "## Targets"
 	echo
@@ -523,6 +558,27 @@ section_targets() {
 		                    THEN 'met, by ' || r.x(2 - s.d_p99 / b.d_p99)
 		                    ELSE 'missed, by ' || r.x(s.d_p99 / b.d_p99 - 2) END)
 		      FROM r.impact_stats s, r.impact_stats b WHERE s.label = 'sg' AND b.label = 'idle'"
+	fi
+	if has_table load; then
+		md "SELECT format('| saturating load: TPS kept during the backfill ≥ 75%%, no transaction over 50 ms, the job ends | %s of %s tps kept; worst %s ms; job %s (stock ALTER: %s kept, worst %s ms) | %s |',
+		               r.pct(d.tps / b.tps), r.n(b.tps), r.ms(d.max), coalesce(nullif(l.job_state, ''), '–'),
+		               r.pct(sd.tps / sb.tps), r.ms(sd.max),
+		               CASE WHEN d.tps / b.tps >= 0.75 AND d.max <= 50 AND l.job_state = 'done' THEN 'met'
+		                    ELSE 'missed' END)
+		      FROM r.load l, r.load s,
+		           LATERAL r.window_stats(l.label, l.t0 + 1, l.from_ts) b,
+		           LATERAL r.window_stats(l.label, l.from_ts, l.to_ts) d,
+		           LATERAL r.window_stats(s.label, s.t0 + 1, s.from_ts) sb,
+		           LATERAL r.window_stats(s.label, s.from_ts, s.to_ts) sd
+		     WHERE l.label = 'load-saturating-sg' AND s.label = 'load-saturating-stock'"
+		md "SELECT format('| half load: at most 100 ms behind schedule, p99 ≤ 2x before | worst lag %s ms, p99 %s (%s vs %s ms) (stock ALTER: worst lag %s ms) | %s |',
+		               r.ms(d.lag_max), r.x(d.p99 / b.p99), r.ms(d.p99), r.ms(b.p99), r.ms(sd.lag_max),
+		               CASE WHEN d.lag_max <= 100 AND d.p99 / b.p99 <= 2 THEN 'met' ELSE 'missed' END)
+		      FROM r.load l, r.load s,
+		           LATERAL r.window_stats(l.label, l.t0 + 1, l.from_ts) b,
+		           LATERAL r.window_stats(l.label, l.from_ts, l.to_ts) d,
+		           LATERAL r.window_stats(s.label, s.from_ts, s.to_ts) sd
+		     WHERE l.label = 'load-half-sg' AND s.label = 'load-half-stock'"
 	fi
 	if has_method throughput 'plain UPDATE'; then
 		md "SELECT format('| unthrottled backfill throughput ≥ 0.8x a plain UPDATE | %s | %s |',
@@ -575,6 +631,7 @@ write_report() {
 		section_throughput
 		section_sizes
 		section_overhead
+		section_load
 	} >"$out.tmp"
 	mv "$out.tmp" "$out"
 }

@@ -10,7 +10,7 @@
 # generator has its own random number generator.  Run it by hand to see
 # (or replay) what the test ran:
 #
-#	perl test/fuzz/gen_add_column.pl [--seed N] [--count N] > fuzz.sql
+#	perl test/fuzz/gen_add_column.pl [--seed N] [--count N] [--server-version 18] > fuzz.sql
 #
 # The output is the shared objects, every fixture, then every statement:
 # psql -f it into a database where schema_guard is installed.
@@ -31,7 +31,13 @@
 #	  CHECK, REFERENCES, COLLATE; IF NOT EXISTS, several columns per
 #	  statement, and other subcommands mixed in;
 #	- statements that fail in PostgreSQL, at once or while it fills the
-#	  rows.
+#	  rows;
+#	- with --server-version 18 (or more) also PostgreSQL 18's forms:
+#	  virtual generated columns, named NOT NULL and NOT NULL NO INHERIT,
+#	  NOT ENFORCED and ENFORCED constraints, NOT NULL and NOT ENFORCED
+#	  table constraints; the statements of other versions are the same
+#	  for a seed as without it (18's choices draw their own random
+#	  numbers, only on 18).
 #
 # Each added column carries a comparison class, saying what of its values
 # two runs can be expected to agree on:
@@ -59,13 +65,22 @@ our $DEFAULT_SEED = 20240611;
 
 sub new
 {
-	my ($class, $seed) = @_;
+	my ($class, $seed, $version) = @_;
 	my $s = ($seed * 2654435761 + 12345) % 4294967296;
 
 	$s = 2463534242 if $s == 0;
 	my $self = bless { s => $s }, $class;
 	$self->next_u32 for 1 .. 10;
+	# PostgreSQL 18's forms draw from a generator of their own
+	$self->{pg18} = GenAddColumn->new($seed + 18) if ($version // 0) >= 18;
 	return $self;
+}
+
+# On PostgreSQL 18 and later, true with probability p; never before.
+sub pg18_chance
+{
+	my ($self, $p) = @_;
+	return $self->{pg18} && $self->{pg18}->chance($p);
 }
 
 sub next_u32
@@ -506,6 +521,12 @@ sub column_definition
 		push @cons, 'NOT NULL' if $self->chance(0.2);
 		push @cons, "CHECK ($c IS NOT NULL)" if $self->chance(0.15);
 		push @cons, 'DEFAULT 0' if $self->chance(0.03);
+		# 18: a virtual generated column, computed when read
+		if ($self->pg18_chance(0.6))
+		{
+			my $kind = $self->{pg18}->pick('', ' VIRTUAL');
+			return [ join(' ', "$t GENERATED ALWAYS AS ($expr)$kind", @cons), 'exact', 0, 'gen' ];
+		}
 		return [ join(' ', "$t GENERATED ALWAYS AS ($expr) STORED", @cons), 'exact', 1, 'gen' ];
 	}
 	if ($what eq 'bad')
@@ -556,7 +577,14 @@ sub column_definition
 	}
 
 
-	push @cons, 'NOT NULL' if $self->chance(0.2);
+	if ($self->chance(0.2))
+	{
+		# 18: a named NOT NULL, or one the children do not inherit
+		my $nn = 'NOT NULL';
+		$nn = 'CONSTRAINT ' . qi("$f->{name}_${name}_nn") . ' NOT NULL' if $self->pg18_chance(0.25);
+		$nn .= ' NO INHERIT' if $self->pg18_chance(0.15);
+		push @cons, $nn;
+	}
 	# uniqueness of random values is left to chance: not with those; one
 	# value in every row is unique in a table of one row at most
 	my $unique_ok = $class eq 'seq' || $class eq 'distinct' || $f->{rows} <= 1 || $def->[4];
@@ -572,6 +600,7 @@ sub column_definition
 	{
 		my $chk = $self->check_clause($c, $family, $def);
 		$chk = 'CONSTRAINT ' . qi("$f->{name}_${name}_chk") . " $chk" if $self->chance(0.3);
+		$chk .= $self->{pg18}->pick(' NOT ENFORCED', ' ENFORCED') if $self->pg18_chance(0.3);
 		push @cons, $chk;
 	}
 	if ($family eq 'int' && $type !~ /fx\.d_/ && $self->chance(0.2))
@@ -582,7 +611,8 @@ sub column_definition
 		if ($deterministic || !defined $lo || ($lo >= 1 && $hi <= 10) || $lo > 10 || $hi < 1)
 		{
 			push @cons, 'REFERENCES fx.parent'
-			  . $self->pick('', ' (id)', ' ON DELETE CASCADE', ' ON DELETE SET NULL', ' DEFERRABLE');
+			  . $self->pick('', ' (id)', ' ON DELETE CASCADE', ' ON DELETE SET NULL', ' DEFERRABLE')
+			  . ($self->pg18_chance(0.3) ? ' NOT ENFORCED' : '');
 		}
 	}
 	return [ join(' ', $sql, @cons), $class, $refusable, $family ];
@@ -655,6 +685,12 @@ sub other_cmd
 
 		$state->{dropped}{$c} = 1;
 		return "DROP COLUMN $if_exists$c";
+	}
+	# 18: a NOT NULL table constraint, NOT VALID or not; a NOT ENFORCED check
+	if ($r >= 55 && $r < 62 && $self->pg18_chance(0.4))
+	{
+		return $self->{pg18}->pick('ADD CONSTRAINT ' . qi("${t}_nn$r") . ' NOT NULL n NOT VALID',
+			'ADD NOT NULL n', 'ADD CONSTRAINT ' . qi("${t}_k$r") . ' CHECK (n > 3) NOT ENFORCED');
 	}
 	return 'ADD CONSTRAINT ' . qi("${t}_k$r") . ' CHECK (n >= 0)' if $r < 62;
 	return 'ADD CONSTRAINT ' . qi("${t}_k$r") . ' CHECK (n > 3)' if $r < 66;
@@ -731,7 +767,7 @@ sub generate
 	my (%opt) = @_;
 	my $seed = $opt{seed} // $DEFAULT_SEED;
 	my $count = $opt{count} // 100;
-	my $self = GenAddColumn->new($seed);
+	my $self = GenAddColumn->new($seed, $opt{server_version});
 	my @cases;
 
 	for my $no (1 .. $count)
@@ -754,7 +790,8 @@ sub main
 		my $a = shift @ARGV;
 		if ($a eq '--seed') { $opt{seed} = shift @ARGV }
 		elsif ($a eq '--count') { $opt{count} = shift @ARGV }
-		else { die "usage: $0 [--seed N] [--count N]\n" }
+		elsif ($a eq '--server-version') { $opt{server_version} = shift @ARGV }
+		else { die "usage: $0 [--seed N] [--count N] [--server-version MAJOR]\n" }
 	}
 	my $g = generate(%opt);
 	print "-- gen_add_column.pl --seed $g->{seed} --count ", scalar @{ $g->{cases} }, "\n";

@@ -23,6 +23,8 @@ our @EXPORT_OK = qw(
   stage_paused
   stage_paused_with_twin
   create_describe
+  helper_constraints_sql
+  not_null_helper
   set_setting
   poll_job_state
   wait_for_job_end
@@ -188,6 +190,35 @@ sub create_describe
 	$$;
 	});
 	return;
+}
+
+# helper_constraints_sql($tables)
+#
+# SQL counting the constraints of the tables ($tables: an SQL list of
+# regclass values) that a job stages and a finished job must not leave: a
+# helper CHECK, or on PostgreSQL 18 a NOT NULL constraint still NOT VALID.
+# (18's validated NOT NULL constraints are the columns' own, as after the
+# plain ALTER.)
+sub helper_constraints_sql
+{
+	my ($tables) = @_;
+	return qq{SELECT count(*) FROM pg_constraint
+	 WHERE conrelid IN ($tables) AND (contype = 'c' OR (contype = 'n' AND NOT convalidated))};
+}
+
+# not_null_helper($node, $table, $column)
+#
+# What stands for a staged NOT NULL column until the job has validated it:
+# (contype, name) of PostgreSQL 18's own NOT NULL constraint, under the
+# name the plain ALTER gives it, or before 18 of the helper CHECK, whose
+# name is found by its pattern (as an SQL LIKE).  18 marks the column NOT
+# NULL (attnotnull) while its constraint is NOT VALID; 15 does not.
+sub not_null_helper
+{
+	my ($node, $table, $column) = @_;
+	return $node->pg_version >= 18
+	  ? ('n', "${table}_${column}_not_null", 1)
+	  : ('c', "${table}_${column}_sg%_not_null", 0);
 }
 
 #

@@ -8,7 +8,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use SchemaGuardTest qw(new_node);
+use SchemaGuardTest qw(new_node helper_constraints_sql);
 
 my $node = new_node(
 	'prepared', conf => q{
@@ -36,8 +36,7 @@ sub staged_objects
 	         WHERE attrelid = '$table'::regclass AND attname = 'c'),
 	       (SELECT count(*) FROM pg_trigger
 	         WHERE tgrelid = '$table'::regclass AND NOT tgisinternal),
-	       (SELECT count(*) FROM pg_constraint
-	         WHERE conrelid = '$table'::regclass AND contype = 'c'),
+	       (} . helper_constraints_sql("'$table'::regclass") . qq{),
 	       (SELECT count(*) FROM pg_class
 	         WHERE relkind = 'S' AND relname LIKE '${table}_c%'),
 	       (SELECT count(*) FROM schema_guard.jobs
@@ -73,8 +72,7 @@ sub check_filled
 			$db, qq{
 		SELECT (SELECT count(*) FROM pg_trigger
 		         WHERE tgrelid = '$table'::regclass AND NOT tgisinternal),
-		       (SELECT count(*) FROM pg_constraint
-		         WHERE conrelid = '$table'::regclass AND contype = 'c')}),
+		       (} . helper_constraints_sql("'$table'::regclass") . q{)}),
 		'0|0', "$what: no helper trigger or check is left on $table");
 }
 

@@ -50,13 +50,15 @@ use SchemaGuardTest qw(new_node);
 require "$FindBin::RealBin/../fuzz/gen_add_column.pl";
 
 my $count = $ENV{SG_FUZZ_COUNT} // 150;
-my $gen = GenAddColumn::generate(seed => $ENV{SG_FUZZ_SEED}, count => $count);
+my $node = new_node('differential');
+# the statements of the server's version: 18's forms on 18
+my $major = $node->pg_version->major;
+my $gen = GenAddColumn::generate(seed => $ENV{SG_FUZZ_SEED}, count => $count,
+	server_version => $major);
 my $seed = $gen->{seed};
 my @cases = @{ $gen->{cases} };
 my %case = map { $_->{no} => $_ } @cases;
-note "seed $seed, $count statements";
-
-my $node = new_node('differential');
+note "seed $seed, $count statements, PostgreSQL $major";
 
 # What both databases use to record and describe what happened.
 my $harness = q{

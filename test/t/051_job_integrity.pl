@@ -17,7 +17,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
-use SchemaGuardTest qw(new_node stage_paused set_setting poll_worker_waits);
+use SchemaGuardTest qw(new_node stage_paused set_setting poll_worker_waits
+  helper_constraints_sql);
 
 my $node = new_node('job_integrity');
 
@@ -456,8 +457,7 @@ new_database('inherit');
 				SELECT (SELECT count(*) FROM pg_trigger
 				         WHERE tgrelid = '$child'::regclass AND NOT tgisinternal)
 				       || '|' ||
-				       (SELECT count(*) FROM pg_constraint
-				         WHERE conrelid = '$child'::regclass AND contype = 'c')}),
+				       (} . helper_constraints_sql("'$child'::regclass") . q{)}),
 			'0|0',
 			"NO INHERIT ($what): once the job has ended no fill trigger or helper check is left on the former child"
 		);

@@ -1,0 +1,96 @@
+# The backfill under the application's load: the table's statistics follow
+# the backfill as it runs (so autovacuum sees its updates and dead rows),
+# and while other processes keep every CPU busy the worker yields to them,
+# saying so in progress, down to a share of the time that still ends the
+# job.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use SchemaGuardTest qw(new_node set_setting stage_paused poll_job_state);
+
+my $node = new_node('load', conf => q{
+schema_guard.batch_max_blocks = 4
+});
+
+$node->safe_psql(
+	'postgres', q{
+	CREATE EXTENSION schema_guard;
+	CREATE TABLE t (id int, pad text);
+	INSERT INTO t SELECT g, repeat('p', 200) FROM generate_series(1, 6000) g;
+	CREATE TABLE u (id int, pad text);
+	INSERT INTO u SELECT g, repeat('p', 200) FROM generate_series(1, 3000) g;
+	SELECT pg_stat_force_next_flush();
+});
+
+# Statistics while the backfill runs: batches of 4 blocks, 100 ms apart.
+my ($job) = stage_paused($node, 'postgres',
+	'ALTER TABLE t ADD COLUMN v float8 DEFAULT random()');
+$node->safe_psql('postgres',
+	"SELECT schema_guard.set_batch($job, NULL, '100 ms'), schema_guard.resume($job)");
+ok( $node->poll_query_until(
+		'postgres', qq{
+	SELECT s.n_tup_upd > 0 AND s.n_dead_tup > 0 AND j.state = 'running' AND j.phase = 'backfill'
+	  FROM pg_stat_user_tables s, schema_guard.jobs j
+	 WHERE s.relname = 't' AND j.job_id = $job}),
+	'pg_stat_user_tables counts the backfill\'s updates and dead rows while it runs');
+$node->safe_psql('postgres', "SELECT schema_guard.set_batch($job, NULL, '0')");
+ok(poll_job_state($node, 'postgres', $job, 'done'), 'the job completes');
+
+# Load: one process per CPU computing for minutes.
+my $cpus = $node->safe_psql('postgres', q{
+	SELECT count(*) FROM regexp_split_to_table(pg_read_file('/proc/cpuinfo'), E'\n') l
+	 WHERE l LIKE 'processor%'});
+$cpus = 2 if !$cpus || $cpus < 1;
+my @burners;
+for my $i (1 .. $cpus)
+{
+	my ($in, $out, $err) = ('', '', '');
+	push @burners,
+	  IPC::Run::start(
+		[ 'psql', '-X', '-d', $node->connstr('postgres'), '-c',
+			"SELECT /* load */ count(*) FROM generate_series(1, 100000000000)" ],
+		\$in, \$out, \$err);
+}
+ok( $node->poll_query_until(
+		'postgres', qq{
+	SELECT count(*) = $cpus FROM pg_stat_activity
+	 WHERE query LIKE 'SELECT /* load */%' AND state = 'active'}),
+	'the load runs');
+
+my ($job2) = stage_paused($node, 'postgres',
+	'ALTER TABLE u ADD COLUMN w float8 DEFAULT random()');
+$node->safe_psql('postgres', "SELECT schema_guard.resume($job2)");
+ok( $node->poll_query_until(
+		'postgres', qq{
+	SELECT waiting = 'load' FROM schema_guard.progress WHERE job = $job2}),
+	'with every CPU busy, the worker yields to the load, and progress says so');
+ok($node->log_contains(qr/LOG:  schema_guard job $job2: yielding to the application's load/),
+	'the server log says so too');
+ok( $node->poll_query_until(
+		'postgres', qq{
+	SELECT j.state = 'done' AND
+	       (SELECT count(*) FROM pg_stat_activity
+	         WHERE query LIKE 'SELECT /* load */%' AND state = 'active') = $cpus
+	  FROM schema_guard.jobs j WHERE j.job_id = $job2}),
+	'the job still ends while the load goes on');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM u WHERE w IS NULL'),
+	'0', 'every row was filled');
+
+# Without the throttle the worker never yields.
+set_setting($node, 'schema_guard.yield_to_load', 'off');
+$node->safe_psql('postgres', 'ALTER TABLE u DROP COLUMN w');
+my ($job3) = stage_paused($node, 'postgres',
+	'ALTER TABLE u ADD COLUMN w float8 DEFAULT random()');
+$node->safe_psql('postgres', "SELECT schema_guard.resume($job3)");
+ok(poll_job_state($node, 'postgres', $job3, 'done'), 'the unthrottled job completes');
+ok(!$node->log_contains(qr/schema_guard job $job3: yielding/), 'and never yielded');
+
+$node->safe_psql('postgres', q{
+	SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	 WHERE query LIKE 'SELECT /* load */%' AND pid <> pg_backend_pid()});
+$_->finish for @burners;
+
+done_testing();

@@ -10,6 +10,7 @@ OBJS = \
 	src/launcher.o \
 	src/job_catalog.o \
 	src/job_state.o \
+	src/job_leaves.o \
 	src/job.o \
 	src/job_warmup.o \
 	src/job_lookup.o \

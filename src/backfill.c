@@ -59,6 +59,7 @@
 #include "backfill.h"
 #include "exec.h"
 #include "job.h"
+#include "job_leaves.h"
 #include "job_lookup.h"
 #include "throttle.h"
 #include "util.h"

@@ -115,12 +115,8 @@ extern bool sg_job_advance(SgJob *job, SgJobPhase phase, SgJobState state,
 extern void sg_job_set_batch(int64 job_id, int batch_time_ms, int batch_delay_ms);
 extern bool sg_job_save_cursor(SgJob *job, SgJobLeaf *leaf, int64 blocks,
 							   int64 rows, int next_batch_blocks);
-extern void sg_job_restart_leaves(SgJob *job, List *end_blocks);
 extern void sg_job_count_retry(int64 job_id, const char *error, int min_batch_blocks);
-extern List *sg_job_make_leaves(Oid relid, bool recurse, List *columns);
-extern void sg_job_add_leaves(SgJob *job, List *leaves);
 extern void sg_job_add_objects(SgJob *job, List *objects);
-extern void sg_job_leaf_done(SgJob *job, SgJobLeaf *leaf);
 extern void sg_job_note_error(int64 job_id, const char *error);
 extern void sg_job_set_binding(int64 job_id, const char *bound_to);
 extern void sg_job_set_fill_node(int64 job_id, AttrNumber attnum, const char *fill_node);

@@ -12,6 +12,7 @@
  *	  launcher.c       shared memory, wakeups, the launcher
  *	  job_catalog.c    the extension, acting as its owner, catalog statements
  *	  job_state.c      a job's states, phases and kinds, their names and order
+ *	  job_leaves.c     the tables that store a job's rows, and the passes over them
  *	  job.c            a job's rows: record, read, change state, phase, progress
  *	  job_warmup.c     what recording a job needs, loaded before the table lock
  *	  job_lookup.c     which jobs there are

@@ -46,6 +46,7 @@
 #include "fill.h"
 #include "index_build.h"
 #include "job.h"
+#include "job_leaves.h"
 #include "job_objects.h"
 #include "bind.h"
 #include "launcher.h"

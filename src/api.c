@@ -155,15 +155,18 @@ move_job(SgJob *job, const char *action, uint32 allowed,
 Datum
 sg_pause_v1(PG_FUNCTION_ARGS)
 {
-	move_job(job_for_control(job_argument(fcinfo)), "pause", SG_ACTIVE_STATES, SG_STATE_UNCHANGED, NULL,
-			 SG_STATE_PAUSED, NULL);
+	SgJob	   *job = job_for_control(job_argument(fcinfo));
+
+	move_job(job, "pause", SG_ACTIVE_STATES, SG_STATE_UNCHANGED, NULL, SG_STATE_PAUSED, NULL);
 	PG_RETURN_VOID();
 }
 
 Datum
 sg_resume_v1(PG_FUNCTION_ARGS)
 {
-	move_job(job_for_control(job_argument(fcinfo)), "resume", SG_STATE_BIT(SG_STATE_PAUSED),
+	SgJob	   *job = job_for_control(job_argument(fcinfo));
+
+	move_job(job, "resume", SG_STATE_BIT(SG_STATE_PAUSED),
 			 SG_STATE_FAILED, "Use schema_guard.retry() for a failed job.",
 			 SG_STATE_QUEUED, NULL);
 	PG_RETURN_VOID();

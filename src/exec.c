@@ -114,7 +114,7 @@ execute_as_rewrite(const char *sql)
 	/* no trigger is left that could read transition tables */
 	mtstate->mt_transition_capture = NULL;
 	mtstate->mt_oc_transition_capture = NULL;
-	ExecutorRun(qd, ForwardScanDirection, 0, true);
+	sg_executor_run(qd);
 	processed = qd->estate->es_processed;
 	ExecutorFinish(qd);
 	ExecutorEnd(qd);

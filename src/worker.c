@@ -5,11 +5,12 @@
  *	  first, one short transaction per step, until none is left.
  *
  * The worker connects as the bootstrap superuser, sets the superuser-only
- * settings that make the backfill invisible (session_replication_role =
- * replica, so the table's own triggers and rules do not fire, as in a
- * table rewrite; row_security = off, so a policy can never silently hide
- * rows), and then does every piece of work on a user's table as the role
- * that issued the ALTER, never as superuser on its behalf.
+ * settings its statements need (session_replication_role = replica, so
+ * that the table's ordinary triggers and rules stay out of them: the
+ * backfill's own UPDATEs bypass every rule and trigger, exec.c;
+ * row_security = off, so a policy can never silently hide rows), and then
+ * does every piece of work on a user's table as the role that issued the
+ * ALTER, never as superuser on its behalf.
  *
  * A step commits its work and the job's cursor together, so a crash loses
  * at most the step in flight.  Lock timeouts, deadlocks and serialization

@@ -26,6 +26,7 @@
 #include "pgstat.h"
 #include "nodes/parsenodes.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -141,6 +142,25 @@ change_state(SgJob *job, const char *action, uint32 allowed, SgJobState to,
 	require_state(now, action, 0, NULL);
 }
 
+/*
+ * Take the lock on the job's table that the call's DDL takes, queueing
+ * behind the worker's step that holds it, and read the job again: the
+ * worker may have finished it meanwhile, and then nothing is dropped.
+ */
+static SgJob *
+job_after_table_lock(SgJob *job, const char *action, uint32 allowed)
+{
+	SgJob	   *now;
+
+	if (get_rel_name(job->relid) != NULL)
+		LockRelationOid(job->relid, AccessExclusiveLock);
+	PushActiveSnapshot(GetLatestSnapshot());
+	now = sg_job_load(job->job_id, false);
+	PopActiveSnapshot();
+	require_state(now, action, allowed, NULL);
+	return now;
+}
+
 /* Move a job to another state, if it is in one of the allowed ones. */
 static void
 move_job(SgJob *job, const char *action, uint32 allowed,
@@ -248,6 +268,7 @@ sg_cancel_v1(PG_FUNCTION_ARGS)
 	SgJob	   *job = job_for_control(job_argument(fcinfo));
 
 	require_state(job, "cancel", SG_UNFINISHED_STATES, NULL);
+	job = job_after_table_lock(job, "cancel", SG_UNFINISHED_STATES);
 	drop_helpers(job);
 	change_state(job, "cancel", SG_UNFINISHED_STATES, SG_STATE_CANCELLED,
 				 "the columns stay; rows not filled yet keep reading NULL");
@@ -265,6 +286,7 @@ sg_revert_v1(PG_FUNCTION_ARGS)
 				  job->state == SG_STATE_DONE
 				  ? "The job is complete; drop the columns with ALTER TABLE ... DROP COLUMN if you no longer want them."
 				  : NULL);
+	job = job_after_table_lock(job, "revert", SG_UNFINISHED_STATES | SG_STATE_BIT(SG_STATE_CANCELLED));
 	if (get_rel_name(job->relid) != NULL)
 	{
 		List	   *attnums = NIL;

@@ -612,28 +612,58 @@ boot_value(struct config_generic *var)
 }
 
 /*
- * Custom settings (placeholders and extensions' own) that the ALTER's
- * session had not set are at their built-in defaults while a value is
- * computed, whatever the session computing it has set: the owner's code
- * reads what the ALTER's session would have given it, an empty string for
- * a placeholder, not what another role chose.
+ * The custom settings of this process (placeholders and extensions' own),
+ * found again when one is added.  The variables themselves never move.
  */
+static struct config_generic **custom_vars = NULL;
+static int	ncustom = 0;
+static int	custom_count = -1;
+
 static void
-reset_uncaptured(List *settings)
+find_custom_settings(void)
 {
+	int			count = sg_guc_count();
 	struct config_generic **vars;
 	int			nvars;
 	int			i;
 
+	if (count >= 0 && count == custom_count)
+		return;
 	vars = sg_guc_variables(&nvars);
+	if (custom_vars)
+		pfree(custom_vars);
+	custom_vars = MemoryContextAlloc(TopMemoryContext,
+									 sizeof(struct config_generic *) * Max(nvars, 1));
+	ncustom = 0;
 	for (i = 0; i < nvars; i++)
-	{
-		struct config_generic *var = vars[i];
+		if (is_custom_setting(vars[i]))
+			custom_vars[ncustom++] = vars[i];
+	sg_guc_variables_done(vars);
+	custom_count = count;
+}
 
-		if (!is_custom_setting(var) || var->source == PGC_S_DEFAULT ||
-			var->context < PGC_SUSET || is_captured(settings, var->name))
+/*
+ * Custom settings that any role may set and the ALTER's session had not
+ * set are at their built-in defaults while a value is computed, whatever
+ * the session computing it has set: the owner's code reads what the
+ * ALTER's session would have given it, an empty string for a placeholder,
+ * not what another role chose.  (Those only privileged roles may set are
+ * left as they are, as they are not captured either.)
+ */
+static void
+reset_uncaptured(List *settings)
+{
+	int			i;
+
+	find_custom_settings();
+	for (i = 0; i < ncustom; i++)
+	{
+		struct config_generic *var = custom_vars[i];
+
+		if (var->source == PGC_S_DEFAULT || var->context != PGC_USERSET ||
+			is_captured(settings, var->name))
 			continue;
-		(void) set_config_option(var->name, boot_value(var), PGC_SUSET, PGC_S_SESSION,
+		(void) set_config_option(var->name, boot_value(var), PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
 	}
 }

@@ -48,6 +48,7 @@
 #include "parser/parse_coerce.h"
 #include "utils/acl.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
@@ -212,6 +213,9 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 typedef struct CompiledFunction
 {
 	Oid			funcid;			/* hash key */
+	bool		plpgsql;		/* false: a function of no concern here */
+	bool		checked;		/* its pg_proc row has not changed since */
+	uint32		hashvalue;		/* its pg_proc row's, in the syscache */
 	TransactionId xmin;			/* the pg_proc row it was compiled from */
 	ItemPointerData tid;
 	int			norder;
@@ -297,21 +301,36 @@ refuse_compilation(CompiledFunction *entry, int64 by_job)
 					 "(schema_guard.jobs_visible.search_path)."));
 }
 
-/* A PL/pgSQL function is about to run: note or check its compilation. */
+/* A function's pg_proc row changed, or the syscache was reset: look again. */
 static void
-note_call(Oid funcid)
+proc_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS status;
+	CompiledFunction *entry;
+
+	if (compiled == NULL)
+		return;
+	hash_seq_init(&status, compiled);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (hashvalue == 0 || entry->hashvalue == hashvalue)
+			entry->checked = false;
+}
+
+/*
+ * The entry of a function that is about to run, with its first compilation
+ * noted: the compilation is made now, under the order in effect, if the
+ * function is new to this process or its pg_proc row changed.  NULL if it
+ * is not a PL/pgSQL function, or was compiled just now.
+ */
+static CompiledFunction *
+compiled_entry(Oid funcid)
 {
 	CompiledFunction *entry;
 	TransactionId xmin;
 	ItemPointerData tid;
 	bool		once;
 	bool		found;
-	Oid			order[SG_MAX_ORDER];
-	int			norder;
-	bool		alike;
 
-	if (!plpgsql_function(funcid, &xmin, &tid, &once))
-		return;
 	if (compiled == NULL)
 	{
 		HASHCTL		ctl;
@@ -321,20 +340,40 @@ note_call(Oid funcid)
 		ctl.hcxt = TopMemoryContext;
 		compiled = hash_create("schema_guard compiled functions", 64, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterSyscacheCallback(PROCOID, proc_changed, (Datum) 0);
 	}
 	entry = hash_search(compiled, &funcid, HASH_ENTER, &found);
-	if (!found || entry->xmin != xmin || !ItemPointerEquals(&entry->tid, &tid))
-	{
-		/* PL/pgSQL compiles it now, under the order in effect */
-		entry->xmin = xmin;
-		entry->tid = tid;
-		entry->norder = fetch_search_path_array(entry->order, SG_MAX_ORDER);
-		entry->role = GetUserId();
-		entry->job_id = computing > 0 ? computing_job : 0;
-		entry->once = once;
-		entry->elsewhere = false;
+	if (found && entry->checked)
+		return entry->plpgsql ? entry : NULL;
+	entry->checked = true;
+	entry->hashvalue = GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(funcid));
+	entry->plpgsql = plpgsql_function(funcid, &xmin, &tid, &once);
+	if (!entry->plpgsql)
+		return NULL;
+	if (found && entry->xmin == xmin && ItemPointerEquals(&entry->tid, &tid))
+		return entry;
+	/* PL/pgSQL compiles it now, under the order in effect */
+	entry->xmin = xmin;
+	entry->tid = tid;
+	entry->norder = fetch_search_path_array(entry->order, SG_MAX_ORDER);
+	entry->role = GetUserId();
+	entry->job_id = computing > 0 ? computing_job : 0;
+	entry->once = once;
+	entry->elsewhere = false;
+	return NULL;
+}
+
+/* A PL/pgSQL function is about to run: note or check its compilation. */
+static void
+note_call(Oid funcid)
+{
+	CompiledFunction *entry = compiled_entry(funcid);
+	Oid			order[SG_MAX_ORDER];
+	int			norder;
+	bool		alike;
+
+	if (entry == NULL)
 		return;
-	}
 	if (computing == 0 && (entry->once || (entry->elsewhere && !OidIsValid(entry->elsewhere_role))))
 		return;					/* nothing to learn from this call */
 	norder = fetch_search_path_array(order, SG_MAX_ORDER);

@@ -366,6 +366,10 @@ my $errors = "SELECT coalesce(v.last_error, '-') || '|' || coalesce(p.last_error
   . "FROM schema_guard.jobs_visible v JOIN schema_guard.progress p ON p.job = v.job_id WHERE v.job_id = $job";
 is(query('views', $errors, 'reader'), '-|-|-|failed',
 	'a monitoring role sees that the job failed and how, not the error text');
+($ok, $out, $err) = try_sql('views', "CALL schema_guard.wait($job)", 'reader');
+like($err, qr/job $job failed\nDETAIL:  Its error is shown only to roles that may read table alice\.t\./,
+	'nor when it waits for the job');
+unlike($err, qr/tok-1234/, 'which does not name the token');
 like(query('views', $errors, 'alice'), qr/^cannot fill: token tok-1234\|cannot fill/,
 	'the table\'s owner sees the error text');
 query('views', 'GRANT SELECT ON alice.t TO reader_of_table');

@@ -164,11 +164,14 @@ sg_forbid_users_code(bool forbid)
 		forbidding--;
 }
 
-/* The function refused since sg_forbid_users_code(true), if any. */
+/* The function refused since this was last asked, if any. */
 Oid
 sg_users_code_refused(void)
 {
-	return refused_function;
+	Oid			refused = refused_function;
+
+	refused_function = InvalidOid;
+	return refused;
 }
 
 /*

@@ -20,7 +20,9 @@
  * (CREATE OR REPLACE TRIGGER, DROP ... CASCADE, REASSIGN OWNED, a DO
  * block): an object access hook notes that a statement touched triggers,
  * constraints, defaults, inheritance or relations, and after the statement
- * every active job is checked; a broken one makes the statement fail.
+ * every active job is checked; a broken one makes the statement fail.  A
+ * failed job is checked only after a statement that touched one of its own
+ * tables: whatever broke it before holds back no other table.
  * With schema_guard.mode = off nothing is refused, as in PostgreSQL, and a
  * job that a statement breaks fails instead, loudly, in that statement's
  * transaction: it never ends done with rows it did not fill.

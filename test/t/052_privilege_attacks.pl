@@ -65,14 +65,15 @@ sub new_database
 	});
 }
 
-# A table of 3000 rows, all older than any ALTER.
+# A table of $rows rows (3000 if not given), all older than any ALTER.
 sub new_table
 {
-	my ($db, $table, $owner) = @_;
+	my ($db, $table, $owner, $rows) = @_;
+	$rows //= 3000;
 	query(
 		$db, qq{
 		CREATE TABLE $table (id int PRIMARY KEY, x text);
-		INSERT INTO $table SELECT g, 'row ' || g FROM generate_series(1, 3000) g;
+		INSERT INTO $table SELECT g, 'row ' || g FROM generate_series(1, $rows) g;
 		ALTER TABLE $table OWNER TO $owner;
 	});
 }
@@ -106,7 +107,7 @@ sub ran_as_other
 #
 new_database('settings_leak');
 new_table('settings_leak', 'alice.t', 'alice');
-new_table('settings_leak', 'alice.w', 'alice');
+new_table('settings_leak', 'alice.w', 'alice', 20000);
 query(
 	'settings_leak', q{
 	SET ROLE alice;
@@ -146,16 +147,16 @@ is($after, qq{"\$user", public||4MB|1\nx\n1},
 is(ran_as_other('settings_leak', 'alice.lower', 'alice'),
 	'', "alice's code never runs as the session's superuser");
 
-# the worker: one batch of a few blocks, then the next one's throttle
+# the worker: the first batch (16 blocks of a table of more than 100), then
+# the next one's throttle
 query('settings_leak',
 	"SET ROLE alice; ALTER TABLE alice.w ADD COLUMN m int DEFAULT alice.mark()");
 my $wjob = query('settings_leak', 'SELECT max(job_id) FROM schema_guard.jobs');
-query('settings_leak', "SELECT schema_guard.set_batch($wjob, '1ms', '0')");
 wait_for_job_end($node, 'settings_leak', $wjob);
 is(query('settings_leak', "SELECT state FROM schema_guard.jobs WHERE job_id = $wjob"),
 	'done', 'the job whose code sets the search_path is done');
 is(query('settings_leak', 'SELECT count(*) FROM alice.w WHERE m = 1'),
-	'3000', 'every row of it is filled');
+	'20000', 'every row of it is filled');
 is(ran_as_other('settings_leak', 'alice.fin', 'alice'),
 	'', "alice's code never runs as the worker's superuser");
 query('settings_leak', "SELECT schema_guard.cancel($job)");

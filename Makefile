@@ -14,6 +14,7 @@ OBJS = \
 	src/job_warmup.o \
 	src/job_lookup.o \
 	src/job_objects.o \
+	src/fill_guard.o \
 	src/fill.o \
 	src/bind.o \
 	src/index_build.o \

@@ -23,6 +23,7 @@
 #include "catalog/objectaddress.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/typecmds.h"
 #include "executor/tuptable.h"
@@ -39,6 +40,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/ruleutils.h"
@@ -50,6 +52,7 @@
 #include "classify.h"
 #include "classify_column.h"
 #include "fill.h"
+#include "fill_guard.h"
 #include "util.h"
 
 /* Try the fill as the job would (the hook does; explain() executes nothing). */
@@ -134,16 +137,93 @@ cook_fill_expr(Relation rel, SgAddColumn *col, const char *queryString)
 	return expr;
 }
 
-/* Does the planned fill expression certainly yield NULL? */
-static bool
-fill_is_null(Node *fill_expr)
+/*
+ * The fill expression as PostgreSQL plans it at the ALTER (planning
+ * computes the immutable functions it calls): in the hook as the ALTER's
+ * user, as PostgreSQL's ALTER would.  explain() runs no code of users':
+ * where planning would compute a function of users', the expression stays
+ * unplanned, and the classifier judges it as it is (fill_guard.c).
+ */
+static void
+plan_cb(void *arg)
 {
-	Expr	   *planned;
+	SgAddColumn *col = arg;
 
-	if (fill_expr == NULL)
-		return true;
-	planned = expression_planner((Expr *) copyObject(fill_expr));
-	return IsA(planned, Const) && ((Const *) planned)->constisnull;
+	col->fill_planned = (Node *) expression_planner((Expr *) copyObject(col->fill_expr));
+}
+
+static void
+plan_fill(SgAddColumn *col)
+{
+	ErrorData  *edata;
+	Oid			refused;
+
+	if (col->fill_expr == NULL)
+		return;
+	if (trial_fill)
+	{
+		plan_cb(col);
+		return;
+	}
+	(void) sg_users_code_refused();
+	edata = sg_in_subxact(plan_cb, col, true);
+	refused = sg_users_code_refused();
+	if (edata == NULL)
+		return;
+	if (!OidIsValid(refused))
+		ReThrowError(edata);
+	col->fill_planned = NULL;
+	col->fill_unplanned = refused;
+}
+
+/* The expression with the defaults of its functions' omitted arguments. */
+static Node *
+expand_defaults_mutator(Node *node, void *context)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, FuncExpr))
+	{
+		FuncExpr   *func = (FuncExpr *) expression_tree_mutator(node, expand_defaults_mutator, context);
+		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(func->funcid));
+
+		if (HeapTupleIsValid(tup))
+		{
+			func->args = expand_function_arguments(func->args, false, func->funcresulttype, tup);
+			ReleaseSysCache(tup);
+		}
+		return (Node *) func;
+	}
+	return expression_tree_mutator(node, expand_defaults_mutator, context);
+}
+
+/*
+ * Is the fill volatile, by the test ALTER TABLE applies to the planned
+ * expression?  Unplanned, the functions it calls decide, with the defaults
+ * of their omitted arguments, which planning adds.
+ */
+static bool
+fill_is_volatile(SgAddColumn *col)
+{
+	if (col->fill_planned)
+		return contain_volatile_functions(col->fill_planned);
+	return contain_volatile_functions(expand_defaults_mutator(col->fill_expr, NULL));
+}
+
+/* The fill as planned, or as cooked where explain() could not plan it. */
+static Node *
+fill_as_planned(SgAddColumn *col)
+{
+	return col->fill_planned ? col->fill_planned : col->fill_expr;
+}
+
+/* Does the fill certainly yield NULL? */
+static bool
+fill_is_null(SgAddColumn *col)
+{
+	Node	   *fill = fill_as_planned(col);
+
+	return fill == NULL || (IsA(fill, Const) && ((Const *) fill)->constisnull);
 }
 
 /*
@@ -171,13 +251,18 @@ domain_is_not_null(Oid typid)
 	return false;
 }
 
-/* The fill is NULL before its domain checks it (DEFAULT NULL, or none). */
+/*
+ * The fill is NULL before its domain checks it (DEFAULT NULL, or none):
+ * planning keeps the coercion to a domain with constraints.
+ */
 static bool
-fill_is_null_for_domain(Node *fill_expr)
+fill_is_null_for_domain(SgAddColumn *col)
 {
-	while (fill_expr != NULL && IsA(fill_expr, CoerceToDomain))
-		fill_expr = (Node *) ((CoerceToDomain *) fill_expr)->arg;
-	return fill_is_null(fill_expr);
+	Node	   *fill = fill_as_planned(col);
+
+	while (fill != NULL && IsA(fill, CoerceToDomain))
+		fill = (Node *) ((CoerceToDomain *) fill)->arg;
+	return fill == NULL || (IsA(fill, Const) && ((Const *) fill)->constisnull);
 }
 
 static void
@@ -316,6 +401,27 @@ child_has_column(Oid relid, const char *colname)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * A partition or child owned by another role than the table, if any: a
+ * job runs its statements on every table of the tree as the one owner of
+ * the ALTER (exec.c).
+ */
+static const char *
+other_owner(Relation rel)
+{
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(RelationGetRelid(rel), NoLock, NULL))
+	{
+		Oid			child = lfirst_oid(lc);
+
+		if (RELKIND_HAS_STORAGE(get_rel_relkind(child)) &&
+			sg_rel_owner(child) != rel->rd_rel->relowner)
+			return get_rel_name(child);
+	}
+	return NULL;
 }
 
 /* Does a named UNIQUE or PRIMARY KEY of the column ask for a taken name? */
@@ -494,11 +600,10 @@ classify_fill(Relation rel, bool recurse, bool has_rows, SgAddColumn *col,
 	else if (!col->generated)
 	{
 		col->fill_expr = cook_fill_expr(rel, col, queryString);
-		if (col->fill_expr != NULL)
-			col->fill_volatile =
-				contain_volatile_functions((Node *) expression_planner((Expr *) copyObject(col->fill_expr)));
+		plan_fill(col);
+		col->fill_volatile = col->fill_expr != NULL && fill_is_volatile(col);
 		if (col->domain_checks && has_rows &&
-			fill_is_null_for_domain(col->fill_expr) &&
+			fill_is_null_for_domain(col) &&
 			domain_is_not_null(col->typid))
 			sg_add_reason(col, SG_RISK_REWRITE, SG_PATH_FAILS_FAST,
 					   "type %s does not allow null values and the column gets none, so the statement fails on a table with rows",
@@ -510,7 +615,7 @@ classify_fill(Relation rel, bool recurse, bool has_rows, SgAddColumn *col,
 					   deparse_expression(col->fill_expr, NIL, false, false));
 			classify_reproducible(rel, col);
 		}
-		else if (col->not_null && fill_is_null(col->fill_expr) && !col->domain_checks)
+		else if (col->not_null && fill_is_null(col) && !col->domain_checks)
 		{
 			if (has_rows)
 				sg_add_reason(col, SG_RISK_SCAN, SG_PATH_FAILS_FAST,
@@ -526,7 +631,10 @@ classify_fill(Relation rel, bool recurse, bool has_rows, SgAddColumn *col,
 			sg_add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
 					   "no default, so existing rows read NULL without a rewrite");
 	}
-
+	if (OidIsValid(col->fill_unplanned))
+		sg_add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
+					  "explain() runs no code of users', so it did not compute %s as planning the default would, and judged the default without its value",
+					  format_procedure(col->fill_unplanned));
 }
 
 /*
@@ -574,12 +682,12 @@ holds_rows(Relation rel, int many)
 static bool
 fill_is_same_value(SgAddColumn *col)
 {
-	Node	   *planned;
+	Node	   *fill;
 
 	if (col->fill_expr == NULL || col->fill_volatile || col->is_serial || col->identity)
 		return false;
-	planned = (Node *) expression_planner((Expr *) copyObject(col->fill_expr));
-	return IsA(planned, Const) && !((Const *) planned)->constisnull;
+	fill = fill_as_planned(col);
+	return IsA(fill, Const) && !((Const *) fill)->constisnull;
 }
 
 /* The column's constraints: CHECK, REFERENCES, UNIQUE, PRIMARY KEY. */
@@ -637,6 +745,10 @@ classify_constraints(Relation rel, bool recurse, bool has_rows, SgAddColumn *col
 		find_inheritance_children(relid, NoLock) != NIL)
 		sg_add_reason(col, col->risk, SG_PATH_NOT_YET,
 				   "NOT NULL NO INHERIT marks the children's column NOT NULL without a constraint of theirs");
+	if (col->path == SG_PATH_STAGE && recurse && other_owner(rel) != NULL)
+		sg_add_reason(col, col->risk, SG_PATH_NOT_YET,
+					  "table \"%s\" of the tree belongs to another role than the table, and a job writes every table as its one owner",
+					  other_owner(rel));
 }
 
 /*

@@ -148,11 +148,11 @@ sg_become_extension_owner(SgExtensionOwner *saved)
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }
 
-/* Back to the caller; ok is false on the way out of an error. */
+/* Back to the caller: whatever was set meanwhile is undone with the search_path. */
 void
-sg_restore_extension_owner(const SgExtensionOwner *saved, bool ok)
+sg_restore_extension_owner(const SgExtensionOwner *saved)
 {
-	AtEOXact_GUC(ok, saved->nestlevel);
+	AtEOXact_GUC(false, saved->nestlevel);
 	sg_restore_role(&saved->role);
 }
 
@@ -219,11 +219,11 @@ catalog_run(const char *sql, int nargs, const Oid *types, Datum *values,
 	}
 	PG_CATCH();
 	{
-		sg_restore_extension_owner(&saved, false);
+		sg_restore_extension_owner(&saved);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	sg_restore_extension_owner(&saved, true);
+	sg_restore_extension_owner(&saved);
 	if (rc < 0)
 		elog(ERROR, "schema_guard catalog statement failed: %s",
 			 SPI_result_code_string(rc));

@@ -28,7 +28,7 @@ typedef struct SgExtensionOwner
 } SgExtensionOwner;
 
 extern void sg_become_extension_owner(SgExtensionOwner *saved);
-extern void sg_restore_extension_owner(const SgExtensionOwner *saved, bool ok);
+extern void sg_restore_extension_owner(const SgExtensionOwner *saved);
 
 extern int	sg_catalog_exec(const char *sql, int nargs, const Oid *types,
 							Datum *values, const char *nulls, bool read_only);

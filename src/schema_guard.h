@@ -16,6 +16,7 @@
  *	  job_warmup.c     what recording a job needs, loaded before the table lock
  *	  job_lookup.c     which jobs there are
  *	  job_objects.c    the objects a job made, by identity
+ *	  fill_guard.c     what of a session the code a job computes with may not use
  *	  fill.c           the value a job gives rows, and the context it is computed in
  *	  bind.c           where a job's references are valid; binding it again
  *	  index_build.c    indexes reserved at the ALTER, built concurrently

@@ -246,6 +246,7 @@ load_fill_spec(int64 job_id)
 	spec->env.role = job->role;
 	spec->env.search_path = pstrdup(job->search_path);
 	spec->env.settings = NIL;
+	spec->env.job_id = job_id;
 	foreach(lc, job->settings)
 		spec->env.settings = lappend(spec->env.settings, pstrdup(lfirst(lc)));
 	spec->ncols = list_length(job->columns);
@@ -275,15 +276,16 @@ load_fill_spec(int64 job_id)
 	MemoryContextSwitchTo(old);
 	/*
 	 * The expressions as the ALTER bound them, or, in a cluster the job was
-	 * carried to, bound again by name (the worker records that; a session
-	 * only keeps it).
+	 * carried to, bound again by name, as the job's role (the worker records
+	 * that; a session only keeps it).
 	 */
 	i = 0;
 	foreach(lc, job->columns)
 	{
 		SgJobColumn *col = lfirst(lc);
 		Node	   *expr = sg_job_is_bound(job) ? stringToNode(col->fill_node)
-			: sg_fill_rebind(rel, col->fill_sql, col->atttype, col->atttypmod, col->colname);
+			: sg_fill_rebind(rel, col->fill_sql, col->atttype, col->atttypmod, col->colname,
+							 &spec->env);
 
 		old = MemoryContextSwitchTo(fill_spec_cxt);
 		spec->exprs[i++] = copyObject(expr);
@@ -420,7 +422,41 @@ typedef struct FillState
 	AttrNumber	key_attnum;		/* fill_value(): its column, in the job's table */
 } FillState;
 
-/* Copy what a statement needs of a job, and prepare its expressions. */
+/*
+ * Plan and prepare the job's expressions in the context they are computed
+ * in (fill.c): as the job's role, under its search_path and settings, so
+ * that planning (which inlines SQL functions, reading their bodies under
+ * the search_path) and the checks of the right to execute the functions
+ * are the job's, not those of the session that fires the trigger.
+ */
+static void
+prepare_exprs(FunctionCallInfo fcinfo, FillState *state, FillSpec *spec, bool settings)
+{
+	MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	SgFillSaved saved;
+	int			i;
+
+	sg_fill_enter(&state->env, settings, &saved);
+	PG_TRY();
+	{
+		for (i = 0; i < spec->ncols; i++)
+			state->exprstates[i] =
+				ExecInitExpr(expression_planner((Expr *) copyObject(spec->exprs[i])), NULL);
+	}
+	PG_CATCH();
+	{
+		sg_fill_leave(&saved, false);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	sg_fill_leave(&saved, true);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Copy what a statement needs of a job; its expressions are prepared once
+ * the caller knows it may compute them (prepare_exprs).
+ */
 static FillState *
 fill_state(FunctionCallInfo fcinfo, FillSpec *spec, Relation rel)
 {
@@ -432,8 +468,9 @@ fill_state(FunctionCallInfo fcinfo, FillSpec *spec, Relation rel)
 	state->job_id = spec->job_id;
 	state->relid = RelationGetRelid(rel);
 	state->job_relid = spec->relid;
-	state->env.role = spec->env.role;
+	state->env = spec->env;
 	state->env.search_path = pstrdup(spec->env.search_path);
+	state->env.settings = NIL;
 	foreach(lc, spec->env.settings)
 		state->env.settings = lappend(state->env.settings, pstrdup(lfirst(lc)));
 	state->ncols = spec->ncols;
@@ -466,8 +503,6 @@ fill_state(FunctionCallInfo fcinfo, FillSpec *spec, Relation rel)
 		state->colnames[i] = pstrdup(spec->colnames[i]);
 		state->not_null[i] = spec->not_null[i];
 		state->types[i] = spec->types[i];
-		state->exprstates[i] =
-			ExecInitExpr(expression_planner((Expr *) copyObject(spec->exprs[i])), NULL);
 	}
 	state->econtext = CreateStandaloneExprContext();
 	MemoryContextSwitchTo(old);
@@ -527,6 +562,8 @@ trigger_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
 				 errmsg("trigger \"%s\" on table \"%s\" is not the fill trigger of schema_guard job %lld",
 						trigger->tgname, RelationGetRelationName(rel), (long long) job_id),
 				 errhint("Drop the trigger: only schema_guard makes fill triggers.")));
+	if (state->leaf)
+		prepare_exprs(fcinfo, state, spec, true);
 	fcinfo->flinfo->fn_extra = state;
 	return state;
 }
@@ -550,8 +587,7 @@ evaluate_fill(FillState *state, bool settings, int n, const int *which,
 			  Datum *values, bool *nulls)
 {
 	ErrorContextCallback errcallback;
-	SgSavedRole saved;
-	int			nestlevel;
+	SgFillSaved saved;
 	int			i;
 
 	/* an application's UPDATE can fail here: say who computes what */
@@ -559,7 +595,7 @@ evaluate_fill(FillState *state, bool settings, int n, const int *which,
 	errcallback.arg = state;
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
-	nestlevel = sg_fill_enter(&state->env, settings, &saved);
+	sg_fill_enter(&state->env, settings, &saved);
 	PG_TRY();
 	{
 		for (i = 0; i < n; i++)
@@ -568,11 +604,11 @@ evaluate_fill(FillState *state, bool settings, int n, const int *which,
 	}
 	PG_CATCH();
 	{
-		sg_fill_leave(-1, &saved);
+		sg_fill_leave(&saved, false);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	sg_fill_leave(nestlevel, &saved);
+	sg_fill_leave(&saved, true);
 	error_context_stack = errcallback.previous;
 }
 
@@ -634,6 +670,7 @@ sg_fill_value_v2(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("table %u is not a table of schema_guard job %lld",
 							PG_GETARG_OID(2), (long long) PG_GETARG_INT64(0))));
+		prepare_exprs(fcinfo, state, spec, false);
 		/* the one column this call computes goes first */
 		state->key_attnum = PG_GETARG_INT16(1);
 		state->exprstates[0] = state->exprstates[column];

@@ -22,6 +22,7 @@ OBJS = \
 	src/trigger.o \
 	src/integrity.o \
 	src/lockwait.o \
+	src/classify_default.o \
 	src/classify_column.o \
 	src/classify.o \
 	src/decide.o \

@@ -51,6 +51,7 @@
 #include "schema_guard.h"
 #include "classify.h"
 #include "classify_column.h"
+#include "classify_default.h"
 #include "fill.h"
 #include "fill_guard.h"
 #include "util.h"
@@ -106,163 +107,6 @@ serial_type(TypeName *typeName)
 	if (strcmp(name, "bigserial") == 0 || strcmp(name, "serial8") == 0)
 		return INT8OID;
 	return InvalidOid;
-}
-
-/*
- * The value stock PostgreSQL fills existing rows with: the column's DEFAULT,
- * or else the type's default, as build_column_default finds it.  A DEFAULT
- * NULL stores no default, so the type's default applies then too.
- */
-static Node *
-cook_fill_expr(Relation rel, SgAddColumn *col, const char *queryString)
-{
-	Node	   *expr = NULL;
-
-	if (col->raw_default)
-	{
-		expr = sg_cook_default(rel, col->raw_default, col->typid, col->typmod,
-							   col->colname, queryString);
-		if (IsA(expr, Const) && castNode(Const, expr)->constisnull)
-			expr = NULL;
-	}
-	if (expr == NULL)
-	{
-		expr = get_typdefault(col->typid);
-		if (expr != NULL)
-			expr = coerce_to_target_type(NULL, expr, exprType(expr),
-										 col->typid, col->typmod,
-										 COERCION_ASSIGNMENT,
-										 COERCE_IMPLICIT_CAST, -1);
-	}
-	return expr;
-}
-
-/*
- * The fill expression as PostgreSQL plans it at the ALTER (planning
- * computes the immutable functions it calls): in the hook as the ALTER's
- * user, as PostgreSQL's ALTER would.  explain() runs no code of users':
- * where planning would compute a function of users', the expression stays
- * unplanned, and the classifier judges it as it is (fill_guard.c).
- */
-static void
-plan_cb(void *arg)
-{
-	SgAddColumn *col = arg;
-
-	col->fill_planned = (Node *) expression_planner((Expr *) copyObject(col->fill_expr));
-}
-
-static void
-plan_fill(SgAddColumn *col)
-{
-	ErrorData  *edata;
-	Oid			refused;
-
-	if (col->fill_expr == NULL)
-		return;
-	if (trial_fill)
-	{
-		plan_cb(col);
-		return;
-	}
-	(void) sg_users_code_refused();
-	edata = sg_in_subxact(plan_cb, col, true);
-	refused = sg_users_code_refused();
-	if (edata == NULL)
-		return;
-	if (!OidIsValid(refused))
-		ReThrowError(edata);
-	col->fill_planned = NULL;
-	col->fill_unplanned = refused;
-}
-
-/* The expression with the defaults of its functions' omitted arguments. */
-static Node *
-expand_defaults_mutator(Node *node, void *context)
-{
-	if (node == NULL)
-		return NULL;
-	if (IsA(node, FuncExpr))
-	{
-		FuncExpr   *func = (FuncExpr *) expression_tree_mutator(node, expand_defaults_mutator, context);
-		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(func->funcid));
-
-		if (HeapTupleIsValid(tup))
-		{
-			func->args = expand_function_arguments(func->args, false, func->funcresulttype, tup);
-			ReleaseSysCache(tup);
-		}
-		return (Node *) func;
-	}
-	return expression_tree_mutator(node, expand_defaults_mutator, context);
-}
-
-/*
- * Is the fill volatile, by the test ALTER TABLE applies to the planned
- * expression?  Unplanned, the functions it calls decide, with the defaults
- * of their omitted arguments, which planning adds.
- */
-static bool
-fill_is_volatile(SgAddColumn *col)
-{
-	if (col->fill_planned)
-		return contain_volatile_functions(col->fill_planned);
-	return contain_volatile_functions(expand_defaults_mutator(col->fill_expr, NULL));
-}
-
-/* The fill as planned, or as cooked where explain() could not plan it. */
-static Node *
-fill_as_planned(SgAddColumn *col)
-{
-	return col->fill_planned ? col->fill_planned : col->fill_expr;
-}
-
-/* Does the fill certainly yield NULL? */
-static bool
-fill_is_null(SgAddColumn *col)
-{
-	Node	   *fill = fill_as_planned(col);
-
-	return fill == NULL || (IsA(fill, Const) && ((Const *) fill)->constisnull);
-}
-
-/*
- * Is the type a domain declared NOT NULL, itself or through the domain it
- * is based on?  Then a NULL fill fails on the first row.
- */
-static bool
-domain_is_not_null(Oid typid)
-{
-	while (get_typtype(typid) == TYPTYPE_DOMAIN)
-	{
-		HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
-		Form_pg_type typ;
-		bool		notnull;
-
-		if (!HeapTupleIsValid(tup))
-			elog(ERROR, "cache lookup failed for type %u", typid);
-		typ = (Form_pg_type) GETSTRUCT(tup);
-		notnull = typ->typnotnull;
-		typid = typ->typbasetype;
-		ReleaseSysCache(tup);
-		if (notnull)
-			return true;
-	}
-	return false;
-}
-
-/*
- * The fill is NULL before its domain checks it (DEFAULT NULL, or none):
- * planning keeps the coercion to a domain with constraints.
- */
-static bool
-fill_is_null_for_domain(SgAddColumn *col)
-{
-	Node	   *fill = fill_as_planned(col);
-
-	while (fill != NULL && IsA(fill, CoerceToDomain))
-		fill = (Node *) ((CoerceToDomain *) fill)->arg;
-	return fill == NULL || (IsA(fill, Const) && ((Const *) fill)->constisnull);
 }
 
 static void
@@ -599,12 +443,12 @@ classify_fill(Relation rel, bool recurse, bool has_rows, SgAddColumn *col,
 				   "a serial column is filled from its sequence by rewriting the table");
 	else if (!col->generated)
 	{
-		col->fill_expr = cook_fill_expr(rel, col, queryString);
-		plan_fill(col);
-		col->fill_volatile = col->fill_expr != NULL && fill_is_volatile(col);
+		col->fill_expr = sg_cook_fill_expr(rel, col, queryString);
+		sg_plan_fill(col, trial_fill);
+		col->fill_volatile = col->fill_expr != NULL && sg_fill_is_volatile(col);
 		if (col->domain_checks && has_rows &&
-			fill_is_null_for_domain(col) &&
-			domain_is_not_null(col->typid))
+			sg_fill_is_null_for_domain(col) &&
+			sg_domain_is_not_null(col->typid))
 			sg_add_reason(col, SG_RISK_REWRITE, SG_PATH_FAILS_FAST,
 					   "type %s does not allow null values and the column gets none, so the statement fails on a table with rows",
 					   format_type_be(col->typid));
@@ -615,7 +459,7 @@ classify_fill(Relation rel, bool recurse, bool has_rows, SgAddColumn *col,
 					   deparse_expression(col->fill_expr, NIL, false, false));
 			classify_reproducible(rel, col);
 		}
-		else if (col->not_null && fill_is_null(col) && !col->domain_checks)
+		else if (col->not_null && sg_fill_is_null(col) && !col->domain_checks)
 		{
 			if (has_rows)
 				sg_add_reason(col, SG_RISK_SCAN, SG_PATH_FAILS_FAST,
@@ -686,7 +530,7 @@ fill_is_same_value(SgAddColumn *col)
 
 	if (col->fill_expr == NULL || col->fill_volatile || col->is_serial || col->identity)
 		return false;
-	fill = fill_as_planned(col);
+	fill = sg_fill_as_planned(col);
 	return IsA(fill, Const) && !((Const *) fill)->constisnull;
 }
 

@@ -24,7 +24,8 @@
  *	  trigger.c        the row rule, the fill trigger, fill_value()
  *	  integrity.c      what a sound job is
  *	  lockwait.c       the ALTER's table lock, without making others queue
- *	  classify*.c      what the plain ALTER would cost
+ *	  classify*.c      what the plain ALTER would cost (classify_default.c: the
+ *	                   value existing rows get; classify_column.c: one column)
  *	  decide.c         what schema_guard does about it, in the current mode
  *	  stage*.c         the staged equivalent of an ALTER, and its job
  *	  guard.c          other DDL while jobs run

@@ -10,6 +10,7 @@ OBJS = \
 	src/launcher.o \
 	src/job_catalog.o \
 	src/job_state.o \
+	src/job_leaves.o \
 	src/job.o \
 	src/job_warmup.o \
 	src/job_lookup.o \
@@ -19,6 +20,8 @@ OBJS = \
 	src/bind.o \
 	src/index_build.o \
 	src/exec.o \
+	src/app_update.o \
+	src/exec_stack.o \
 	src/trigger.o \
 	src/integrity.o \
 	src/lockwait.o \
@@ -28,6 +31,7 @@ OBJS = \
 	src/decide.o \
 	src/stage_constraints.o \
 	src/stage.o \
+	src/guard_columns.o \
 	src/guard.o \
 	src/throttle.o \
 	src/backfill.o \

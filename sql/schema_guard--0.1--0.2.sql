@@ -12,7 +12,8 @@
 ALTER TABLE schema_guard.jobs
     ADD COLUMN settings text[] NOT NULL DEFAULT '{}',
     ADD COLUMN bound_to text NOT NULL DEFAULT '',
-    ADD COLUMN error_sqlstate text;
+    ADD COLUMN error_sqlstate text,
+    ADD COLUMN unsound text;
 
 ALTER TABLE schema_guard.job_columns
     ADD COLUMN fill_sql text,
@@ -65,6 +66,14 @@ RETURNS anyelement
 AS 'MODULE_PATHNAME', 'sg_fill_value_v2'
 LANGUAGE C VOLATILE;
 
+-- For a worker backing off after a lock wait timed out: who held the lock.
+CREATE FUNCTION schema_guard.worker_blockers(
+    OUT database oid, OUT pid integer, OUT blocked_by integer[],
+    OUT blocked_by_prepared xid[])
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'sg_worker_blockers'
+LANGUAGE C STRICT VOLATILE;
+
 -- The views, as a fresh install makes them: every column listed, error
 -- texts only for who may read the table, every view a security barrier.
 DROP VIEW schema_guard.history, schema_guard.progress, schema_guard.jobs_visible;
@@ -83,7 +92,8 @@ SELECT j.job_id, j.relid, j.role, j.state, j.phase, j.statement, j.search_path,
        j.batch_blocks, j.batch_time, j.batch_delay,
        CASE WHEN r.may_read THEN j.last_error END AS last_error,
        CASE WHEN r.may_read THEN j.error_detail END AS error_detail,
-       j.error_sqlstate
+       j.error_sqlstate,
+       CASE WHEN r.may_read THEN j.unsound END AS unsound
   FROM schema_guard.jobs j,
        LATERAL (SELECT COALESCE((SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE')
                                         OR (pg_catalog.has_table_privilege(c.oid, 'SELECT')
@@ -140,15 +150,40 @@ SELECT j.job_id AS job,
        j.last_error,
        j.started_at,
        j.updated_at,
-       -- the processes the worker waits for, if it waits for any
+       -- the processes the worker waits for: those it waits for now, or,
+       -- while it backs off after a lock wait timed out, those that held
+       -- the lock then (a prepared transaction counts as process 0)
        CASE WHEN w.job IS NOT NULL
-            THEN NULLIF(pg_catalog.pg_blocking_pids(w.pid), '{}') END AS blocked_by,
-       j.error_sqlstate
+            THEN NULLIF(pg_catalog.array_remove(COALESCE(
+                     NULLIF(pg_catalog.pg_blocking_pids(w.pid), '{}'), b.blocked_by), 0), '{}')
+       END AS blocked_by,
+       j.error_sqlstate,
+       -- the prepared transactions among them, by name
+       CASE WHEN w.job IS NOT NULL
+            THEN (SELECT pg_catalog.array_agg(x.gid ORDER BY x.gid)
+                    FROM pg_catalog.pg_prepared_xacts x
+                   WHERE x.transaction = ANY (b.blocked_by_prepared)
+                      OR (0 = ANY (pg_catalog.pg_blocking_pids(w.pid))
+                          AND EXISTS (SELECT 1
+                                        FROM pg_catalog.pg_locks wl, pg_catalog.pg_locks hl,
+                                             pg_catalog.pg_locks xl
+                                       WHERE wl.pid = w.pid AND NOT wl.granted
+                                         AND hl.granted AND hl.pid IS NULL
+                                         AND hl.locktype = wl.locktype
+                                         AND hl.database IS NOT DISTINCT FROM wl.database
+                                         AND hl.relation IS NOT DISTINCT FROM wl.relation
+                                         AND hl.transactionid IS NOT DISTINCT FROM wl.transactionid
+                                         AND xl.locktype = 'transactionid' AND xl.pid IS NULL
+                                         AND xl.transactionid = x.transaction
+                                         AND xl.virtualtransaction = hl.virtualtransaction)))
+       END AS blocked_by_prepared
   FROM schema_guard.jobs_visible j
   LEFT JOIN schema_guard.worker_status() w
          ON w.job = j.job_id
         AND w.database = (SELECT d.oid FROM pg_catalog.pg_database d
                            WHERE d.datname = pg_catalog.current_database())
+  LEFT JOIN schema_guard.worker_blockers() b
+         ON b.database = w.database AND b.pid = w.pid
  ORDER BY j.job_id;
 
 -- Every view over the job catalog is a security barrier: a function in

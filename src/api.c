@@ -27,6 +27,7 @@
 #include "nodes/parsenodes.h"
 #include "storage/latch.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
@@ -51,6 +52,7 @@ PG_FUNCTION_INFO_V1(sg_revert_v1);
 PG_FUNCTION_INFO_V1(sg_retry_v1);
 PG_FUNCTION_INFO_V1(sg_wait_v1);
 PG_FUNCTION_INFO_V1(sg_worker_status);
+PG_FUNCTION_INFO_V1(sg_worker_blockers);
 PG_FUNCTION_INFO_V1(sg_set_batch_v1);
 
 /*
@@ -125,16 +127,10 @@ job_for_control(int64 job_id)
 	return job;
 }
 
-/* A set of job states, for the states an action is allowed in. */
-#define STATE_BIT(s)	(1u << (s))
-#define ACTIVE_STATES	(STATE_BIT(SG_STATE_QUEUED) | STATE_BIT(SG_STATE_RUNNING))
-#define UNFINISHED_STATES \
-	(ACTIVE_STATES | STATE_BIT(SG_STATE_PAUSED) | STATE_BIT(SG_STATE_FAILED))
-
 static void
 require_state(SgJob *job, const char *action, uint32 allowed, const char *hint)
 {
-	if (allowed & STATE_BIT(job->state))
+	if (allowed & SG_STATE_BIT(job->state))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -143,42 +139,90 @@ require_state(SgJob *job, const char *action, uint32 allowed, const char *hint)
 			 hint ? errhint("%s", hint) : 0));
 }
 
+/*
+ * Change the job's state, if it is still in one of the allowed ones: the
+ * worker (finishing the job) or another session may have changed it since
+ * it was read, while this call waited for the table.  Then the call fails
+ * with the state the job is in now, and its transaction, DDL included, is
+ * rolled back.
+ */
+static void
+change_state(SgJob *job, const char *action, uint32 allowed, SgJobState to,
+			 const char *detail)
+{
+	SgJob	   *now;
+
+	if (sg_job_set_state(job->job_id, allowed, to, SG_PHASE_UNCHANGED, NULL, detail))
+		return;
+	PushActiveSnapshot(GetLatestSnapshot());
+	now = sg_job_load(job->job_id, false);
+	PopActiveSnapshot();
+	require_state(now, action, 0, NULL);
+}
+
 /* Move a job to another state, if it is in one of the allowed ones. */
 static void
-move_job(FunctionCallInfo fcinfo, const char *action, uint32 allowed,
+move_job(SgJob *job, const char *action, uint32 allowed,
 		 SgJobState mistaken, const char *mistaken_hint,
 		 SgJobState to, const char *detail)
 {
-	SgJob	   *job = job_for_control(job_argument(fcinfo));
-
 	require_state(job, action, allowed, job->state == mistaken ? mistaken_hint : NULL);
-	sg_job_set_state(job->job_id, to, SG_PHASE_UNCHANGED, NULL, detail);
+	change_state(job, action, allowed, to, detail);
 	sg_request_worker_at_commit();
 }
 
 Datum
 sg_pause_v1(PG_FUNCTION_ARGS)
 {
-	move_job(fcinfo, "pause", ACTIVE_STATES, SG_STATE_UNCHANGED, NULL,
-			 SG_STATE_PAUSED, NULL);
+	SgJob	   *job = job_for_control(job_argument(fcinfo));
+
+	move_job(job, "pause", SG_ACTIVE_STATES, SG_STATE_UNCHANGED, NULL, SG_STATE_PAUSED, NULL);
 	PG_RETURN_VOID();
 }
 
 Datum
 sg_resume_v1(PG_FUNCTION_ARGS)
 {
-	move_job(fcinfo, "resume", STATE_BIT(SG_STATE_PAUSED),
+	SgJob	   *job = job_for_control(job_argument(fcinfo));
+
+	move_job(job, "resume", SG_STATE_BIT(SG_STATE_PAUSED),
 			 SG_STATE_FAILED, "Use schema_guard.retry() for a failed job.",
 			 SG_STATE_QUEUED, NULL);
 	PG_RETURN_VOID();
 }
 
+/*
+ * retry(): run a failed job again, from where it stopped.  Not a job that
+ * failed because rows may have come to look filled without being filled
+ * (its table rewritten, its fill trigger lost or disabled, a function of
+ * its expression replaced): retrying cannot tell those rows apart.
+ */
 Datum
 sg_retry_v1(PG_FUNCTION_ARGS)
 {
-	move_job(fcinfo, "retry", STATE_BIT(SG_STATE_FAILED),
-			 SG_STATE_PAUSED, "Use schema_guard.resume() for a paused job.",
-			 SG_STATE_QUEUED, "retried");
+	SgJob	   *job = job_for_control(job_argument(fcinfo));
+	StringInfoData cols;
+	ListCell   *lc;
+
+	if (job->unsound == NULL || job->state != SG_STATE_FAILED)
+	{
+		move_job(job, "retry", SG_STATE_BIT(SG_STATE_FAILED),
+				 SG_STATE_PAUSED, "Use schema_guard.resume() for a paused job.",
+				 SG_STATE_QUEUED, "retried");
+		PG_RETURN_VOID();
+	}
+	initStringInfo(&cols);
+	foreach(lc, job->columns)
+		appendStringInfo(&cols, "%s%s", cols.len ? ", " : "",
+						 quote_identifier(((SgJobColumn *) lfirst(lc))->colname));
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot retry schema_guard job %lld: %s",
+					(long long) job->job_id, job->unsound),
+			 errdetail("Rows the job had not filled yet may look filled now (in column %s), and neither a retry nor schema_guard can tell them apart.",
+					   cols.len ? cols.data : "?"),
+			 errhint("Check the column for rows that need a value and fill them by hand, then end the job with schema_guard.cancel(%lld); or undo the ALTER with schema_guard.revert(%lld).",
+					 (long long) job->job_id, (long long) job->job_id)));
 	PG_RETURN_VOID();
 }
 
@@ -222,10 +266,10 @@ sg_cancel_v1(PG_FUNCTION_ARGS)
 {
 	SgJob	   *job = job_for_control(job_argument(fcinfo));
 
-	require_state(job, "cancel", UNFINISHED_STATES, NULL);
+	require_state(job, "cancel", SG_UNFINISHED_STATES, NULL);
 	drop_helpers(job);
-	sg_job_set_state(job->job_id, SG_STATE_CANCELLED, SG_PHASE_UNCHANGED, NULL,
-					 "the columns stay; rows not filled yet keep reading NULL");
+	change_state(job, "cancel", SG_UNFINISHED_STATES, SG_STATE_CANCELLED,
+				 "the columns stay; rows not filled yet keep reading NULL");
 	PG_RETURN_VOID();
 }
 
@@ -236,7 +280,7 @@ sg_revert_v1(PG_FUNCTION_ARGS)
 	StringInfoData sql;
 	ListCell   *lc;
 
-	require_state(job, "revert", UNFINISHED_STATES | STATE_BIT(SG_STATE_CANCELLED),
+	require_state(job, "revert", SG_UNFINISHED_STATES | SG_STATE_BIT(SG_STATE_CANCELLED),
 				  job->state == SG_STATE_DONE
 				  ? "The job is complete; drop the columns with ALTER TABLE ... DROP COLUMN if you no longer want them."
 				  : NULL);
@@ -268,7 +312,8 @@ sg_revert_v1(PG_FUNCTION_ARGS)
 		if (sql.len > 0)
 			sg_run_own_sql(psprintf("ALTER TABLE %s%s", sg_qualified_relname(job->relid), sql.data));
 	}
-	sg_job_set_state(job->job_id, SG_STATE_REVERTED, SG_PHASE_UNCHANGED, NULL, "the columns were dropped");
+	change_state(job, "revert", SG_UNFINISHED_STATES | SG_STATE_BIT(SG_STATE_CANCELLED),
+				 SG_STATE_REVERTED, "the columns were dropped");
 	PG_RETURN_VOID();
 }
 
@@ -401,8 +446,11 @@ wait_for_job(FunctionCallInfo fcinfo, int64 job_id, TimestampTz deadline,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("schema_guard job %lld failed: %s", (long long) job_id,
 							job->last_error ? job->last_error : "unknown error"),
-					 errhint("Fix the cause, then run SELECT schema_guard.retry(%lld); or undo the ALTER with schema_guard.revert(%lld).",
-							 (long long) job_id, (long long) job_id)));
+					 job->unsound
+					 ? errhint("A retry cannot finish it: fill by hand the rows that need a value, then run SELECT schema_guard.cancel(%lld); or undo the ALTER with schema_guard.revert(%lld).",
+							   (long long) job_id, (long long) job_id)
+					 : errhint("Fix the cause, then run SELECT schema_guard.retry(%lld); or undo the ALTER with schema_guard.revert(%lld).",
+							   (long long) job_id, (long long) job_id)));
 		if (job->state == SG_STATE_CANCELLED || job->state == SG_STATE_REVERTED)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -465,11 +513,60 @@ sg_set_batch_v1(PG_FUNCTION_ARGS)
 	int			batch_time = interval_ms_argument(fcinfo, 1, "batch_time", 1);
 	int			batch_delay = interval_ms_argument(fcinfo, 2, "batch_delay", 0);
 
-	require_state(job, "change the batch settings of", UNFINISHED_STATES, NULL);
+	require_state(job, "change the batch settings of", SG_UNFINISHED_STATES, NULL);
 	sg_job_set_batch(job->job_id, batch_time, batch_delay);
 	/* a worker sleeping out the old delay takes the new one at once */
 	sg_request_worker_at_commit();
 	PG_RETURN_VOID();
+}
+
+/*
+ * worker_blockers(): for each worker backing off after a lock wait timed
+ * out, who held the lock: processes, and prepared transactions (by their
+ * transaction id; a process id of 0 stands for each).  Workers of other
+ * databases only for pg_read_all_stats, as for worker_status().
+ */
+Datum
+sg_worker_blockers(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			dboids[64];
+	pid_t		pids[64];
+	SgWorkerState states[64];
+	bool		all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+	int			n;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	n = sg_worker_states(dboids, pids, states, lengthof(dboids));
+	for (i = 0; i < n; i++)
+	{
+		SgWorkerState *state = &states[i];
+		Datum		values[4];
+		bool		nulls[4] = {0};
+		Datum		blockers[SG_MAX_BLOCKERS];
+		Datum		xids[SG_MAX_BLOCKERS];
+		int			nxids = 0;
+		int			b;
+
+		if ((!all && dboids[i] != MyDatabaseId) || state->waiting != SG_WAIT_LOCK ||
+			state->nblockers == 0)
+			continue;
+		for (b = 0; b < state->nblockers; b++)
+		{
+			blockers[b] = Int32GetDatum(state->blocker_pids[b]);
+			if (TransactionIdIsValid(state->blocker_xids[b]))
+				xids[nxids++] = TransactionIdGetDatum(state->blocker_xids[b]);
+		}
+		values[0] = ObjectIdGetDatum(dboids[i]);
+		values[1] = Int32GetDatum(pids[i]);
+		values[2] = PointerGetDatum(construct_array(blockers, state->nblockers, INT4OID,
+													sizeof(int32), true, TYPALIGN_INT));
+		values[3] = PointerGetDatum(construct_array(xids, nxids, XIDOID,
+													sizeof(TransactionId), true, TYPALIGN_INT));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 Datum

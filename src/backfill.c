@@ -13,10 +13,18 @@
  * wrote after the ALTER, explicit NULLs included, are never overwritten.
  * The cursor moves in the same transaction.
  *
+ * The UPDATE runs as the table rewrite runs (exec.c): no rule of the table
+ * applies to it and none of its triggers fires, whatever they are enabled
+ * for, so nothing can keep a row from its value or give it another one.
+ * And each batch checks, in its own transaction, that no row of its blocks
+ * still lacks the column: a batch that left one fails the job, loudly.
+ *
  * Pass 1 covers the blocks that existed when the ALTER committed.  Pass 2
- * covers the whole table once more: a row version written after the ALTER
- * can still lack the column (a trigger that hands back the old row while
- * the fill trigger is disabled), possibly in a block past the first range.
+ * (the verify phase) covers the whole table once more, with the same check
+ * after each batch, and at its end the blocks added since it started are
+ * checked too: a job never leaves the backfill with a row that predates its
+ * columns.  Every block range is clamped to the table's size of the moment,
+ * which a VACUUM after a DELETE may have reduced.
  *
  * The leaves are the tables that stored rows when the ALTER ran.  A
  * partition created since has the column in every row; one attached since
@@ -27,7 +35,10 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -42,14 +53,82 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
+#include "utils/snapmgr.h"
 
 #include "schema_guard.h"
 #include "backfill.h"
 #include "exec.h"
 #include "job.h"
+#include "job_leaves.h"
 #include "job_lookup.h"
 #include "throttle.h"
 #include "util.h"
+
+/*
+ * How many rows of blocks [start, end) of rel that are visible now are
+ * stored as tuples formed before column attnum existed.
+ */
+static int64
+rows_predating(Relation rel, BlockNumber start, BlockNumber end, AttrNumber attnum)
+{
+	BufferAccessStrategy strategy = GetAccessStrategy(BAS_BULKREAD);
+	Snapshot	snapshot;
+	BlockNumber blkno;
+	int64		count = 0;
+
+	end = Min(end, RelationGetNumberOfBlocks(rel));
+	/* the transaction's own updates too */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	for (blkno = start; blkno < end; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		OffsetNumber off;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBufferExtended(rel, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		for (off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			ItemId		id = PageGetItemId(page, off);
+			HeapTupleData tuple;
+
+			if (!ItemIdIsNormal(id))
+				continue;
+			tuple.t_data = (HeapTupleHeader) PageGetItem(page, id);
+			tuple.t_len = ItemIdGetLength(id);
+			tuple.t_tableOid = RelationGetRelid(rel);
+			ItemPointerSet(&tuple.t_self, blkno, off);
+			if (HeapTupleHeaderGetNatts(tuple.t_data) < attnum &&
+				HeapTupleSatisfiesVisibility(&tuple, snapshot, buf))
+				count++;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	UnregisterSnapshot(snapshot);
+	FreeAccessStrategy(strategy);
+	return count;
+}
+
+/*
+ * Fail the job if rows of blocks [start, end) of the leaf still lack the
+ * column.  Nothing can keep the batch's UPDATE from a row (no rule or
+ * trigger applies to it), so this never happens; if it did, the job must
+ * not go on as if the rows were filled.
+ */
+static void
+check_filled(SgJob *job, SgJobLeaf *leaf, BlockNumber start, BlockNumber end)
+{
+	Relation	rel = relation_open(leaf->relid, NoLock);
+	int64		left = rows_predating(rel, start, end, leaf->min_attnum);
+
+	if (left > 0)
+		elog(ERROR, "schema_guard job %lld left %lld rows of table \"%s\" in blocks %u to %u without their value",
+			 (long long) job->job_id, (long long) left, RelationGetRelationName(rel), start, end);
+	relation_close(rel, NoLock);
+}
 
 static char *
 batch_sql(SgJob *job, SgJobLeaf *leaf, BlockNumber start, BlockNumber end)
@@ -147,9 +226,25 @@ start_verify_pass(SgJob *job, SgStepResult *result)
 					   psprintf("first pass done with batches of %d blocks", job->batch_blocks));
 }
 
+/*
+ * The verify pass is done: its batches checked the blocks it covered; the
+ * blocks added to each table since it started are checked now.
+ */
 static void
 finish_backfill(SgJob *job, SgStepResult *result)
 {
+	ListCell   *lc;
+
+	foreach(lc, job->leaves)
+	{
+		SgJobLeaf  *leaf = lfirst(lc);
+		Relation	rel = try_relation_open(leaf->relid, AccessShareLock);
+
+		if (rel == NULL)
+			continue;
+		relation_close(rel, NoLock);
+		check_filled(job, leaf, (BlockNumber) leaf->end_block, MaxBlockNumber);
+	}
 	result->committed = sg_job_advance(job, sg_phase_after(job, SG_PHASE_VERIFY), SG_STATE_UNCHANGED, NULL);
 }
 
@@ -189,6 +284,7 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 	Relation	rel;
 	BlockNumber start;
 	BlockNumber end;
+	BlockNumber nblocks;
 	char	   *sql;
 	instr_time	before;
 	instr_time	after;
@@ -231,13 +327,19 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 	end = (BlockNumber) Min(leaf->next_block + Max(job->batch_blocks, 1),
 							leaf->end_block);
 	reclaim_processed(job, leaf, rel, start);
-	sql = batch_sql(job, leaf, start, end);
+	/* past the table's end (a VACUUM truncated it) there is no row to fill */
+	nblocks = RelationGetNumberOfBlocks(rel);
+	if (start >= nblocks)
+		end = (BlockNumber) leaf->end_block;
+	sql = start < nblocks ? batch_sql(job, leaf, start, end) : NULL;
 	relation_close(rel, NoLock);
 
 	INSTR_TIME_SET_CURRENT(before);
 	wal_before = GetXLogInsertRecPtr();
 	result->rows = sql ? sg_exec_batch(job, sql) : 0;
 	result->waiters = result->rows > 0 ? sg_throttle_lock_waiters() : 0;
+	if (sql)
+		check_filled(job, leaf, start, end);
 	/*
 	 * A batch lost in a crash is redone: its cursor is lost with it, and the
 	 * row rule finds its rows unfilled.  So it need not wait for its WAL to

@@ -25,6 +25,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/typecmds.h"
+#include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -360,6 +361,56 @@ check_primary_keys(Relation rel, SgAlterPlan *plan, AlterTableStmt *stmt)
 	}
 }
 
+static void
+check_updates_allowed(void *arg)
+{
+	CheckCmdReplicaIdentity((Relation) arg, CMD_UPDATE);
+}
+
+/*
+ * A job fills rows with UPDATEs.  Where PostgreSQL refuses them (a table
+ * that publishes updates without a replica identity) the plain ALTER,
+ * which rewrites, still works: such a column has no online path here.
+ */
+static void
+check_backfill_updates(Relation rel, SgAlterPlan *plan)
+{
+	ListCell   *lc;
+	ListCell   *cc;
+
+	foreach(lc, plan->recurse ? find_all_inheritors(RelationGetRelid(rel), NoLock, NULL)
+			: list_make1_oid(RelationGetRelid(rel)))
+	{
+		Relation	leaf;
+		ErrorData  *edata;
+
+		if (get_rel_relkind(lfirst_oid(lc)) != RELKIND_RELATION)
+			continue;
+		leaf = relation_open(lfirst_oid(lc), NoLock);
+		edata = sg_in_subxact(check_updates_allowed, leaf, false);
+		relation_close(leaf, NoLock);
+		if (edata == NULL)
+			continue;
+		foreach(cc, plan->columns)
+		{
+			SgAddColumn *col = lfirst(cc);
+
+			if (col->path != SG_PATH_STAGE ||
+				!(col->is_serial || col->identity || col->fill_volatile))
+				continue;
+			sg_add_reason(col, col->risk, SG_PATH_NONE,
+						  "a job fills existing rows with UPDATEs, which PostgreSQL refuses on table \"%s\" (%s)",
+						  get_rel_name(lfirst_oid(lc)), edata->message);
+			col->refuse_detail = psprintf("A job would fill the existing rows with UPDATEs, and PostgreSQL refuses them: %s.",
+										  edata->message);
+			col->refuse_hint = edata->hint ? psprintf("%s Or run the statement as written, with schema_guard.mode = warn.",
+													  edata->hint)
+				: "Run the statement as written, with schema_guard.mode = warn.";
+		}
+		return;
+	}
+}
+
 /*
  * Classify a whole ALTER TABLE statement.  The caller holds the table's
  * lock; children are locked here in lockmode.
@@ -423,6 +474,7 @@ sg_classify_alter(Relation rel, AlterTableStmt *stmt, const char *queryString,
 	}
 	check_other_subcommands(plan, stmt);
 	check_primary_keys(rel, plan, stmt);
+	check_backfill_updates(rel, plan);
 
 	foreach(lc, plan->columns)
 	{

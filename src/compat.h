@@ -141,6 +141,13 @@ sg_guc_variables(int *num_vars)
 #define sg_qualified_name_list(string) stringToQualifiedNameList((string), NULL)
 #endif
 
+/* Run a query to its end: 18 dropped ExecutorRun()'s execute_once. */
+#if PG_VERSION_NUM < 180000
+#define sg_executor_run(qd) ExecutorRun((qd), ForwardScanDirection, 0, true)
+#else
+#define sg_executor_run(qd) ExecutorRun((qd), ForwardScanDirection, 0)
+#endif
+
 /* The sequence of an identity column: 17 takes the table's Relation. */
 #if PG_VERSION_NUM < 170000
 #define sg_identity_sequence(rel, attnum) \

@@ -46,6 +46,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/index.h"
+#include "catalog/dependency.h"
 #include "catalog/objectaccess.h"
 #include "catalog/partition.h"
 #include "catalog/pg_attrdef.h"
@@ -54,6 +55,8 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
@@ -75,6 +78,7 @@
 #include "schema_guard.h"
 #include "classify.h"
 #include "guard.h"
+#include "guard_columns.h"
 #include "job.h"
 #include "job_catalog.h"
 #include "job_lookup.h"
@@ -100,6 +104,16 @@ static int	ntouched = 0;
 static bool touched_unknown = false;
 
 static void forget_touched(void);
+
+/*
+ * Functions and sequences the statement created, replaced or altered (in
+ * TopMemoryContext): a job's expression must compute with them as they
+ * were at its ALTER.
+ */
+static List *changed_objects = NIL;
+
+/* The statement drops schema_guard's objects: checked once. */
+static bool extension_drop_checked = false;
 
 /* While set, the only relation that may be dropped. */
 static Oid	expected_drop = InvalidOid;
@@ -140,61 +154,6 @@ sg_guard_refuse_if_active(Oid relid, bool recurse, const char *what)
 
 		if (job_id != 0)
 			refuse_during_job(lfirst_oid(lc), job_id, what);
-	}
-}
-
-/*
- * ATTACH PARTITION demands that the new partition have every CHECK
- * constraint of its new parent, the helper checks of active jobs included:
- * give it them, NOT VALID, so the attach works as it would without the job.
- * A NOT NULL constraint (18) is not given: PostgreSQL demands it of the
- * partition after the plain ALTER too.
- */
-static void
-add_helper_checks(RangeVar *parent_rv, RangeVar *part_rv)
-{
-	Oid			parent = RangeVarGetRelid(parent_rv, NoLock, true);
-	Oid			part = RangeVarGetRelid(part_rv, NoLock, true);
-	List	   *tables;
-	ListCell   *lc;
-
-	if (!OidIsValid(parent) || !OidIsValid(part))
-		return;
-	tables = lappend_oid(get_partition_ancestors(parent), parent);
-	foreach(lc, tables)
-	{
-		List	   *jobs = sg_jobs_active_on(lfirst_oid(lc));
-		ListCell   *jc;
-
-		foreach(jc, jobs)
-		{
-			SgJob	   *job = sg_job_load(*(int64 *) lfirst(jc), true);
-			ListCell   *cc;
-
-			if (job == NULL || job->relid != lfirst_oid(lc))
-				continue;
-			foreach(cc, job->objects)
-			{
-				SgJobObject *obj = lfirst(cc);
-				char	   *check = obj->kind == SG_OBJECT_HELPER_CHECK &&
-					!sg_object_is_not_null(obj) ? sg_object_name(obj) : NULL;
-				HeapTuple	tup;
-				char	   *def;
-
-				if (check == NULL ||
-					OidIsValid(get_relation_constraint_oid(part, check, true)))
-					continue;
-				tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(obj->objid));
-				if (!HeapTupleIsValid(tup))
-					continue;
-				ReleaseSysCache(tup);
-				def = TextDatumGetCString(DirectFunctionCall1(pg_get_constraintdef,
-															  ObjectIdGetDatum(obj->objid)));
-				sg_run_own_sql(psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s",
-										sg_qualified_relname(part),
-										quote_identifier(check), def));
-			}
-		}
 	}
 }
 
@@ -260,7 +219,17 @@ check_alter_table(AlterTableStmt *stmt)
 							   "Removing the table from its parent takes rows out of the job");
 				break;
 			case AT_AttachPartition:
-				add_helper_checks(stmt->relation, castNode(PartitionCmd, cmd->def)->name);
+				sg_guard_attach_partition(stmt->relation, castNode(PartitionCmd, cmd->def)->name);
+				break;
+			case AT_SetNotNull:
+			case AT_DropNotNull:
+			case AT_AddIdentity:
+			case AT_SetIdentity:
+			case AT_DropIdentity:
+				sg_guard_column_change(stmt, cmd);
+				break;
+			case AT_AddInherit:
+				sg_guard_new_parent(castNode(RangeVar, cmd->def));
 				break;
 			default:
 				break;
@@ -270,30 +239,44 @@ check_alter_table(AlterTableStmt *stmt)
 	}
 }
 
-/* DROP EXTENSION schema_guard would take unfinished jobs with it. */
+/* The statement changed a function or a sequence: the jobs are checked after it. */
 static void
-check_drop_extension(DropStmt *stmt)
+note_changed(Oid objectId)
 {
-	ListCell   *lc;
-	Oid			relid;
-	int64		job_id;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
-	if (stmt->removeType != OBJECT_EXTENSION)
-		return;
-	foreach(lc, stmt->objects)
+	changed_objects = list_append_unique_oid(changed_objects, objectId);
+	MemoryContextSwitchTo(old);
+	touched = true;
+}
+
+/*
+ * Before a statement that may harm a job, in every mode: what it is about
+ * to change that the object access hook cannot tell apart.  ALTER SEQUENCE
+ * (new options, RESTART, OWNED BY) changes the values a job's rows get
+ * from the sequence; a change of its owner or name does not.
+ */
+void
+sg_guard_note_statement(PlannedStmt *pstmt)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (IsA(parsetree, AlterSeqStmt))
 	{
-		if (strcmp(strVal(lfirst(lc)), SG_EXTENSION_NAME) != 0)
-			continue;
-		job_id = sg_job_any_active(&relid);
-		if (job_id != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_IN_USE),
-					 errmsg("cannot drop extension %s while job %lld on table \"%s\" is unfinished",
-							SG_EXTENSION_NAME, (long long) job_id, get_rel_name(relid)),
-					 errdetail("The job's table would be left with rows that were never filled."),
-					 errhint("Wait for the job with CALL schema_guard.wait(%lld), or end it with schema_guard.cancel(%lld), first.",
-							 (long long) job_id, (long long) job_id)));
+		Oid			seq = RangeVarGetRelid(((AlterSeqStmt *) parsetree)->sequence, NoLock, true);
+
+		if (OidIsValid(seq))
+			note_changed(seq);
 	}
+}
+
+/* Forget what the statement changed, once the jobs were checked. */
+static void
+forget_changes(void)
+{
+	touched = false;
+	list_free(changed_objects);
+	changed_objects = NIL;
 }
 
 /* A top-level statement starts: what earlier ones touched was checked. */
@@ -301,6 +284,8 @@ void
 sg_guard_statement_start(void)
 {
 	forget_touched();
+	forget_changes();
+	extension_drop_checked = false;
 }
 
 /*
@@ -345,9 +330,6 @@ sg_guard_before(PlannedStmt *pstmt)
 			}
 		case T_AlterTableStmt:
 			check_alter_table((AlterTableStmt *) parsetree);
-			break;
-		case T_DropStmt:
-			check_drop_extension((DropStmt *) parsetree);
 			break;
 		default:
 			break;
@@ -587,8 +569,11 @@ check_jobs_after(void)
 		SgJob	   *job = sg_job_load(job_id, true);
 		char	   *problem;
 
-		if (job == NULL ||
-			(job->state == SG_STATE_FAILED && !touched_job(job)) ||
+		if (job == NULL)
+			continue;
+		if (job->state == SG_STATE_FAILED && !touched_job(job))
+			continue;
+		if ((problem = sg_job_changed_object_problem(job, changed_objects)) == NULL &&
 			(problem = sg_job_problem_now(job)) == NULL)
 			continue;
 		if (sg_mode != SG_MODE_OFF)
@@ -603,11 +588,12 @@ check_jobs_after(void)
 				(errcode(ERRCODE_OBJECT_IN_USE),
 				 errmsg("schema_guard job %lld on table \"%s\" failed: %s",
 						(long long) job_id, get_rel_name(job->relid), problem),
-				 errdetail("Rows not filled yet could otherwise end up looking filled."),
+				 errdetail("Rows not filled yet could otherwise end up looking filled, or get other values than the ALTER's."),
 				 errhint("Check the job's columns for NULLs; cancel or revert the job.")));
-		sg_job_set_state(job_id, SG_STATE_FAILED, SG_PHASE_UNCHANGED,
-						 psprintf("%s during the job", problem),
-						 "schema_guard.mode was off, so the statement ran as written");
+		if (sg_job_set_state(job_id, SG_UNFINISHED_STATES, SG_STATE_FAILED, SG_PHASE_UNCHANGED,
+							 psprintf("%s during the job", problem),
+							 "schema_guard.mode was off, so the statement ran as written"))
+			sg_job_mark_unsound(job_id, problem);
 	}
 }
 
@@ -646,10 +632,14 @@ sg_guard_after(PlannedStmt *pstmt, List *files_before)
 
 	if (!touched && files_before == NIL)
 		return;
-	if (sg_running_own_statement || !IsTransactionState() || creating_extension ||
+	/* what an extension script did is checked after CREATE/ALTER EXTENSION */
+	if (creating_extension)
+		return;
+	if (sg_running_own_statement || !IsTransactionState() ||
 		IsBinaryUpgrade || !sg_extension_active())
 	{
 		forget_touched();
+		forget_changes();
 		return;
 	}
 	adopt_files(pstmt, files_before);
@@ -668,10 +658,21 @@ sg_guard_after(PlannedStmt *pstmt, List *files_before)
 	}
 	if (touched)
 	{
-		touched = false;
 		check_jobs_after();
 		forget_touched();
+		forget_changes();
 	}
+}
+
+/*
+ * After a staged ALTER: schema_guard ran it as its own statement, but its
+ * other subcommands may have harmed other jobs.
+ */
+void
+sg_guard_after_staged(PlannedStmt *pstmt)
+{
+	touched = true;
+	sg_guard_after(pstmt, NIL);
 }
 
 /*
@@ -687,6 +688,40 @@ sg_guard_plain_rewrite(Oid relid, bool recurse, SgAlterPlan *plan)
 	sg_guard_refuse_if_active(relid, recurse,
 							  plan->other_rewrite ? plan->other_rewrite
 							  : "Adding this column rewrites the table");
+}
+
+/*
+ * Dropping schema_guard
+ */
+
+/*
+ * Whatever the statement (DROP EXTENSION, DROP SCHEMA ... CASCADE, DROP
+ * OWNED), schema_guard is not dropped while a job is unfinished: its table
+ * would keep rows never filled, and helpers nothing removes.  With
+ * schema_guard.mode = off it is, as in PostgreSQL, with a warning.
+ */
+static void
+check_extension_drop(void)
+{
+	Oid			relid;
+	int64		job_id;
+
+	if (!sg_extension_active() || (job_id = sg_job_any_active(&relid)) == 0)
+		return;
+	ereport(sg_mode == SG_MODE_OFF ? WARNING : ERROR,
+			(errcode(ERRCODE_OBJECT_IN_USE),
+			 sg_mode == SG_MODE_OFF
+			 ? errmsg("extension %s is dropped while job %lld on table \"%s\" is unfinished",
+					  SG_EXTENSION_NAME, (long long) job_id, get_rel_name(relid))
+			 : errmsg("cannot drop extension %s while job %lld on table \"%s\" is unfinished",
+					  SG_EXTENSION_NAME, (long long) job_id, get_rel_name(relid)),
+			 sg_mode == SG_MODE_OFF
+			 ? errdetail("The job's table is left with rows that were never filled, and with the job's helper checks.")
+			 : errdetail("The job's table would be left with rows that were never filled, and with the job's helper checks."),
+			 sg_mode == SG_MODE_OFF
+			 ? errhint("Fill those rows by hand, and drop the job's CHECK (... IS NOT NULL) NOT VALID constraints from the table.")
+			 : errhint("Wait for the job with CALL schema_guard.wait(%lld), or end it with schema_guard.cancel(%lld) or schema_guard.revert(%lld), first.",
+					   (long long) job_id, (long long) job_id, (long long) job_id)));
 }
 
 /*
@@ -707,6 +742,12 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 
 	if (sg_running_own_statement)
 		return;
+	if (access == OAT_DROP && !extension_drop_checked && !creating_extension &&
+		sg_is_extension_object(classId, objectId))
+	{
+		extension_drop_checked = true;
+		check_extension_drop();
+	}
 	if ((access == OAT_POST_CREATE || access == OAT_POST_ALTER || access == OAT_DROP) &&
 		(classId == TriggerRelationId || classId == ConstraintRelationId ||
 		 classId == RelationRelationId || classId == AttrDefaultRelationId ||
@@ -715,6 +756,10 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		touched = true;
 		note_touched(access, classId, objectId, arg);
 	}
+	/* CREATE OR REPLACE FUNCTION, ALTER FUNCTION */
+	if ((access == OAT_POST_CREATE || access == OAT_POST_ALTER) &&
+		classId == ProcedureRelationId)
+		note_changed(objectId);
 }
 
 void

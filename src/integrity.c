@@ -12,7 +12,9 @@
  *	  the fill function for the job;
  *	- its helper checks are still CHECK (c IS NOT NULL) on its table, its
  *	  NOT VALID constraints and reserved indexes exist, and a staged
- *	  identity column keeps its staging sequence's default.
+ *	  identity column keeps its staging sequence's default;
+ *	- until the backfill is done, no table of it has a file that the job
+ *	  did not see it get (a rewrite forms every tuple anew).
  * The guard (after each DDL statement) and the worker (at each step) hold
  * every unfinished job to these rules; rewrites are the backfill's to see.
  *
@@ -20,16 +22,24 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/table.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/primnodes.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -38,6 +48,7 @@
 #include "bind.h"
 #include "integrity.h"
 #include "job.h"
+#include "job_lookup.h"
 #include "job_objects.h"
 #include "util.h"
 
@@ -122,6 +133,30 @@ leaf_trigger_problem(SgJob *job, Oid leafid, Oid fill_fn)
 	}
 	if (ours < 0 && problem == NULL)
 		problem = psprintf("table \"%s\" has lost the job's fill trigger",
+						   RelationGetRelationName(rel));
+	relation_close(rel, AccessShareLock);
+	return problem;
+}
+
+/*
+ * Has the leaf a file the job did not see it get?  A rewrite forms every
+ * tuple anew, so rows that still needed a value look filled.  (The files
+ * TRUNCATE and SET TABLESPACE give a table are adopted as they happen.)
+ * Both files are read under the table's lock, the recorded one afresh, so
+ * that a TRUNCATE committing meanwhile is seen in both or in neither.
+ */
+static char *
+rewrite_problem(SgJob *job, SgJobLeaf *leaf)
+{
+	Relation	rel = try_relation_open(leaf->relid, AccessShareLock);
+	Oid			file;
+	char	   *problem = NULL;
+
+	if (rel == NULL)
+		return NULL;
+	file = rel->rd_rel->relfilenode;
+	if (file != leaf->relfilenode && file != sg_job_leaf_file(job->job_id, leaf->relid))
+		problem = psprintf("table \"%s\" was rewritten outside schema_guard",
 						   RelationGetRelationName(rel));
 	relation_close(rel, AccessShareLock);
 	return problem;
@@ -214,6 +249,9 @@ sg_job_integrity_problem(SgJob *job)
 		if (fills && job->phase != SG_PHASE_DONE &&
 			(problem = leaf_trigger_problem(job, leaf->relid, fill_fn)) != NULL)
 			return problem;
+		if (fills && (job->phase == SG_PHASE_BACKFILL || job->phase == SG_PHASE_VERIFY) &&
+			(problem = rewrite_problem(job, leaf)) != NULL)
+			return problem;
 	}
 	foreach(lc, job->columns)
 	{
@@ -247,6 +285,140 @@ sg_job_integrity_problem(SgJob *job)
 			(name = sg_object_name(obj)) != NULL && strcmp(name, obj->name) != 0)
 			return psprintf("the fill trigger \"%s\" of table \"%s\" was renamed, which changes when it fires",
 							obj->name, get_rel_name(obj->relid));
+	}
+	return NULL;
+}
+
+/* The functions and sequences an expression calls and reads. */
+typedef struct UsedObjects
+{
+	List	   *functions;
+	List	   *sequences;
+} UsedObjects;
+
+static bool
+note_function(Oid funcid, void *context)
+{
+	UsedObjects *used = context;
+
+	used->functions = list_append_unique_oid(used->functions, funcid);
+	return false;
+}
+
+static bool
+used_objects_walker(Node *node, UsedObjects *used)
+{
+	if (node == NULL)
+		return false;
+	(void) check_functions_in_node(node, note_function, used);
+	/* nextval('seq'::regclass) */
+	if (IsA(node, Const) && ((Const *) node)->consttype == REGCLASSOID &&
+		!((Const *) node)->constisnull)
+		used->sequences = list_append_unique_oid(used->sequences,
+												 DatumGetObjectId(((Const *) node)->constvalue));
+	return expression_tree_walker(node, used_objects_walker, (void *) used);
+}
+
+/* Are two values of a variable-length column of a catalog row the same? */
+static bool
+same_varlena(HeapTuple a, HeapTuple b, int attnum, TupleDesc desc)
+{
+	bool		anull;
+	bool		bnull;
+	Datum		ad = heap_getattr(a, attnum, desc, &anull);
+	Datum		bd = heap_getattr(b, attnum, desc, &bnull);
+	struct varlena *av;
+	struct varlena *bv;
+
+	if (anull || bnull)
+		return anull == bnull;
+	av = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(ad));
+	bv = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(bd));
+	return VARSIZE_ANY_EXHDR(av) == VARSIZE_ANY_EXHDR(bv) &&
+		memcmp(VARDATA_ANY(av), VARDATA_ANY(bv), VARSIZE_ANY_EXHDR(av)) == 0;
+}
+
+/*
+ * Did the statement running now change what the function computes (its
+ * name, language, body, strictness, settings, or, for SECURITY DEFINER,
+ * the role it runs as)?  Its row as the statement found it is read with
+ * the statement's snapshot.  A change of owner of an ordinary function,
+ * or of its cost, is no change.
+ */
+static bool
+function_changed(Oid funcid)
+{
+	static const int bodies[] = {Anum_pg_proc_prosrc, Anum_pg_proc_probin,
+	Anum_pg_proc_prosqlbody, Anum_pg_proc_proconfig};
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	before;
+	HeapTuple	now;
+	Form_pg_proc b;
+	Form_pg_proc n;
+	bool		changed;
+	int			i;
+
+	if (!ActiveSnapshotSet())
+		return true;
+	rel = table_open(ProcedureRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_proc_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(funcid));
+	scan = systable_beginscan(rel, ProcedureOidIndexId, true, GetActiveSnapshot(), 1, &key);
+	before = systable_getnext(scan);
+	before = HeapTupleIsValid(before) ? heap_copytuple(before) : NULL;
+	systable_endscan(scan);
+	now = SearchSysCacheCopy1(PROCOID, ObjectIdGetDatum(funcid));
+	changed = before == NULL || !HeapTupleIsValid(now);
+	if (!changed)
+	{
+		b = (Form_pg_proc) GETSTRUCT(before);
+		n = (Form_pg_proc) GETSTRUCT(now);
+		changed = strcmp(NameStr(b->proname), NameStr(n->proname)) != 0 ||
+			b->pronamespace != n->pronamespace || b->prolang != n->prolang ||
+			b->prosecdef != n->prosecdef || b->proisstrict != n->proisstrict ||
+			b->proretset != n->proretset ||
+			(n->prosecdef && b->proowner != n->proowner);
+		for (i = 0; i < lengthof(bodies) && !changed; i++)
+			changed = !same_varlena(before, now, bodies[i], RelationGetDescr(rel));
+	}
+	table_close(rel, AccessShareLock);
+	return changed;
+}
+
+/*
+ * Did the statement change (changed: the OIDs of the functions it
+ * created, replaced or altered, and of the sequences it altered) what the
+ * job's expressions call or number with?  The plain ALTER computed every
+ * row with them as they were then: the rows filled afterwards would get
+ * other values.
+ */
+char *
+sg_job_changed_object_problem(SgJob *job, List *changed)
+{
+	ListCell   *lc;
+
+	if (changed == NIL || !sg_job_is_bound(job))
+		return NULL;
+	foreach(lc, job->columns)
+	{
+		SgJobColumn *col = lfirst(lc);
+		UsedObjects used = {NIL, NIL};
+		ListCell   *oc;
+
+		if (job->phase != SG_PHASE_BACKFILL && job->phase != SG_PHASE_VERIFY &&
+			!col->identity)
+			continue;			/* every row has its value */
+		(void) used_objects_walker(stringToNode(col->fill_node), &used);
+		foreach(oc, used.functions)
+			if (list_member_oid(changed, lfirst_oid(oc)) && function_changed(lfirst_oid(oc)))
+				return psprintf("function %s, with which the job computes column \"%s\", was replaced or altered",
+								format_procedure(lfirst_oid(oc)), col->colname);
+		foreach(oc, used.sequences)
+			if (list_member_oid(changed, lfirst_oid(oc)))
+				return psprintf("sequence %s, from which column \"%s\" takes its values, was altered",
+								sg_qualified_relname(lfirst_oid(oc)), col->colname);
 	}
 	return NULL;
 }

@@ -12,5 +12,6 @@
 
 extern char *sg_job_integrity_problem(SgJob *job);
 extern char *sg_job_problem_now(SgJob *job);
+extern char *sg_job_changed_object_problem(SgJob *job, List *changed);
 
 #endif							/* SG_INTEGRITY_H */

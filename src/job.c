@@ -47,6 +47,7 @@
 #include "schema_guard.h"
 #include "job.h"
 #include "job_catalog.h"
+#include "job_leaves.h"
 #include "launcher.h"
 #include "util.h"
 
@@ -85,12 +86,6 @@ static const CatalogStatement insert_object = {
 	"VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id, kind, relid, name) "
 	"DO UPDATE SET objid = excluded.objid",
 	6, {INT8OID, TEXTOID, OIDOID, NAMEOID, OIDOID, TEXTOID}
-};
-static const CatalogStatement insert_leaf = {
-	"INSERT INTO schema_guard.job_leaves (job_id, relid, pass, end_block, "
-	"relfilenode, min_attnum) VALUES ($1, $2, $3, $4, $5, $6) "
-	"ON CONFLICT (job_id, relid) DO NOTHING",
-	6, {INT8OID, OIDOID, INT4OID, INT8OID, OIDOID, INT2OID}
 };
 static const CatalogStatement insert_event = {
 	"INSERT INTO schema_guard.job_events (job_id, event, detail) "
@@ -376,7 +371,7 @@ sg_job_load(int64 job_id, bool missing_ok)
 	sg_catalog_exec("SELECT relid::oid, role::oid, state, phase, statement, search_path, "
 				 "trigger_name::text, blocks_total, blocks_done, rows_done, batch_blocks, "
 				 "COALESCE(batch_time, 0), COALESCE(batch_delay, -1), last_error, "
-				 "added_columns, settings, bound_to "
+				 "added_columns, settings, bound_to, unsound "
 				 "FROM schema_guard.jobs WHERE job_id = $1",
 				 1, types, values, NULL, true);
 	if (SPI_processed == 1)
@@ -412,6 +407,7 @@ sg_job_load(int64 job_id, bool missing_ok)
 		}
 		job->settings = sg_text_array_list(SPI_getbinval(tup, desc, 16, &isnull));
 		job->bound_to = sg_catalog_text(tup, desc, 17);
+		job->unsound = sg_catalog_text(tup, desc, 18);
 		MemoryContextSwitchTo(old);
 
 		load_columns(job, cxt);
@@ -442,18 +438,35 @@ sg_job_event(int64 job_id, const char *event, const char *detail)
 	sg_spi_finish();
 }
 
+/* The names of the states in a set, as a text[] datum. */
+static Datum
+state_names_array(uint32 states)
+{
+	List	   *names = NIL;
+	int			s;
+
+	for (s = SG_STATE_QUEUED; s <= SG_STATE_DONE; s++)
+		if (states & SG_STATE_BIT(s))
+			names = lappend(names, (char *) sg_state_name((SgJobState) s));
+	return sg_text_array(names);
+}
+
 /*
  * Change a job's state (and phase, unless SG_PHASE_UNCHANGED), record why,
- * and log it.  A NULL error keeps the last one, until the job is queued
- * again.
+ * and log it, but only if the job is in one of the states "from" (a set
+ * of SG_STATE_BIT): read under the row's lock, so a change that another
+ * transaction committed meanwhile is seen, never overwritten.  Returns
+ * false, changing nothing, if the job is in another state.  A NULL error
+ * keeps the last one, until the job is queued again.
  */
-void
-sg_job_set_state(int64 job_id, SgJobState state, SgJobPhase phase,
+bool
+sg_job_set_state(int64 job_id, uint32 from, SgJobState state, SgJobPhase phase,
 				 const char *error, const char *detail)
 {
-	Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			types[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	bool		changed;
 
 	values[0] = Int64GetDatum(job_id);
 	values[1] = CStringGetTextDatum(sg_state_name(state));
@@ -461,6 +474,7 @@ sg_job_set_state(int64 job_id, SgJobState state, SgJobPhase phase,
 								&nulls[2]);
 	values[3] = sg_text_or_null(error, &nulls[3]);
 	values[4] = sg_text_or_null(detail, &nulls[4]);
+	values[5] = state_names_array(from);
 	sg_spi_connect();
 	sg_catalog_exec("UPDATE schema_guard.jobs SET state = $2, "
 					"phase = COALESCE($3, phase), "
@@ -472,11 +486,35 @@ sg_job_set_state(int64 job_id, SgJobState state, SgJobPhase phase,
 					"                  ELSE started_at END, "
 					"finished_at = CASE WHEN $2 IN " SG_FINISHED_STATES_SQL
 					"                   THEN pg_catalog.now() END, "
-					"updated_at = pg_catalog.now() WHERE job_id = $1 " SG_CATALOG_JOB_RETURNING,
-					5, types, values, nulls, false);
+					"updated_at = pg_catalog.now() WHERE job_id = $1 AND state = ANY ($6) "
+					SG_CATALOG_JOB_RETURNING,
+					6, types, values, nulls, false);
+	changed = SPI_processed == 1;
 	sg_catalog_log_job(job_id, error ? error : detail);
 	sg_spi_finish();
-	sg_job_event(job_id, error ? "failed" : sg_state_name(state), error ? error : detail);
+	if (changed)
+		sg_job_event(job_id, error ? "failed" : sg_state_name(state), error ? error : detail);
+	return changed;
+}
+
+/*
+ * The job failed in a way that may leave rows looking filled without
+ * being filled (or filled with other values than the ALTER's): what
+ * happened is kept, and retry() refuses the job from then on.
+ */
+void
+sg_job_mark_unsound(int64 job_id, const char *why)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = CStringGetTextDatum(why);
+	sg_spi_connect();
+	sg_catalog_exec("UPDATE schema_guard.jobs SET unsound = COALESCE(unsound, $2) "
+					"WHERE job_id = $1",
+					2, types, values, NULL, false);
+	sg_spi_finish();
 }
 
 /*
@@ -552,33 +590,6 @@ sg_job_save_cursor(SgJob *job, SgJobLeaf *leaf, int64 blocks, int64 rows,
 }
 
 /*
- * Every leaf done with the first pass: each starts the second, over its
- * whole table (end_blocks: the number of blocks of each leaf now, in the
- * order of job->leaves).
- */
-void
-sg_job_restart_leaves(SgJob *job, List *end_blocks)
-{
-	ListCell   *lc;
-	ListCell   *ec;
-
-	sg_spi_connect();
-	forboth(lc, job->leaves, ec, end_blocks)
-	{
-		Oid			types[3] = {INT8OID, OIDOID, INT8OID};
-		Datum		values[3];
-
-		values[0] = Int64GetDatum(job->job_id);
-		values[1] = ObjectIdGetDatum(((SgJobLeaf *) lfirst(lc))->relid);
-		values[2] = Int64GetDatum((int64) lfirst_int(ec));
-		sg_catalog_exec("UPDATE schema_guard.job_leaves SET pass = 2, next_block = 0, "
-						"end_block = $3, done = false WHERE job_id = $1 AND relid = $2",
-						3, types, values, NULL, false);
-	}
-	sg_spi_finish();
-}
-
-/*
  * A step failed for a reason that passes (a lock timeout, a deadlock): count
  * it, keep the error, and halve the batch.
  */
@@ -622,90 +633,6 @@ sg_job_set_batch(int64 job_id, int batch_time_ms, int batch_delay_ms)
 				 psprintf("batch_time %s, batch_delay %s",
 						  batch_time_ms < 0 ? "default" : psprintf("%d ms", batch_time_ms),
 						  batch_delay_ms < 0 ? "default" : psprintf("%d ms", batch_delay_ms)));
-}
-
-/*
- * The tables of the job's tree that store rows, as leaves to fill: the
- * table itself, or every partition and inheritance child.  Each leaf
- * numbers the job's columns its own way; min_attnum is the first of them
- * in the leaf, found by name.  Foreign tables store no rows here.
- */
-List *
-sg_job_make_leaves(Oid relid, bool recurse, List *columns)
-{
-	List	   *rels = recurse ? find_all_inheritors(relid, NoLock, NULL)
-		: list_make1_oid(relid);
-	List	   *leaves = NIL;
-	ListCell   *lc;
-
-	foreach(lc, rels)
-	{
-		Oid			leafid = lfirst_oid(lc);
-		Relation	rel;
-		SgJobLeaf  *leaf;
-		ListCell   *cc;
-
-		if (get_rel_relkind(leafid) != RELKIND_RELATION)
-			continue;
-		rel = relation_open(leafid, NoLock);
-		leaf = palloc0(sizeof(SgJobLeaf));
-		leaf->relid = leafid;
-		leaf->pass = 1;
-		leaf->end_block = RelationGetNumberOfBlocks(rel);
-		leaf->relfilenode = rel->rd_rel->relfilenode;
-		leaf->min_attnum = MaxAttrNumber;
-		foreach(cc, columns)
-		{
-			char	   *name = sg_column_name(relid, ((SgJobColumn *) lfirst(cc))->attnum);
-			AttrNumber	attnum = name ? get_attnum(leafid, name) : InvalidAttrNumber;
-
-			if (attnum != InvalidAttrNumber)
-				leaf->min_attnum = Min(leaf->min_attnum, attnum);
-		}
-		relation_close(rel, NoLock);
-		if (leaf->min_attnum != MaxAttrNumber)
-			leaves = lappend(leaves, leaf);
-	}
-	return leaves;
-}
-
-/* Record leaves: at the start, and those found since (partitions attached or created). */
-void
-sg_job_add_leaves(SgJob *job, List *leaves)
-{
-	ListCell   *lc;
-
-	sg_spi_connect();
-	foreach(lc, leaves)
-	{
-		SgJobLeaf  *leaf = lfirst(lc);
-		Datum		values[6];
-
-		values[0] = Int64GetDatum(job->job_id);
-		values[1] = ObjectIdGetDatum(leaf->relid);
-		values[2] = Int32GetDatum(leaf->pass);
-		values[3] = Int64GetDatum(leaf->end_block);
-		values[4] = ObjectIdGetDatum(leaf->relfilenode);
-		values[5] = Int16GetDatum(leaf->min_attnum);
-		catalog_exec_statement(&insert_leaf, values, NULL);
-	}
-	sg_spi_finish();
-}
-
-/* A leaf that is gone (its partition dropped) has nothing left to fill. */
-void
-sg_job_leaf_done(SgJob *job, SgJobLeaf *leaf)
-{
-	Oid			types[2] = {INT8OID, OIDOID};
-	Datum		values[2];
-
-	values[0] = Int64GetDatum(job->job_id);
-	values[1] = ObjectIdGetDatum(leaf->relid);
-	sg_spi_connect();
-	sg_catalog_exec("UPDATE schema_guard.job_leaves SET done = true WHERE job_id = $1 AND relid = $2",
-				 2, types, values, NULL, false);
-	sg_spi_finish();
-	leaf->done = true;
 }
 
 /* Say why a job does not go on, without changing its state. */

@@ -93,6 +93,7 @@ typedef struct SgJob
 	int			batch_time;		/* per-job override, 0 = setting */
 	int			batch_delay;	/* per-job override, -1 = setting */
 	char	   *last_error;
+	char	   *unsound;		/* why rows may look filled that are not, or NULL */
 	List	   *columns;		/* SgJobColumn: columns to fill */
 	List	   *constraints;	/* SgJobConstraint */
 	List	   *objects;		/* SgJobObject */
@@ -106,19 +107,16 @@ extern int64 sg_job_next_id(void);
 extern void sg_job_insert(SgJob *job);
 extern SgJob *sg_job_load(int64 job_id, bool missing_ok);
 extern void sg_job_event(int64 job_id, const char *event, const char *detail);
-extern void sg_job_set_state(int64 job_id, SgJobState state, SgJobPhase phase,
-							 const char *error, const char *detail);
+extern bool sg_job_set_state(int64 job_id, uint32 from, SgJobState state,
+							 SgJobPhase phase, const char *error, const char *detail);
+extern void sg_job_mark_unsound(int64 job_id, const char *why);
 extern bool sg_job_advance(SgJob *job, SgJobPhase phase, SgJobState state,
 						   const char *detail);
 extern void sg_job_set_batch(int64 job_id, int batch_time_ms, int batch_delay_ms);
 extern bool sg_job_save_cursor(SgJob *job, SgJobLeaf *leaf, int64 blocks,
 							   int64 rows, int next_batch_blocks);
-extern void sg_job_restart_leaves(SgJob *job, List *end_blocks);
 extern void sg_job_count_retry(int64 job_id, const char *error, int min_batch_blocks);
-extern List *sg_job_make_leaves(Oid relid, bool recurse, List *columns);
-extern void sg_job_add_leaves(SgJob *job, List *leaves);
 extern void sg_job_add_objects(SgJob *job, List *objects);
-extern void sg_job_leaf_done(SgJob *job, SgJobLeaf *leaf);
 extern void sg_job_note_error(int64 job_id, const char *error);
 extern void sg_job_set_binding(int64 job_id, const char *bound_to);
 extern void sg_job_set_fill_node(int64 job_id, AttrNumber attnum, const char *fill_node);

@@ -19,15 +19,22 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/dependency.h"
 #include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -319,3 +326,29 @@ sg_text_array_list(Datum array)
 	return strings;
 }
 
+/*
+ * Is the object schema_guard's extension, its schema, or one of its
+ * members?  Members go first (DROP EXTENSION, DROP SCHEMA ... CASCADE),
+ * while the job catalog can still be read: it is checked at the first.
+ */
+bool
+sg_is_extension_object(Oid classId, Oid objectId)
+{
+	Oid			extension = get_extension_oid(SG_EXTENSION_NAME, true);
+	Oid			schema;
+
+	if (!OidIsValid(extension))
+		return false;
+	if (classId == ExtensionRelationId)
+		return objectId == extension;
+	schema = get_namespace_oid(SG_SCHEMA_NAME, true);
+	if (classId == NamespaceRelationId)
+		return objectId == schema;
+	if (classId == RelationRelationId)
+		return get_rel_namespace(objectId) == schema &&
+			getExtensionOfObject(classId, objectId) == extension;
+	if (classId == ProcedureRelationId)
+		return get_func_namespace(objectId) == schema &&
+			getExtensionOfObject(classId, objectId) == extension;
+	return false;
+}

@@ -19,6 +19,7 @@ extern char *sg_extension_version(void);
 extern Oid	sg_extension_owner(void);
 extern bool sg_extension_active(void);
 extern void sg_require_update(void);
+extern bool sg_is_extension_object(Oid classId, Oid objectId);
 
 /* Acting as the extension's owner, under search_path = pg_catalog, pg_temp. */
 typedef struct SgExtensionOwner

@@ -24,6 +24,12 @@ typedef enum SgJobState
 	SG_STATE_DONE
 } SgJobState;
 
+/* Sets of states: the states a change of state is allowed from. */
+#define SG_STATE_BIT(s)		(1u << (s))
+#define SG_ACTIVE_STATES	(SG_STATE_BIT(SG_STATE_QUEUED) | SG_STATE_BIT(SG_STATE_RUNNING))
+#define SG_UNFINISHED_STATES \
+	(SG_ACTIVE_STATES | SG_STATE_BIT(SG_STATE_PAUSED) | SG_STATE_BIT(SG_STATE_FAILED))
+
 #define SG_FINISHED_STATES_SQL "('done', 'cancelled', 'reverted')"
 #define SG_RUNNABLE_STATES_SQL "('queued', 'running')"
 

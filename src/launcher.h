@@ -22,6 +22,8 @@ typedef enum SgWaitReason
 	SG_WAIT_LOAD				/* yielding to the application's load */
 } SgWaitReason;
 
+#define SG_MAX_BLOCKERS 8
+
 typedef struct SgWorkerState
 {
 	int64		job_id;
@@ -29,6 +31,10 @@ typedef struct SgWorkerState
 	TimestampTz waiting_since;
 	int			batch_blocks;
 	int			delay_ms;
+	/* waiting = SG_WAIT_LOCK: who held the lock when the wait timed out */
+	int			nblockers;
+	int			blocker_pids[SG_MAX_BLOCKERS];	/* 0 for a prepared transaction */
+	TransactionId blocker_xids[SG_MAX_BLOCKERS];	/* that prepared transaction */
 } SgWorkerState;
 
 extern void sg_wake_launcher(Oid dboid);

@@ -16,6 +16,7 @@
 
 #include "schema_guard.h"
 #include "settings.h"
+#include "exec_stack.h"
 #include "fill_guard.h"
 #include "guard.h"
 #include "trigger.h"

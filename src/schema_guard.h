@@ -12,6 +12,7 @@
  *	  launcher.c       shared memory, wakeups, the launcher
  *	  job_catalog.c    the extension, acting as its owner, catalog statements
  *	  job_state.c      a job's states, phases and kinds, their names and order
+ *	  job_leaves.c     the tables that store a job's rows, and the passes over them
  *	  job.c            a job's rows: record, read, change state, phase, progress
  *	  job_warmup.c     what recording a job needs, loaded before the table lock
  *	  job_lookup.c     which jobs there are
@@ -21,6 +22,8 @@
  *	  bind.c           where a job's references are valid; binding it again
  *	  index_build.c    indexes reserved at the ALTER, built concurrently
  *	  exec.c           schema_guard's statements on a user's table
+ *	  app_update.c     what an update of a row not filled yet cannot give
+ *	  exec_stack.c     the statements the executor runs, innermost last
  *	  trigger.c        the row rule, the fill trigger, fill_value()
  *	  integrity.c      what a sound job is
  *	  lockwait.c       the ALTER's table lock, without making others queue
@@ -28,6 +31,7 @@
  *	                   value existing rows get; classify_column.c: one column)
  *	  decide.c         what schema_guard does about it, in the current mode
  *	  stage*.c         the staged equivalent of an ALTER, and its job
+ *	  guard_columns.c  other DDL on a job's columns and its table's tree
  *	  guard.c          other DDL while jobs run
  *	  throttle.c       batch size, pauses, lag, WAL rate, reclaimed space
  *	  backfill.c       one batch

@@ -46,6 +46,7 @@
 #include "fill.h"
 #include "index_build.h"
 #include "job.h"
+#include "job_leaves.h"
 #include "job_objects.h"
 #include "bind.h"
 #include "launcher.h"
@@ -417,13 +418,13 @@ create_trigger_on(Oid relid, SgJob *job)
 												   get_rel_name(relid));
 	Oid			tgoid;
 
-	sg_run_own_sql(psprintf("CREATE TRIGGER %s BEFORE UPDATE ON %s FOR EACH ROW "
-					 "EXECUTE FUNCTION schema_guard.fill_trigger('%lld')",
-					 quote_identifier(job->trigger_name), table,
-					 (long long) job->job_id));
+	sg_run_own_utility(psprintf("CREATE TRIGGER %s BEFORE UPDATE ON %s FOR EACH ROW "
+								"EXECUTE FUNCTION schema_guard.fill_trigger('%lld')",
+								quote_identifier(job->trigger_name), table,
+								(long long) job->job_id));
 	/* it must fire under session_replication_role = replica too */
-	sg_run_own_sql(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", table,
-					 quote_identifier(job->trigger_name)));
+	sg_run_own_utility(psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", table,
+								quote_identifier(job->trigger_name)));
 	tgoid = get_trigger_oid(relid, job->trigger_name, false);
 	job->objects = lappend(job->objects,
 						   sg_new_object(SG_OBJECT_FILL_TRIGGER, relid, job->trigger_name, tgoid));
@@ -475,8 +476,8 @@ add_leaf_constraints(Oid relid, SgJob *job)
 
 			if (get_rel_relkind(leaf) != RELKIND_RELATION)
 				continue;
-			sg_run_own_sql(psprintf("ALTER TABLE %s ADD %s", sg_qualified_relname(leaf),
-									con->leaf_sql));
+			sg_run_own_utility(psprintf("ALTER TABLE %s ADD %s", sg_qualified_relname(leaf),
+										con->leaf_sql));
 			job->objects = lappend(job->objects,
 								   sg_new_object(SG_OBJECT_CONSTRAINT, leaf, con->conname,
 												 get_relation_constraint_oid(leaf, con->conname, false)));

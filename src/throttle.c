@@ -328,6 +328,8 @@ sg_reclaim_space(Relation rel, BlockNumber start, BlockNumber end)
 	BufferAccessStrategy strategy;
 	BlockNumber blkno;
 
+	/* a VACUUM may have truncated the table below the range */
+	end = Min(end, RelationGetNumberOfBlocks(rel));
 	if (!sg_reclaim || start >= end)
 		return;
 	strategy = GetAccessStrategy(BAS_VACUUM);

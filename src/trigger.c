@@ -50,12 +50,14 @@
 #include "utils/rel.h"
 
 #include "schema_guard.h"
+#include "app_update.h"
 #include "fill.h"
 #include "job.h"
 #include "job_objects.h"
 #include "trigger.h"
 #include "bind.h"
 #include "job_catalog.h"
+#include "exec_stack.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(sg_needs_fill);
@@ -63,96 +65,6 @@ PG_FUNCTION_INFO_V1(sg_fill_trigger_v2);
 PG_FUNCTION_INFO_V1(sg_fill_value_v2);
 PG_FUNCTION_INFO_V1(sg_fill_trigger);
 PG_FUNCTION_INFO_V1(sg_fill_value);
-
-/*
- * The statements being executed, innermost last, so the fill trigger can
- * tell a MERGE (whose updated columns are those of all its WHEN clauses
- * together) from a plain UPDATE.  Entries left by an error are dropped when
- * their (sub)transaction aborts.
- */
-#define SG_EXEC_STACK_DEPTH 64
-
-typedef struct ExecFrame
-{
-	QueryDesc  *query;
-	CmdType		command;
-	SubTransactionId subxact;
-} ExecFrame;
-
-static ExecFrame exec_stack[SG_EXEC_STACK_DEPTH];
-static int	exec_depth = 0;		/* may exceed the array: frames beyond are not kept */
-static ExecutorStart_hook_type prev_ExecutorStart = NULL;
-static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
-
-static void
-sg_ExecutorStart(QueryDesc *queryDesc, int eflags)
-{
-	if (prev_ExecutorStart)
-		prev_ExecutorStart(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
-	if (exec_depth < SG_EXEC_STACK_DEPTH)
-	{
-		exec_stack[exec_depth].query = queryDesc;
-		exec_stack[exec_depth].command = queryDesc->operation;
-		exec_stack[exec_depth].subxact = GetCurrentSubTransactionId();
-	}
-	exec_depth++;
-}
-
-static void
-sg_ExecutorEnd(QueryDesc *queryDesc)
-{
-	/* pop down to this query, dropping frames an error left behind */
-	while (exec_depth > 0 &&
-		   (exec_depth > SG_EXEC_STACK_DEPTH ||
-			exec_stack[exec_depth - 1].query != queryDesc))
-		exec_depth--;
-	if (exec_depth > 0)
-		exec_depth--;
-	if (prev_ExecutorEnd)
-		prev_ExecutorEnd(queryDesc);
-	else
-		standard_ExecutorEnd(queryDesc);
-}
-
-static void
-exec_stack_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-							SubTransactionId parentSubid, void *arg)
-{
-	if (event != SUBXACT_EVENT_ABORT_SUB)
-		return;
-	while (exec_depth > 0 && exec_depth <= SG_EXEC_STACK_DEPTH &&
-		   exec_stack[exec_depth - 1].subxact >= mySubid)
-		exec_depth--;
-}
-
-static void
-exec_stack_xact_callback(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
-		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE)
-		exec_depth = 0;
-}
-
-void
-sg_install_executor_hooks(void)
-{
-	prev_ExecutorStart = ExecutorStart_hook;
-	ExecutorStart_hook = sg_ExecutorStart;
-	prev_ExecutorEnd = ExecutorEnd_hook;
-	ExecutorEnd_hook = sg_ExecutorEnd;
-	RegisterSubXactCallback(exec_stack_subxact_callback, NULL);
-	RegisterXactCallback(exec_stack_xact_callback, NULL);
-}
-
-/* Is the innermost statement running a MERGE? */
-static bool
-running_merge(void)
-{
-	return exec_depth > 0 && exec_depth <= SG_EXEC_STACK_DEPTH &&
-		exec_stack[exec_depth - 1].command == CMD_MERGE;
-}
 
 /* The last row version needs_fill() let through, for error reports. */
 ItemPointerData sg_last_filled_tid;
@@ -749,7 +661,7 @@ sg_fill_trigger_v2(PG_FUNCTION_ARGS)
 	 * sets the column to NULL on purpose is indistinguishable from another
 	 * clause's column.
 	 */
-	merge = running_merge();
+	merge = sg_running_merge();
 	cols = palloc(sizeof(int) * state->ncols);
 	for (i = 0; i < state->ncols; i++)
 	{
@@ -760,12 +672,17 @@ sg_fill_trigger_v2(PG_FUNCTION_ARGS)
 			continue;
 		if (!new_lacks)
 		{
+			(void) heap_getattr(newtup, attnum,
+								RelationGetDescr(trigdata->tg_relation), &isnull);
 			if (!merge &&
 				bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber,
 							  trigdata->tg_updatedcols))
+			{
+				if (isnull)
+					sg_check_update_of_unfilled(trigdata, sg_innermost_query(), attnum,
+												state->colnames[i], state->job_id);
 				continue;
-			(void) heap_getattr(newtup, attnum,
-								RelationGetDescr(trigdata->tg_relation), &isnull);
+			}
 			if (!isnull)
 				continue;
 		}

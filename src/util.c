@@ -14,8 +14,13 @@
 #include "access/xact.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
+#include "commands/event_trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/plannodes.h"
+#include "tcop/dest.h"
+#include "tcop/tcopprot.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -52,6 +57,45 @@ sg_run_own_sql(const char *sql)
 	}
 	PG_END_TRY();
 	CommandCounterIncrement();
+}
+
+/*
+ * Run utility statements of schema_guard's own as parts of the statement
+ * being executed, the way PostgreSQL runs the pieces it splits a statement
+ * into: as subcommands, which no event trigger fires for or lists (users'
+ * event triggers see the user's statement, not schema_guard's helpers).
+ */
+void
+sg_run_own_utility(const char *sql)
+{
+	bool		saved = sg_running_own_statement;
+	ListCell   *lc;
+
+	sg_running_own_statement = true;
+	EventTriggerInhibitCommandCollection();
+	PG_TRY();
+	{
+		foreach(lc, pg_parse_query(sql))
+		{
+			RawStmt    *raw = lfirst_node(RawStmt, lc);
+			PlannedStmt *wrapper = makeNode(PlannedStmt);
+
+			wrapper->commandType = CMD_UTILITY;
+			wrapper->canSetTag = false;
+			wrapper->utilityStmt = raw->stmt;
+			wrapper->stmt_location = raw->stmt_location;
+			wrapper->stmt_len = raw->stmt_len;
+			ProcessUtility(wrapper, sql, false, PROCESS_UTILITY_SUBCOMMAND,
+						   NULL, NULL, None_Receiver, NULL);
+			CommandCounterIncrement();
+		}
+	}
+	PG_FINALLY();
+	{
+		EventTriggerUndoInhibitCommandCollection();
+		sg_running_own_statement = saved;
+	}
+	PG_END_TRY();
 }
 
 /*

@@ -19,6 +19,7 @@
 extern bool sg_running_own_statement;
 
 extern void sg_run_own_sql(const char *sql);
+extern void sg_run_own_utility(const char *sql);
 extern ErrorData *sg_in_subxact(void (*fn) (void *arg), void *arg, bool keep);
 extern void sg_spi_connect(void);
 extern void sg_spi_finish(void);

@@ -21,6 +21,7 @@
 #include "access/xlog.h"
 #include "catalog/pg_class.h"
 #include "catalog/namespace.h"
+#include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "commands/tablecmds.h"
 #include "executor/spi.h"
@@ -158,6 +159,16 @@ refuse(Relation rel, SgAddColumn *col, bool blocked_by_mode)
  * (now only a catalog change), and staging records the job.  Statements
  * schema_guard runs meanwhile, and the changed statement itself, are let
  * through untouched.
+ *
+ * Users' event triggers see the statement as PostgreSQL shows it: one
+ * ddl_command_start, then at ddl_command_end the commands the plain ALTER
+ * would list (a serial or identity column's CREATE SEQUENCE, the ALTER
+ * TABLE, the sequence's ALTER SEQUENCE ... OWNED BY) and sql_drop for what
+ * it dropped, as PostgreSQL runs the pieces of one statement: the staged
+ * ALTER and its sequences run as subcommands of this statement, and
+ * schema_guard's own helpers (the fill trigger, a leaf's constraints) are
+ * neither fired for nor listed.  They see no table_rewrite, since the
+ * table is not rewritten.
  */
 static void
 run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
@@ -166,20 +177,33 @@ run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 		   DestReceiver *dest, QueryCompletion *qc)
 {
 	bool		saved = sg_running_own_statement;
+	bool		complete = context != PROCESS_UTILITY_SUBCOMMAND;
+	bool		cleanup = complete && EventTriggerBeginCompleteQuery();
 
-	sg_running_own_statement = true;
 	PG_TRY();
 	{
-		SgStaging  *staging = sg_stage_begin(relid, plan, pstmt, queryString);
+		SgStaging  *staging;
 
-		sg_next_ProcessUtility(pstmt, queryString, false, context, params,
-							   queryEnv, dest, qc);
+		if (complete)
+			EventTriggerDDLCommandStart(pstmt->utilityStmt);
+		sg_running_own_statement = true;
+		staging = sg_stage_begin(relid, plan, pstmt, queryString);
+		sg_next_ProcessUtility(pstmt, queryString, false, PROCESS_UTILITY_SUBCOMMAND,
+							   params, queryEnv, dest, qc);
 		CommandCounterIncrement();
 		sg_stage_end(staging);
+		sg_running_own_statement = saved;
+		if (complete)
+		{
+			EventTriggerSQLDrop(pstmt->utilityStmt);
+			EventTriggerDDLCommandEnd(pstmt->utilityStmt);
+		}
 	}
 	PG_FINALLY();
 	{
 		sg_running_own_statement = saved;
+		if (cleanup)
+			EventTriggerEndCompleteQuery();
 	}
 	PG_END_TRY();
 }
@@ -283,6 +307,7 @@ may_harm_jobs(Node *parsetree)
 		case T_ClusterStmt:
 		case T_DropStmt:
 		case T_TruncateStmt:
+		case T_AlterSeqStmt:
 			return true;
 		default:
 			return false;
@@ -318,10 +343,11 @@ sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				handle_alter_table(pstmt, queryString, context, params, queryEnv,
 								   dest, qc))
 			{
-				sg_guard_after(pstmt, NIL);
+				sg_guard_after_staged(pstmt);
 				return;
 			}
 		}
+		sg_guard_note_statement(pstmt);
 		files = sg_guard_files_before(pstmt);
 	}
 

@@ -5,11 +5,12 @@
  *	  first, one short transaction per step, until none is left.
  *
  * The worker connects as the bootstrap superuser, sets the superuser-only
- * settings that make the backfill invisible (session_replication_role =
- * replica, so the table's own triggers and rules do not fire, as in a
- * table rewrite; row_security = off, so a policy can never silently hide
- * rows), and then does every piece of work on a user's table as the role
- * that issued the ALTER, never as superuser on its behalf.
+ * settings its statements need (session_replication_role = replica, so
+ * that the table's ordinary triggers and rules stay out of them: the
+ * backfill's own UPDATEs bypass every rule and trigger, exec.c;
+ * row_security = off, so a policy can never silently hide rows), and then
+ * does every piece of work on a user's table as the role that issued the
+ * ALTER, never as superuser on its behalf.
  *
  * A step commits its work and the job's cursor together, so a crash loses
  * at most the step in flight.  Lock timeouts, deadlocks and serialization
@@ -39,8 +40,10 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -82,6 +85,8 @@ publish(int64 job_id, SgWaitReason waiting, int batch_blocks, int delay_ms)
 {
 	if (my_state.waiting != waiting || my_state.job_id != job_id)
 		my_state.waiting_since = GetCurrentTimestamp();
+	if (waiting != SG_WAIT_LOCK)
+		my_state.nblockers = 0;
 	my_state.job_id = job_id;
 	my_state.waiting = waiting;
 	my_state.batch_blocks = batch_blocks;
@@ -91,23 +96,20 @@ publish(int64 job_id, SgWaitReason waiting, int batch_blocks, int delay_ms)
 
 /*
  * One worker per database, whatever the launcher's bookkeeping says: a
- * session-level advisory lock, held until the worker exits.
+ * session-level advisory lock, held until the worker exits.  Its tag has a
+ * fourth field that SQL's advisory lock functions never use (they use 1
+ * and 2), so no session can take it and stall the database's jobs.
  */
-#define SG_WORKER_LOCK_KEY1 0x5347	/* "SG" */
-#define SG_WORKER_LOCK_KEY2 1
+#define SG_WORKER_LOCK_KEY	0x5347	/* "SG" */
+#define SG_WORKER_LOCK_FIELD4	0x5347
 
 static bool
 only_worker_here(void)
 {
-	bool		isnull;
-	bool		got;
+	LOCKTAG		tag;
 
-	sg_spi_connect();
-	SPI_execute(psprintf("SELECT pg_catalog.pg_try_advisory_lock(%d, %d)",
-						 SG_WORKER_LOCK_KEY1, SG_WORKER_LOCK_KEY2), false, 1);
-	got = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	sg_spi_finish();
-	return got;
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, SG_WORKER_LOCK_KEY, 0, SG_WORKER_LOCK_FIELD4);
+	return LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;
 }
 
 /*
@@ -234,13 +236,15 @@ dispatch(SgJob *job, SgStepResult *result, int *wait_ms)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
 				 errmsg("schema_guard job %lld cannot go on: %s", (long long) job->job_id, problem),
-				 errdetail("Rows not filled yet could otherwise end up looking filled."),
+				 errdetail("Rows not filled yet could otherwise end up looking filled, or get other values than the ALTER's."),
 				 errhint("Check the job's columns for NULLs; cancel or revert the job.")));
 
 	/* starting is a step of its own, so its record survives a failing batch */
 	if (job->state == SG_STATE_QUEUED)
 	{
-		sg_job_set_state(job->job_id, SG_STATE_RUNNING, SG_PHASE_UNCHANGED, NULL, NULL);
+		/* not if it was paused or cancelled since it was read */
+		(void) sg_job_set_state(job->job_id, SG_STATE_BIT(SG_STATE_QUEUED), SG_STATE_RUNNING,
+								SG_PHASE_UNCHANGED, NULL, NULL);
 		return SG_WAIT_NONE;
 	}
 
@@ -310,6 +314,68 @@ error_detail(ErrorData *edata)
 	return buf.data;
 }
 
+/*
+ * A lock wait of the job's step timed out: note who held the job's tables
+ * in a mode that conflicts with the one the step needs, processes and
+ * prepared transactions, for progress to show while the worker backs off.
+ */
+static void
+note_lock_blockers(int64 job_id)
+{
+	SgJob	   *job = sg_job_load(job_id, true);
+	const char *modes;
+	Datum		relids[64];
+	int			nrels = 0;
+	Datum		values[2];
+	Oid			types[2] = {OIDARRAYOID, TEXTOID};
+	ListCell   *lc;
+	uint64		i;
+
+	my_state.nblockers = 0;
+	if (job == NULL)
+		return;
+	if (job->phase == SG_PHASE_BACKFILL || job->phase == SG_PHASE_VERIFY)
+		modes = "{ShareLock,ShareRowExclusiveLock,ExclusiveLock,AccessExclusiveLock}";
+	else if (job->phase == SG_PHASE_FINALIZE)
+		modes = "{AccessShareLock,RowShareLock,RowExclusiveLock,ShareUpdateExclusiveLock,"
+			"ShareLock,ShareRowExclusiveLock,ExclusiveLock,AccessExclusiveLock}";
+	else
+		modes = "{ShareUpdateExclusiveLock,ShareLock,ShareRowExclusiveLock,ExclusiveLock,AccessExclusiveLock}";
+	relids[nrels++] = ObjectIdGetDatum(job->relid);
+	foreach(lc, job->leaves)
+		if (nrels < lengthof(relids))
+			relids[nrels++] = ObjectIdGetDatum(((SgJobLeaf *) lfirst(lc))->relid);
+	values[0] = PointerGetDatum(construct_array(relids, nrels, OIDOID, sizeof(Oid), true, TYPALIGN_INT));
+	values[1] = CStringGetTextDatum(modes);
+	sg_spi_connect();
+	/* a prepared transaction's locks share its transaction id lock's vxid */
+	if (SPI_execute_with_args("SELECT DISTINCT COALESCE(l.pid, 0), x.transaction "
+							  "FROM pg_catalog.pg_locks l "
+							  "LEFT JOIN pg_catalog.pg_locks xl ON l.pid IS NULL AND xl.pid IS NULL "
+							  "     AND xl.locktype = 'transactionid' AND xl.granted "
+							  "     AND xl.virtualtransaction = l.virtualtransaction "
+							  "LEFT JOIN pg_catalog.pg_prepared_xacts x ON x.transaction = xl.transactionid "
+							  "WHERE l.locktype = 'relation' AND l.granted AND l.relation = ANY ($1) "
+							  "AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d "
+							  "                   WHERE d.datname = pg_catalog.current_database()) "
+							  "AND l.mode = ANY ($2::pg_catalog.text[]) "
+							  "AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid() LIMIT 8",
+							  2, types, values, NULL, true, SG_MAX_BLOCKERS) == SPI_OK_SELECT)
+	{
+		for (i = 0; i < SPI_processed && i < SG_MAX_BLOCKERS; i++)
+		{
+			bool		isnull;
+			Datum		xid = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+
+			my_state.blocker_pids[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+																   SPI_tuptable->tupdesc, 1, &isnull));
+			my_state.blocker_xids[i] = isnull ? InvalidTransactionId : DatumGetTransactionId(xid);
+		}
+		my_state.nblockers = (int) i;
+	}
+	sg_spi_finish();
+}
+
 /* Record a failed step in a fresh transaction; return the backoff. */
 static int
 after_step_error(int64 job_id, ErrorData *edata)
@@ -329,17 +395,23 @@ after_step_error(int64 job_id, ErrorData *edata)
 		consecutive_retries++;
 		delay = Min(sg_lock_timeout_ms * (1 << Min(consecutive_retries, 10)), 10000);
 		sg_job_count_retry(job_id, edata->message, sg_batch_min_blocks);
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+			note_lock_blockers(job_id);
 		publish(job_id, SG_WAIT_LOCK, my_state.batch_blocks, delay);
 	}
 	else
 	{
 		SgJob	   *job = sg_job_load(job_id, true);
+		char	   *problem;
 
 		if (job != NULL && sg_state_runnable(job->state))
 		{
 			sg_translate_error(job, edata);
 			detail = error_detail(edata);
-			sg_job_set_state(job_id, SG_STATE_FAILED, SG_PHASE_UNCHANGED, edata->message, detail);
+			if (sg_job_set_state(job_id, SG_ACTIVE_STATES, SG_STATE_FAILED, SG_PHASE_UNCHANGED,
+								 edata->message, detail) &&
+				(problem = sg_job_problem_now(job)) != NULL)
+				sg_job_mark_unsound(job_id, problem);
 		}
 		consecutive_retries = 0;
 	}

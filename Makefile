@@ -15,14 +15,17 @@ OBJS = \
 	src/job_warmup.o \
 	src/job_lookup.o \
 	src/job_objects.o \
+	src/fill_guard.o \
 	src/fill.o \
 	src/bind.o \
 	src/index_build.o \
 	src/exec.o \
 	src/app_update.o \
+	src/exec_stack.o \
 	src/trigger.o \
 	src/integrity.o \
 	src/lockwait.o \
+	src/classify_default.o \
 	src/classify_column.o \
 	src/classify.o \
 	src/decide.o \

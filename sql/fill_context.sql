@@ -84,7 +84,10 @@ SELECT count(*) FILTER (WHERE g.at_alter = j.created_at) AS at_the_alter, count(
 
 --
 -- The job computes as the table's owner at the ALTER: a new owner lends it
--- nothing, not even a superuser's rights.
+-- nothing, not even a superuser's rights.  The fill trigger keeps
+-- computing as the old owner; the worker, whose statements would fire the
+-- table's triggers as the new owner, stops the job until the table is
+-- given back.
 --
 CALL sg_test.fc_table('heir');
 BEGIN;
@@ -100,8 +103,15 @@ SELECT schema_guard.resume(2601);
 SET client_min_messages = warning;
 CALL schema_guard.wait(2601, '2 min');
 RESET client_min_messages;
+SELECT made_by, count(*) FROM fc.heir GROUP BY 1 ORDER BY 1;
+ALTER TABLE fc.heir OWNER TO regress_fc_owner;
+SELECT schema_guard.retry(2601);
+SET client_min_messages = warning;
+CALL schema_guard.wait(2601, '2 min');
+RESET client_min_messages;
 SELECT made_by, count(*) FROM fc.heir GROUP BY 1;
--- a default that reads what only the new owner may read fails the job
+-- given back, a default that reads what only the new owner may read
+-- fails the job, as the old owner
 CALL sg_test.fc_table('heir_peek');
 BEGIN;
 SET LOCAL ROLE regress_fc_owner;
@@ -116,6 +126,12 @@ COMMIT;
 REVOKE SELECT ON fc.heirloom FROM regress_fc_owner;
 ALTER TABLE fc.heir_peek OWNER TO regress_fc_heir;
 SELECT schema_guard.resume(2602);
+SET client_min_messages = warning;
+CALL schema_guard.wait(2602, '2 min');
+RESET client_min_messages;
+SELECT state, last_error FROM schema_guard.jobs WHERE job_id = 2602;
+ALTER TABLE fc.heir_peek OWNER TO regress_fc_owner;
+SELECT schema_guard.retry(2602);
 SET client_min_messages = warning;
 CALL schema_guard.wait(2602, '2 min');
 RESET client_min_messages;

@@ -180,16 +180,33 @@ LANGUAGE C STRICT VOLATILE;
 
 -- Jobs the current role may see: those on tables it owns (or whose owner
 -- it is a member of), and every job for members of pg_read_all_stats.
+-- A job's error texts can hold the table's values (a duplicate key, a
+-- failing row, what the default's code put in its message): they are shown
+-- only to roles that may read the whole table, its owner's members and
+-- roles with SELECT on it that row-level security does not restrict.
 CREATE VIEW schema_guard.jobs_visible WITH (security_barrier) AS
-SELECT j.*
-  FROM schema_guard.jobs j
+SELECT j.job_id, j.relid, j.role, j.state, j.phase, j.statement, j.search_path,
+       j.settings, j.bound_to, j.trigger_name, j.added_columns, j.created_at,
+       j.locked_at, j.lock_wait, j.started_at, j.finished_at, j.updated_at,
+       j.blocks_total, j.blocks_done, j.rows_done, j.batches, j.retries,
+       j.batch_blocks, j.batch_time, j.batch_delay,
+       CASE WHEN r.may_read THEN j.last_error END AS last_error,
+       CASE WHEN r.may_read THEN j.error_detail END AS error_detail,
+       j.error_sqlstate,
+       CASE WHEN r.may_read THEN j.unsound END AS unsound
+  FROM schema_guard.jobs j,
+       LATERAL (SELECT COALESCE((SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE')
+                                        OR (pg_catalog.has_table_privilege(c.oid, 'SELECT')
+                                            AND NOT pg_catalog.row_security_active(c.oid))
+                                   FROM pg_catalog.pg_class c WHERE c.oid = j.relid),
+                                false) AS may_read) r
  WHERE pg_catalog.pg_has_role(j.role, 'USAGE')
     OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')
     OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c
                 WHERE c.oid = j.relid
                   AND pg_catalog.pg_has_role(c.relowner, 'USAGE'));
 
-CREATE VIEW schema_guard.progress AS
+CREATE VIEW schema_guard.progress WITH (security_barrier) AS
 SELECT j.job_id AS job,
        j.relid AS "table",
        (SELECT pg_catalog.array_agg(DISTINCT c.colname)
@@ -269,10 +286,19 @@ SELECT j.job_id AS job,
          ON b.database = w.database AND b.pid = w.pid
  ORDER BY j.job_id;
 
-CREATE VIEW schema_guard.history AS
-SELECT e.job_id AS job, e.at, e.event, e.detail
+-- Every view over the job catalog is a security barrier: a function in
+-- the caller's WHERE clause never sees rows of jobs the caller may not see.
+-- Events that carry an error show it as jobs_visible shows last_error.
+CREATE VIEW schema_guard.history WITH (security_barrier) AS
+SELECT e.job_id AS job, e.at, e.event,
+       CASE WHEN e.event NOT IN ('failed', 'retry', 'waiting')
+                 OR COALESCE((SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE')
+                                     OR (pg_catalog.has_table_privilege(c.oid, 'SELECT')
+                                         AND NOT pg_catalog.row_security_active(c.oid))
+                                FROM pg_catalog.pg_class c WHERE c.oid = v.relid), false)
+            THEN e.detail END AS detail
   FROM schema_guard.job_events e
- WHERE e.job_id IN (SELECT job_id FROM schema_guard.jobs_visible)
+  JOIN schema_guard.jobs_visible v ON v.job_id = e.job_id
  ORDER BY e.event_id;
 
 GRANT USAGE ON SCHEMA schema_guard TO PUBLIC;

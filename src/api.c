@@ -31,6 +31,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -83,6 +84,24 @@ may_control(SgJob *job)
 		return sg_rel_ownercheck(job->relid, user);
 	/* the table is gone: whoever issued the ALTER may clean up */
 	return has_privs_of_role(user, job->role);
+}
+
+/*
+ * May the caller read the job's error texts?  They can hold the table's
+ * values (a duplicate key, a failing row): only the roles that may read
+ * the whole table, as schema_guard.jobs_visible shows them.
+ */
+static bool
+may_read_errors(SgJob *job)
+{
+	Oid			user = GetUserId();
+	Oid			owner = sg_rel_owner(job->relid);
+
+	if (!OidIsValid(owner))
+		return false;
+	return has_privs_of_role(user, owner) ||
+		(pg_class_aclcheck(job->relid, user, ACL_SELECT) == ACLCHECK_OK &&
+		 check_enable_rls(job->relid, InvalidOid, true) != RLS_ENABLED);
 }
 
 static int64
@@ -438,6 +457,12 @@ wait_for_job(FunctionCallInfo fcinfo, int64 job_id, TimestampTz deadline,
 		job = load_fresh(job_id, pollcxt);
 		if (job->state == SG_STATE_DONE)
 			break;
+		if (job->state == SG_STATE_FAILED && !may_read_errors(job))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("schema_guard job %lld failed", (long long) job_id),
+					 errdetail("Its error is shown only to roles that may read table %s.",
+							   sg_qualified_relname(job->relid))));
 		if (job->state == SG_STATE_FAILED)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -95,12 +95,14 @@ sg_job_rebind(SgJob *job)
 	if (job->columns != NIL)
 	{
 		Relation	rel = relation_open(job->relid, AccessShareLock);
+		SgFillEnv	env = {job->role, job->search_path, job->settings, job->job_id};
 
 		foreach(lc, job->columns)
 		{
 			SgJobColumn *col = lfirst(lc);
+			/* as the job's role: cooking a literal of a domain runs its checks */
 			Node	   *expr = sg_fill_rebind(rel, col->fill_sql, col->atttype,
-											  col->atttypmod, col->colname);
+											  col->atttypmod, col->colname, &env);
 
 			col->fill_node = nodeToString(expr);
 			sg_job_set_fill_node(job->job_id, col->attnum, col->fill_node);

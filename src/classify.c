@@ -40,6 +40,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/ruleutils.h"
@@ -50,6 +51,7 @@
 #include "schema_guard.h"
 #include "classify.h"
 #include "classify_column.h"
+#include "fill_guard.h"
 #include "util.h"
 
 static const char *const risk_names[] = {"none", "scan", "index build", "rewrite"};
@@ -528,18 +530,35 @@ classify_call(void *arg)
  * the server will reject (unknown type, bad default, ...) reaches PostgreSQL
  * untouched and fails there with PostgreSQL's own error, in PostgreSQL's
  * own order.  With trial, defaults calling users' functions are computed
- * once, as the job would (the hook asks for that; explain() does not).
+ * once, as the job would (the hook asks for that, and plans the default as
+ * PostgreSQL's ALTER would, as the ALTER's user).  Without it (explain())
+ * no code of users' runs at all: a statement that cannot be read without
+ * running some is unexplained.
  */
 SgAlterPlan *
 sg_classify_alter_safely(Relation rel, AlterTableStmt *stmt,
 						 const char *queryString, LOCKMODE lockmode, bool trial)
 {
 	ClassifyCall call = {rel, stmt, queryString, lockmode, NULL};
-	ErrorData  *edata;
+	ErrorData  *volatile edata = NULL;
+	volatile Oid refused = InvalidOid;
 
 	sg_set_trial_fill(trial);
-	edata = sg_in_subxact(classify_call, &call, true);
-	sg_set_trial_fill(false);
+	if (!trial)
+		sg_forbid_users_code(true);
+	PG_TRY();
+	{
+		edata = sg_in_subxact(classify_call, &call, true);
+		if (!trial)
+			refused = sg_users_code_refused();
+	}
+	PG_FINALLY();
+	{
+		sg_set_trial_fill(false);
+		if (!trial)
+			sg_forbid_users_code(false);
+	}
+	PG_END_TRY();
 	if (edata == NULL)
 		return call.plan;
 	call.plan = palloc0(sizeof(SgAlterPlan));
@@ -548,5 +567,9 @@ sg_classify_alter_safely(Relation rel, AlterTableStmt *stmt,
 	call.plan->recurse = stmt->relation->inh;
 	call.plan->path = SG_PATH_FAILS_FAST;
 	call.plan->error = edata->message;
+	if (OidIsValid(refused))
+		call.plan->unexplained =
+			psprintf("reading the statement runs %s, and explain() runs no code of users'",
+					 format_procedure(refused));
 	return call.plan;
 }

@@ -53,6 +53,9 @@ typedef struct SgAddColumn
 	bool		not_null_no_inherit;	/* NOT NULL NO INHERIT (18) */
 	Node	   *raw_default;	/* the column's own DEFAULT clause */
 	Node	   *fill_expr;		/* cooked value stock would fill rows with */
+	Node	   *fill_planned;	/* as PostgreSQL plans it, or NULL */
+	Oid			fill_unplanned; /* explain(): the users' function planning it
+								 * would have computed */
 	bool		fill_volatile;
 	bool		domain_checks;	/* the type is a domain with constraints */
 	bool		has_check;		/* an enforced CHECK */
@@ -82,6 +85,7 @@ typedef struct SgAlterPlan
 	SgRisk		risk;			/* the worst of the columns */
 	SgPath		path;			/* the statement as a whole */
 	char	   *error;			/* classification failed with this message */
+	char	   *unexplained;	/* explain(): reading the statement runs users' code */
 	char	   *fails_why;		/* reason of the first column that fails */
 	TimestampTz locked_at;		/* when the ALTER got its table lock */
 } SgAlterPlan;

@@ -23,6 +23,7 @@
 #include "catalog/objectaddress.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/typecmds.h"
 #include "executor/tuptable.h"
@@ -39,6 +40,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/ruleutils.h"
@@ -49,7 +51,9 @@
 #include "schema_guard.h"
 #include "classify.h"
 #include "classify_column.h"
+#include "classify_default.h"
 #include "fill.h"
+#include "fill_guard.h"
 #include "util.h"
 
 /* Try the fill as the job would (the hook does; explain() executes nothing). */
@@ -103,81 +107,6 @@ serial_type(TypeName *typeName)
 	if (strcmp(name, "bigserial") == 0 || strcmp(name, "serial8") == 0)
 		return INT8OID;
 	return InvalidOid;
-}
-
-/*
- * The value stock PostgreSQL fills existing rows with: the column's DEFAULT,
- * or else the type's default, as build_column_default finds it.  A DEFAULT
- * NULL stores no default, so the type's default applies then too.
- */
-static Node *
-cook_fill_expr(Relation rel, SgAddColumn *col, const char *queryString)
-{
-	Node	   *expr = NULL;
-
-	if (col->raw_default)
-	{
-		expr = sg_cook_default(rel, col->raw_default, col->typid, col->typmod,
-							   col->colname, queryString);
-		if (IsA(expr, Const) && castNode(Const, expr)->constisnull)
-			expr = NULL;
-	}
-	if (expr == NULL)
-	{
-		expr = get_typdefault(col->typid);
-		if (expr != NULL)
-			expr = coerce_to_target_type(NULL, expr, exprType(expr),
-										 col->typid, col->typmod,
-										 COERCION_ASSIGNMENT,
-										 COERCE_IMPLICIT_CAST, -1);
-	}
-	return expr;
-}
-
-/* Does the planned fill expression certainly yield NULL? */
-static bool
-fill_is_null(Node *fill_expr)
-{
-	Expr	   *planned;
-
-	if (fill_expr == NULL)
-		return true;
-	planned = expression_planner((Expr *) copyObject(fill_expr));
-	return IsA(planned, Const) && ((Const *) planned)->constisnull;
-}
-
-/*
- * Is the type a domain declared NOT NULL, itself or through the domain it
- * is based on?  Then a NULL fill fails on the first row.
- */
-static bool
-domain_is_not_null(Oid typid)
-{
-	while (get_typtype(typid) == TYPTYPE_DOMAIN)
-	{
-		HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
-		Form_pg_type typ;
-		bool		notnull;
-
-		if (!HeapTupleIsValid(tup))
-			elog(ERROR, "cache lookup failed for type %u", typid);
-		typ = (Form_pg_type) GETSTRUCT(tup);
-		notnull = typ->typnotnull;
-		typid = typ->typbasetype;
-		ReleaseSysCache(tup);
-		if (notnull)
-			return true;
-	}
-	return false;
-}
-
-/* The fill is NULL before its domain checks it (DEFAULT NULL, or none). */
-static bool
-fill_is_null_for_domain(Node *fill_expr)
-{
-	while (fill_expr != NULL && IsA(fill_expr, CoerceToDomain))
-		fill_expr = (Node *) ((CoerceToDomain *) fill_expr)->arg;
-	return fill_is_null(fill_expr);
 }
 
 static void
@@ -316,6 +245,27 @@ child_has_column(Oid relid, const char *colname)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * A partition or child owned by another role than the table, if any: a
+ * job runs its statements on every table of the tree as the one owner of
+ * the ALTER (exec.c).
+ */
+static const char *
+other_owner(Relation rel)
+{
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(RelationGetRelid(rel), NoLock, NULL))
+	{
+		Oid			child = lfirst_oid(lc);
+
+		if (RELKIND_HAS_STORAGE(get_rel_relkind(child)) &&
+			sg_rel_owner(child) != rel->rd_rel->relowner)
+			return get_rel_name(child);
+	}
+	return NULL;
 }
 
 /* Does a named UNIQUE or PRIMARY KEY of the column ask for a taken name? */
@@ -493,13 +443,12 @@ classify_fill(Relation rel, bool recurse, bool has_rows, SgAddColumn *col,
 				   "a serial column is filled from its sequence by rewriting the table");
 	else if (!col->generated)
 	{
-		col->fill_expr = cook_fill_expr(rel, col, queryString);
-		if (col->fill_expr != NULL)
-			col->fill_volatile =
-				contain_volatile_functions((Node *) expression_planner((Expr *) copyObject(col->fill_expr)));
+		col->fill_expr = sg_cook_fill_expr(rel, col, queryString);
+		sg_plan_fill(col, trial_fill);
+		col->fill_volatile = col->fill_expr != NULL && sg_fill_is_volatile(col);
 		if (col->domain_checks && has_rows &&
-			fill_is_null_for_domain(col->fill_expr) &&
-			domain_is_not_null(col->typid))
+			sg_fill_is_null_for_domain(col) &&
+			sg_domain_is_not_null(col->typid))
 			sg_add_reason(col, SG_RISK_REWRITE, SG_PATH_FAILS_FAST,
 					   "type %s does not allow null values and the column gets none, so the statement fails on a table with rows",
 					   format_type_be(col->typid));
@@ -510,7 +459,7 @@ classify_fill(Relation rel, bool recurse, bool has_rows, SgAddColumn *col,
 					   deparse_expression(col->fill_expr, NIL, false, false));
 			classify_reproducible(rel, col);
 		}
-		else if (col->not_null && fill_is_null(col->fill_expr) && !col->domain_checks)
+		else if (col->not_null && sg_fill_is_null(col) && !col->domain_checks)
 		{
 			if (has_rows)
 				sg_add_reason(col, SG_RISK_SCAN, SG_PATH_FAILS_FAST,
@@ -526,7 +475,10 @@ classify_fill(Relation rel, bool recurse, bool has_rows, SgAddColumn *col,
 			sg_add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
 					   "no default, so existing rows read NULL without a rewrite");
 	}
-
+	if (OidIsValid(col->fill_unplanned))
+		sg_add_reason(col, SG_RISK_NONE, SG_PATH_PLAIN,
+					  "explain() runs no code of users', so it did not compute %s as planning the default would, and judged the default without its value",
+					  format_procedure(col->fill_unplanned));
 }
 
 /*
@@ -574,12 +526,12 @@ holds_rows(Relation rel, int many)
 static bool
 fill_is_same_value(SgAddColumn *col)
 {
-	Node	   *planned;
+	Node	   *fill;
 
 	if (col->fill_expr == NULL || col->fill_volatile || col->is_serial || col->identity)
 		return false;
-	planned = (Node *) expression_planner((Expr *) copyObject(col->fill_expr));
-	return IsA(planned, Const) && !((Const *) planned)->constisnull;
+	fill = sg_fill_as_planned(col);
+	return IsA(fill, Const) && !((Const *) fill)->constisnull;
 }
 
 /* The column's constraints: CHECK, REFERENCES, UNIQUE, PRIMARY KEY. */
@@ -637,6 +589,10 @@ classify_constraints(Relation rel, bool recurse, bool has_rows, SgAddColumn *col
 		find_inheritance_children(relid, NoLock) != NIL)
 		sg_add_reason(col, col->risk, SG_PATH_NOT_YET,
 				   "NOT NULL NO INHERIT marks the children's column NOT NULL without a constraint of theirs");
+	if (col->path == SG_PATH_STAGE && recurse && other_owner(rel) != NULL)
+		sg_add_reason(col, col->risk, SG_PATH_NOT_YET,
+					  "table \"%s\" of the tree belongs to another role than the table, and a job writes every table as its one owner",
+					  other_owner(rel));
 }
 
 /*

@@ -78,6 +78,19 @@ sg_guc_variables(int *num_vars)
 	 ((rte)->rtekind == RTE_SUBQUERY && OidIsValid((rte)->relid)) ? (rte)->relid : InvalidOid)
 
 /*
+ * How many GUC variables there are, cheaply, to tell that one was added
+ * (-1: not cheaply known, from 16 on), and giving back the array (16's is
+ * a copy).
+ */
+#if PG_VERSION_NUM < 160000
+#define sg_guc_count() GetNumConfigOptions()
+#define sg_guc_variables_done(vars) ((void) (vars))
+#else
+#define sg_guc_count() (-1)
+#define sg_guc_variables_done(vars) pfree(vars)
+#endif
+
+/*
  * ExecutorCheckPerms_hook got the permission infos as a list of their own
  * in 16.  SG_DECLARE_CHECK_PERMS_HOOK(name, impl) defines a hook function
  * name() of the server's signature that calls

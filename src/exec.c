@@ -3,14 +3,18 @@
  * exec.c
  *	  schema_guard's own statements on a user's table, in the worker.
  *
- * A statement runs as the table's owner of the moment (as VACUUM and
- * REINDEX run for a table), with the restrictions PostgreSQL applies to
- * maintenance on an owner's behalf, and is parsed under search_path =
- * pg_catalog, pg_temp: its names are qualified, and nobody's objects can
- * stand in for the ones it means.  A backfill batch runs under the ALTER's
- * settings as well, marked as the job's, so that fill_value() computes in
- * it; the values themselves are computed as the owner at the time of the
- * ALTER (fill.c).
+ * A statement runs as the table's owner (as VACUUM and REINDEX run for a
+ * table), with the restrictions PostgreSQL applies to maintenance on an
+ * owner's behalf, and is parsed under search_path = pg_catalog, pg_temp:
+ * its names are qualified, and nobody's objects can stand in for the ones
+ * it means.  That owner must be the one of the ALTER, whose code the job
+ * runs (its default, its constraints, the triggers of its table, which
+ * fire as the role that runs the statement): after the table or one of
+ * its partitions changed hands, the job stops rather than lend the new
+ * owner's rights to the old owner's code, or the other way round.  A
+ * backfill batch runs under the ALTER's settings as well, marked as the
+ * job's, so that fill_value() computes in it.  Whatever the code that ran
+ * set (SET, set_config()) is undone after each statement.
  *
  * A batch is what PostgreSQL's rewrite is to the plain ALTER, so it runs
  * as the rewrite runs: the table's rules are not applied (the statement is
@@ -35,6 +39,7 @@
 #include "pgstat.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
 
@@ -141,7 +146,7 @@ exec_as(Oid role, const char *sql, bool read_only, List *settings, bool as_rewri
 	uint64		processed;
 
 	sg_spi_connect();
-	save_nestlevel = sg_apply_settings(settings, "pg_catalog, pg_temp");
+	save_nestlevel = sg_apply_settings(settings, "pg_catalog, pg_temp", settings != NIL);
 	sg_switch_role(role, SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS, &saved);
 	PG_TRY();
 	{
@@ -161,22 +166,57 @@ exec_as(Oid role, const char *sql, bool read_only, List *settings, bool as_rewri
 		sg_restore_role(&saved);
 	}
 	PG_END_TRY();
-	AtEOXact_GUC(true, save_nestlevel);
+	AtEOXact_GUC(false, save_nestlevel);
 	sg_spi_finish();
 	return (int) processed;
 }
 
+/* A table of the job that another role than the job's owns now, if any. */
+static Oid
+changed_hands(SgJob *job, Oid *owner)
+{
+	ListCell   *lc;
+
+	*owner = sg_rel_owner(job->relid);
+	if (OidIsValid(*owner) && *owner != job->role)
+		return job->relid;
+	foreach(lc, job->leaves)
+	{
+		Oid			relid = ((SgJobLeaf *) lfirst(lc))->relid;
+
+		*owner = sg_rel_owner(relid);
+		if (OidIsValid(*owner) && *owner != job->role)
+			return relid;
+	}
+	return InvalidOid;
+}
+
 /*
- * The role that runs schema_guard's statements on a job's table: its owner
- * now, as for VACUUM or REINDEX.  (The values themselves are computed as
- * the owner at the time of the ALTER: fill.c.)
+ * The role that runs schema_guard's statements on a job's table: its
+ * owner, who must still be the owner at the ALTER, the role the job
+ * computes as.
  */
 Oid
 sg_job_table_owner(SgJob *job)
 {
-	Oid			owner = sg_rel_owner(job->relid);
+	Oid			owner;
+	Oid			relid = changed_hands(job, &owner);
+	const char *was;
 
-	return OidIsValid(owner) ? owner : job->role;
+	if (!OidIsValid(relid))
+		return job->role;
+	was = GetUserNameFromId(job->role, true);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("table \"%s\" changed owner during schema_guard job %lld",
+					get_rel_name(relid), (long long) job->job_id),
+			 errdetail("The job runs the code of its ALTER TABLE (its default, its constraints, "
+					   "the triggers its updates fire) as role %s, who owned the table then; "
+					   "it does not run it as role %s, who owns it now.",
+					   was ? was : "(dropped)", GetUserNameFromId(owner, false)),
+			 errhint("Make role %s its owner again and call schema_guard.retry(%lld), or cancel or revert the job.",
+					 was ? was : "(dropped)", (long long) job->job_id)));
+	return InvalidOid;			/* not reached */
 }
 
 int

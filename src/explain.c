@@ -3,7 +3,10 @@
  * explain.c
  *	  schema_guard.explain(sql): what each subcommand of each statement of
  *	  a script would cost under PostgreSQL's lock, and what schema_guard
- *	  would do about it in the current mode.  Executes nothing.
+ *	  would do about it in the current mode.  Executes nothing, and runs no
+ *	  code of users' (classify.c): where PostgreSQL would compute a
+ *	  function of users' to judge a default, the verdict is made without
+ *	  its value, or the subcommand is left unexplained.
  *
  *-------------------------------------------------------------------------
  */
@@ -170,7 +173,15 @@ explain_alter(ReturnSetInfo *rsinfo, int stmtno, AlterTableStmt *stmt,
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
 
 		row.steps = NIL;
-		if (SG_IS_ADD_COLUMN(cmd->subtype) && plan->error)
+		if (SG_IS_ADD_COLUMN(cmd->subtype) && plan->unexplained)
+		{
+			row.column = castNode(ColumnDef, cmd->def)->colname;
+			row.subcommand = "ADD COLUMN";
+			row.risk = NULL;
+			row.reason = plan->unexplained;
+			row.action = "unknown";
+		}
+		else if (SG_IS_ADD_COLUMN(cmd->subtype) && plan->error)
 		{
 			row.column = castNode(ColumnDef, cmd->def)->colname;
 			row.subcommand = "ADD COLUMN";

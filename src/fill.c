@@ -21,9 +21,13 @@
  *	  is;
  *	- it is computed as the table's owner at the time of the ALTER (never
  *	  as a role that got the table later, nor as a superuser who merely ran
- *	  the ALTER), as a security-restricted operation, and while it runs no
- *	  temporary relation or function of the session can take part: code of
- *	  the owner never sees objects an application's session made.
+ *	  the ALTER), as a security-restricted operation, under the ALTER's
+ *	  settings, with custom settings the ALTER had not set at their
+ *	  defaults, and without what fill_guard.c keeps out: code of the owner
+ *	  never sees objects an application's session made, nor what another
+ *	  role compiled in it;
+ *	- whatever that code sets is undone when the computation ends: it never
+ *	  changes the settings of the session or worker it ran in.
  *
  * Nothing here writes the job catalog.
  *
@@ -64,6 +68,7 @@
 
 #include "schema_guard.h"
 #include "fill.h"
+#include "fill_guard.h"
 
 /*
  * The settings that output and input functions, and the functions users
@@ -92,14 +97,8 @@ static const char *const text_settings[][2] = {
 	{NULL, NULL}
 };
 
-/* Nesting of computations in progress in this backend. */
-static int	computing_fill = 0;
-
 /* The job whose batch the worker runs now, 0 if none. */
 static int64 filling_job = 0;
-
-static ExecutorCheckPerms_hook_type prev_check_perms = NULL;
-static object_access_hook_type prev_object_access = NULL;
 
 /*
  * Fold
@@ -263,35 +262,49 @@ sg_fill_qualified_sql(Node *expr)
 	char	   *sql;
 
 	sql = deparse_expression(expr, NIL, false, false);
-	AtEOXact_GUC(true, nestlevel);
+	AtEOXact_GUC(false, nestlevel);
 	return sql;
 }
 
 /*
  * The expression the text means in this cluster, cooked against the table
- * as the ALTER cooked it.  Names resolve only where they are qualified (and
- * in pg_catalog), so nobody's object in some schema of a search_path can
- * stand in for the one the ALTER resolved.
+ * as the ALTER cooked it, in the job's context (cooking a literal of a
+ * domain runs the domain's checks).  Names resolve only where they are
+ * qualified (and in pg_catalog), so nobody's object in some schema of a
+ * search_path can stand in for the one the ALTER resolved.
  */
 Node *
 sg_fill_rebind(Relation rel, const char *fill_sql, Oid typid, int32 typmod,
-			   const char *colname)
+			   const char *colname, const SgFillEnv *env)
 {
-	int			nestlevel = enter_text_settings();
-	char	   *select = psprintf("SELECT %s", fill_sql);
-	List	   *raw = raw_parser(select, RAW_PARSE_DEFAULT);
-	SelectStmt *stmt;
-	ResTarget  *target;
-	Node	   *expr;
+	SgFillSaved saved;
+	Node	   *volatile expr = NULL;
 
-	if (list_length(raw) != 1)
-		elog(ERROR, "fill expression is not a single expression: %s", fill_sql);
-	stmt = castNode(SelectStmt, linitial_node(RawStmt, raw)->stmt);
-	if (list_length(stmt->targetList) != 1 || stmt->fromClause != NIL)
-		elog(ERROR, "fill expression is not a single expression: %s", fill_sql);
-	target = linitial_node(ResTarget, stmt->targetList);
-	expr = sg_cook_default(rel, target->val, typid, typmod, colname, select);
-	AtEOXact_GUC(true, nestlevel);
+	sg_fill_enter(env, false, &saved);
+	PG_TRY();
+	{
+		int			nestlevel = enter_text_settings();
+		char	   *select = psprintf("SELECT %s", fill_sql);
+		List	   *raw = raw_parser(select, RAW_PARSE_DEFAULT);
+		SelectStmt *stmt;
+		ResTarget  *target;
+
+		if (list_length(raw) != 1)
+			elog(ERROR, "fill expression is not a single expression: %s", fill_sql);
+		stmt = castNode(SelectStmt, linitial_node(RawStmt, raw)->stmt);
+		if (list_length(stmt->targetList) != 1 || stmt->fromClause != NIL)
+			elog(ERROR, "fill expression is not a single expression: %s", fill_sql);
+		target = linitial_node(ResTarget, stmt->targetList);
+		expr = sg_cook_default(rel, target->val, typid, typmod, colname, select);
+		AtEOXact_GUC(false, nestlevel);
+	}
+	PG_CATCH();
+	{
+		sg_fill_leave(&saved, false);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	sg_fill_leave(&saved, true);
 	return expr;
 }
 
@@ -432,24 +445,25 @@ static void
 trial_cb(void *arg)
 {
 	TrialArgs  *args = arg;
-	SgSavedRole saved;
-	int			nestlevel = -1;
+	SgFillSaved saved;
 
-	if (args->env)
-		nestlevel = sg_fill_enter(args->env, true, &saved);
+	if (args->env == NULL)
+	{
+		(void) evaluate_now(expression_planner((Expr *) copyObject(args->expr)));
+		return;
+	}
+	sg_fill_enter(args->env, true, &saved);
 	PG_TRY();
 	{
 		(void) evaluate_now(expression_planner((Expr *) copyObject(args->expr)));
 	}
 	PG_CATCH();
 	{
-		if (args->env)
-			sg_fill_leave(-1, &saved);
+		sg_fill_leave(&saved, false);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	if (args->env)
-		sg_fill_leave(nestlevel, &saved);
+	sg_fill_leave(&saved, true);
 }
 
 /*
@@ -469,6 +483,7 @@ sg_fill_trial(Relation rel, Node *expr, bool as_job)
 	env.role = rel->rd_rel->relowner;
 	env.search_path = sg_pinned_search_path();
 	env.settings = sg_capture_settings();
+	env.job_id = 0;
 	/* nothing it did stays */
 	edata = sg_in_subxact(trial_cb, &args, false);
 	return edata ? edata->message : NULL;
@@ -558,13 +573,111 @@ sg_capture_settings(void)
 	return settings;
 }
 
+/* Is name one of the settings ("name=value")? */
+static bool
+is_captured(List *settings, const char *name)
+{
+	size_t		len = strlen(name);
+	ListCell   *lc;
+
+	foreach(lc, settings)
+	{
+		const char *setting = lfirst(lc);
+
+		if (pg_strncasecmp(setting, name, len) == 0 && setting[len] == '=')
+			return true;
+	}
+	return false;
+}
+
+/* A setting's built-in default, as text. */
+static const char *
+boot_value(struct config_generic *var)
+{
+	switch (var->vartype)
+	{
+		case PGC_BOOL:
+			return ((struct config_bool *) var)->boot_val ? "on" : "off";
+		case PGC_INT:
+			return psprintf("%d", ((struct config_int *) var)->boot_val);
+		case PGC_REAL:
+			return psprintf("%.17g", ((struct config_real *) var)->boot_val);
+		case PGC_ENUM:
+			return config_enum_lookup_by_value((struct config_enum *) var,
+											   ((struct config_enum *) var)->boot_val);
+		case PGC_STRING:
+			break;
+	}
+	return ((struct config_string *) var)->boot_val ? ((struct config_string *) var)->boot_val : "";
+}
+
+/*
+ * The custom settings of this process (placeholders and extensions' own),
+ * found again when one is added.  The variables themselves never move.
+ */
+static struct config_generic **custom_vars = NULL;
+static int	ncustom = 0;
+static int	custom_count = -1;
+
+static void
+find_custom_settings(void)
+{
+	int			count = sg_guc_count();
+	struct config_generic **vars;
+	int			nvars;
+	int			i;
+
+	if (count >= 0 && count == custom_count)
+		return;
+	vars = sg_guc_variables(&nvars);
+	if (custom_vars)
+		pfree(custom_vars);
+	custom_vars = MemoryContextAlloc(TopMemoryContext,
+									 sizeof(struct config_generic *) * Max(nvars, 1));
+	ncustom = 0;
+	for (i = 0; i < nvars; i++)
+		if (is_custom_setting(vars[i]))
+			custom_vars[ncustom++] = vars[i];
+	sg_guc_variables_done(vars);
+	custom_count = count;
+}
+
+/*
+ * Custom settings that any role may set and the ALTER's session had not
+ * set are at their built-in defaults while a value is computed, whatever
+ * the session computing it has set: the owner's code reads what the
+ * ALTER's session would have given it, an empty string for a placeholder,
+ * not what another role chose.  (Those only privileged roles may set are
+ * left as they are, as they are not captured either.)
+ */
+static void
+reset_uncaptured(List *settings)
+{
+	int			i;
+
+	find_custom_settings();
+	for (i = 0; i < ncustom; i++)
+	{
+		struct config_generic *var = custom_vars[i];
+
+		if (var->source == PGC_S_DEFAULT || var->context != PGC_USERSET ||
+			is_captured(settings, var->name))
+			continue;
+		(void) set_config_option(var->name, boot_value(var), PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
+}
+
 /*
  * Apply settings ("name=value") and a search_path (or NULL) for the
- * duration of a GUC nest level, which the caller ends with AtEOXact_GUC.
- * Only what differs is set.
+ * duration of a GUC nest level, which the caller ends with
+ * AtEOXact_GUC(false, ...): whatever was set meanwhile, by the code that
+ * ran too, is undone then.  Only what differs is set.  With all, they are
+ * all the settings that shape values: custom settings not among them are
+ * reset.
  */
 int
-sg_apply_settings(List *settings, const char *search_path)
+sg_apply_settings(List *settings, const char *search_path, bool all)
 {
 	int			nestlevel = NewGUCNestLevel();
 	ListCell   *lc;
@@ -584,6 +697,8 @@ sg_apply_settings(List *settings, const char *search_path)
 									 GUC_ACTION_SAVE, true, 0, false);
 		pfree(setting);
 	}
+	if (all)
+		reset_uncaptured(settings);
 	if (search_path && strcmp(namespace_search_path, search_path) != 0)
 		(void) set_config_option("search_path", search_path, PGC_USERSET,
 								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
@@ -625,95 +740,41 @@ sg_filling_job(void)
 
 /*
  * Enter the context a job's values are computed in: its role, restricted
- * as PostgreSQL restricts maintenance on a table owner's behalf, and its
+ * as PostgreSQL restricts maintenance on a table owner's behalf, its
  * search_path, with its other settings too unless the caller applied them
- * (the worker does, once for a whole batch).
- * Returns the GUC nest level for sg_fill_leave().  On error the
- * (sub)transaction abort restores the user and the settings; the caller
- * still calls sg_fill_leave(-1, ...) from its PG_CATCH, so that the guard
- * against temporary objects ends too.
+ * (the worker does, once for a whole batch), and without what the session
+ * may not lend it (fill_guard.c).  Everything from planning the expression
+ * to computing it happens in there.  On error the (sub)transaction abort
+ * restores the user and the settings; the caller still calls
+ * sg_fill_leave(saved, false) from its PG_CATCH, so that the guard ends too.
  */
-int
-sg_fill_enter(const SgFillEnv *env, bool settings, SgSavedRole *saved)
+void
+sg_fill_enter(const SgFillEnv *env, bool settings, SgFillSaved *saved)
 {
-	int			nestlevel;
-
 	if (!OidIsValid(env->role) ||
 		!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(env->role)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the role that computes this job's values no longer exists"),
 				 errdetail("A job computes values as the table's owner at the time of its ALTER TABLE.")));
-	sg_switch_role(env->role, SECURITY_RESTRICTED_OPERATION, saved);
-	nestlevel = sg_apply_settings(settings ? env->settings : NIL, env->search_path);
-	computing_fill++;
-	return nestlevel;
+	sg_switch_role(env->role, SECURITY_RESTRICTED_OPERATION, &saved->role);
+	saved->nestlevel = sg_apply_settings(settings ? env->settings : NIL,
+										 env->search_path, settings);
+	sg_fill_guard_push(env->job_id, &saved->guard);
 }
 
+/*
+ * Leave it.  Whatever the code that ran set (SET, set_config()) is undone,
+ * as PostgreSQL undoes it after maintenance it runs on an owner's behalf:
+ * the owner's code never changes the settings of the session or worker it
+ * ran in.  After an error (ok false) the abort restores the rest.
+ */
 void
-sg_fill_leave(int nestlevel, const SgSavedRole *saved)
+sg_fill_leave(const SgFillSaved *saved, bool ok)
 {
-	if (computing_fill > 0)
-		computing_fill--;
-	if (nestlevel < 0)
-		return;					/* after an error: the abort restores the rest */
-	AtEOXact_GUC(true, nestlevel);
-	sg_restore_role(saved);
-}
-
-static void
-refuse_temporary(const char *what, const char *name)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("a schema_guard job cannot use temporary %s \"%s\"", what, name),
-			 errdetail("A job computes the values of its ALTER TABLE as the table's owner, "
-					   "without the temporary objects of any session.")));
-}
-
-/* While a value is computed, no temporary relation may be read. */
-static bool
-fill_check_perms(List *rangeTable, List *rtePermInfos, bool ereport_on_violation)
-{
-	if (computing_fill > 0)
-	{
-		ListCell   *lc;
-
-		foreach(lc, rangeTable)
-		{
-			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
-			Oid			relid = sg_rte_relid(rte);
-
-			/* a view too, which is no RTE_RELATION from 16 on */
-			if (OidIsValid(relid) && get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
-				refuse_temporary("relation", get_rel_name(relid));
-		}
-	}
-	if (prev_check_perms)
-		return sg_call_check_perms(prev_check_perms, rangeTable, rtePermInfos,
-								   ereport_on_violation);
-	return true;
-}
-
-SG_DECLARE_CHECK_PERMS_HOOK(fill_check_perms_hook, fill_check_perms)
-
-/* ... nor a temporary function called. */
-static void
-fill_object_access(ObjectAccessType access, Oid classId, Oid objectId,
-				   int subId, void *arg)
-{
-	if (access == OAT_FUNCTION_EXECUTE && computing_fill > 0 &&
-		isAnyTempNamespace(get_func_namespace(objectId)))
-		refuse_temporary("function", get_func_name(objectId));
-	if (prev_object_access)
-		prev_object_access(access, classId, objectId, subId, arg);
-}
-
-void
-sg_install_fill_hooks(void)
-{
-	prev_check_perms = ExecutorCheckPerms_hook;
-	ExecutorCheckPerms_hook = fill_check_perms_hook;
-	prev_object_access = object_access_hook;
-	object_access_hook = fill_object_access;
+	sg_fill_guard_pop(&saved->guard);
+	if (!ok)
+		return;
+	AtEOXact_GUC(false, saved->nestlevel);
+	sg_restore_role(&saved->role);
 }

@@ -14,6 +14,7 @@
 #include "nodes/primnodes.h"
 #include "utils/relcache.h"
 
+#include "fill_guard.h"
 #include "util.h"
 
 /*
@@ -25,7 +26,16 @@ typedef struct SgFillEnv
 	Oid			role;			/* the table's owner when the ALTER ran */
 	char	   *search_path;
 	List	   *settings;		/* "name=value" strings */
+	int64		job_id;			/* 0 at the ALTER, before the job exists */
 } SgFillEnv;
+
+/* What sg_fill_enter() changed, for sg_fill_leave(). */
+typedef struct SgFillSaved
+{
+	SgSavedRole role;
+	SgFillGuardSaved guard;
+	int			nestlevel;
+} SgFillSaved;
 
 /* At the ALTER */
 extern Node *sg_cook_default(Relation rel, Node *raw_default, Oid typid,
@@ -43,14 +53,13 @@ extern void sg_fill_record_dependencies(Oid trigger_oid, Node *expr);
 
 /* Later, anywhere: the expression as it means the ALTER's objects here */
 extern Node *sg_fill_rebind(Relation rel, const char *fill_sql, Oid typid,
-							int32 typmod, const char *colname);
+							int32 typmod, const char *colname, const SgFillEnv *env);
 
 /* Computing */
-extern int	sg_fill_enter(const SgFillEnv *env, bool settings, SgSavedRole *saved);
+extern void sg_fill_enter(const SgFillEnv *env, bool settings, SgFillSaved *saved);
+extern void sg_fill_leave(const SgFillSaved *saved, bool ok);
 extern void sg_set_filling_job(int64 job_id);
 extern int64 sg_filling_job(void);
-extern void sg_fill_leave(int nestlevel, const SgSavedRole *saved);
-extern int	sg_apply_settings(List *settings, const char *search_path);
-extern void sg_install_fill_hooks(void);
+extern int	sg_apply_settings(List *settings, const char *search_path, bool all);
 
 #endif							/* SG_FILL_H */

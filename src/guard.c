@@ -20,7 +20,9 @@
  * (CREATE OR REPLACE TRIGGER, DROP ... CASCADE, REASSIGN OWNED, a DO
  * block): an object access hook notes that a statement touched triggers,
  * constraints, defaults, inheritance or relations, and after the statement
- * every active job is checked; a broken one makes the statement fail.
+ * every active job is checked; a broken one makes the statement fail.  A
+ * failed job is checked only after a statement that touched one of its own
+ * tables: whatever broke it before holds back no other table.
  * With schema_guard.mode = off nothing is refused, as in PostgreSQL, and a
  * job that a statement breaks fails instead, loudly, in that statement's
  * transaction: it never ends done with rows it did not fill.
@@ -37,10 +39,13 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/index.h"
 #include "catalog/dependency.h"
 #include "catalog/objectaccess.h"
 #include "catalog/partition.h"
@@ -62,6 +67,7 @@
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -85,6 +91,19 @@ static object_access_hook_type prev_object_access = NULL;
 
 /* A statement touched catalogs a job depends on; reset per statement. */
 static bool touched = false;
+
+/*
+ * The tables whose triggers, constraints, defaults, indexes or place in a
+ * tree it touched, as far as the hook could tell (touched_unknown: not all).
+ * A failed job constrains only its own tables: it is checked after a
+ * statement that touched one of them.
+ */
+#define SG_MAX_TOUCHED 64
+static Oid	touched_rels[SG_MAX_TOUCHED];
+static int	ntouched = 0;
+static bool touched_unknown = false;
+
+static void forget_touched(void);
 
 /*
  * Functions and sequences the statement created, replaced or altered (in
@@ -264,6 +283,7 @@ forget_changes(void)
 void
 sg_guard_statement_start(void)
 {
+	forget_touched();
 	forget_changes();
 	extension_drop_checked = false;
 }
@@ -417,6 +437,122 @@ adopt_files(PlannedStmt *pstmt, List *before)
 	}
 }
 
+static void
+forget_touched(void)
+{
+	touched = false;
+	ntouched = 0;
+	touched_unknown = false;
+}
+
+static void
+note_touched_rel(Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < ntouched; i++)
+		if (touched_rels[i] == relid)
+			return;
+	if (ntouched < SG_MAX_TOUCHED)
+		touched_rels[ntouched++] = relid;
+	else
+		touched_unknown = true;
+}
+
+/*
+ * The table a row of a catalog (pg_trigger, pg_constraint, pg_attrdef)
+ * belongs to, read as the statement has left it so far.
+ */
+static Oid
+row_table(Oid catalog, Oid index, AttrNumber oidattr, AttrNumber relattr, Oid objectId)
+{
+	Relation	rel = table_open(catalog, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			relid = InvalidOid;
+
+	ScanKeyInit(&key, oidattr, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objectId));
+	scan = systable_beginscan(rel, index, true, SnapshotSelf, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, relattr, RelationGetDescr(rel), &isnull);
+
+		relid = isnull ? InvalidOid : DatumGetObjectId(d);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return relid;
+}
+
+/* Note the table the touched object belongs to. */
+static void
+note_touched(ObjectAccessType access, Oid classId, Oid objectId, void *arg)
+{
+	Oid			relid = InvalidOid;
+
+	if (classId == RelationRelationId || classId == IndexRelationId)
+	{
+		note_touched_rel(objectId);
+		if (get_rel_relkind(objectId) == RELKIND_INDEX ||
+			get_rel_relkind(objectId) == RELKIND_PARTITIONED_INDEX)
+			relid = IndexGetRelation(objectId, true);
+		else
+			return;
+	}
+	else if (classId == TriggerRelationId)
+		relid = row_table(TriggerRelationId, TriggerOidIndexId, Anum_pg_trigger_oid,
+						  Anum_pg_trigger_tgrelid, objectId);
+	else if (classId == ConstraintRelationId)
+	{
+		relid = row_table(ConstraintRelationId, ConstraintOidIndexId, Anum_pg_constraint_oid,
+						  Anum_pg_constraint_conrelid, objectId);
+		if (relid == InvalidOid &&
+			OidIsValid(row_table(ConstraintRelationId, ConstraintOidIndexId, Anum_pg_constraint_oid,
+								 Anum_pg_constraint_contypid, objectId)))
+			return;				/* a domain's */
+	}
+	else if (classId == AttrDefaultRelationId)
+		relid = row_table(AttrDefaultRelationId, AttrDefaultOidIndexId, Anum_pg_attrdef_oid,
+						  Anum_pg_attrdef_adrelid, objectId);
+	else if (classId == InheritsRelationId)
+	{
+		/* the child; the parent comes with a change of it */
+		relid = objectId;
+		if (access == OAT_POST_ALTER && arg)
+			note_touched_rel(((ObjectAccessPostAlter *) arg)->auxiliary_id);
+	}
+	if (OidIsValid(relid))
+		note_touched_rel(relid);
+	else
+		touched_unknown = true;
+}
+
+/* Did the statement touch one of the job's tables? */
+static bool
+touched_job(SgJob *job)
+{
+	ListCell   *lc;
+	int			i;
+
+	if (touched_unknown)
+		return true;
+	for (i = 0; i < ntouched; i++)
+	{
+		if (touched_rels[i] == job->relid)
+			return true;
+		foreach(lc, job->leaves)
+			if (touched_rels[i] == ((SgJobLeaf *) lfirst(lc))->relid)
+				return true;
+		foreach(lc, job->objects)
+			if (touched_rels[i] == ((SgJobObject *) lfirst(lc))->relid)
+				return true;
+	}
+	return false;
+}
+
 /*
  * After a statement that touched what jobs depend on: every active job
  * must still be sound.  Otherwise the statement fails; with mode = off,
@@ -434,6 +570,8 @@ check_jobs_after(void)
 		char	   *problem;
 
 		if (job == NULL)
+			continue;
+		if (job->state == SG_STATE_FAILED && !touched_job(job))
 			continue;
 		if ((problem = sg_job_changed_object_problem(job, changed_objects)) == NULL &&
 			(problem = sg_job_problem_now(job)) == NULL)
@@ -500,6 +638,7 @@ sg_guard_after(PlannedStmt *pstmt, List *files_before)
 	if (sg_running_own_statement || !IsTransactionState() ||
 		IsBinaryUpgrade || !sg_extension_active())
 	{
+		forget_touched();
 		forget_changes();
 		return;
 	}
@@ -520,6 +659,7 @@ sg_guard_after(PlannedStmt *pstmt, List *files_before)
 	if (touched)
 	{
 		check_jobs_after();
+		forget_touched();
 		forget_changes();
 	}
 }
@@ -553,33 +693,6 @@ sg_guard_plain_rewrite(Oid relid, bool recurse, SgAlterPlan *plan)
 /*
  * Dropping schema_guard
  */
-
-/*
- * Is the object schema_guard's extension, its schema, or one of its
- * members?  Members go first (DROP EXTENSION, DROP SCHEMA ... CASCADE),
- * while the job catalog can still be read: it is checked at the first.
- */
-static bool
-drops_schema_guard(Oid classId, Oid objectId)
-{
-	Oid			extension = get_extension_oid(SG_EXTENSION_NAME, true);
-	Oid			schema;
-
-	if (!OidIsValid(extension))
-		return false;
-	if (classId == ExtensionRelationId)
-		return objectId == extension;
-	schema = get_namespace_oid(SG_SCHEMA_NAME, true);
-	if (classId == NamespaceRelationId)
-		return objectId == schema;
-	if (classId == RelationRelationId)
-		return get_rel_namespace(objectId) == schema &&
-			getExtensionOfObject(classId, objectId) == extension;
-	if (classId == ProcedureRelationId)
-		return get_func_namespace(objectId) == schema &&
-			getExtensionOfObject(classId, objectId) == extension;
-	return false;
-}
 
 /*
  * Whatever the statement (DROP EXTENSION, DROP SCHEMA ... CASCADE, DROP
@@ -630,7 +743,7 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (sg_running_own_statement)
 		return;
 	if (access == OAT_DROP && !extension_drop_checked && !creating_extension &&
-		drops_schema_guard(classId, objectId))
+		sg_is_extension_object(classId, objectId))
 	{
 		extension_drop_checked = true;
 		check_extension_drop();
@@ -639,7 +752,10 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		(classId == TriggerRelationId || classId == ConstraintRelationId ||
 		 classId == RelationRelationId || classId == AttrDefaultRelationId ||
 		 classId == InheritsRelationId || classId == IndexRelationId))
+	{
 		touched = true;
+		note_touched(access, classId, objectId, arg);
+	}
 	/* CREATE OR REPLACE FUNCTION, ALTER FUNCTION */
 	if ((access == OAT_POST_CREATE || access == OAT_POST_ALTER) &&
 		classId == ProcedureRelationId)

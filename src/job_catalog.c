@@ -19,15 +19,22 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/dependency.h"
 #include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -148,11 +155,11 @@ sg_become_extension_owner(SgExtensionOwner *saved)
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }
 
-/* Back to the caller; ok is false on the way out of an error. */
+/* Back to the caller: whatever was set meanwhile is undone with the search_path. */
 void
-sg_restore_extension_owner(const SgExtensionOwner *saved, bool ok)
+sg_restore_extension_owner(const SgExtensionOwner *saved)
 {
-	AtEOXact_GUC(ok, saved->nestlevel);
+	AtEOXact_GUC(false, saved->nestlevel);
 	sg_restore_role(&saved->role);
 }
 
@@ -219,11 +226,11 @@ catalog_run(const char *sql, int nargs, const Oid *types, Datum *values,
 	}
 	PG_CATCH();
 	{
-		sg_restore_extension_owner(&saved, false);
+		sg_restore_extension_owner(&saved);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	sg_restore_extension_owner(&saved, true);
+	sg_restore_extension_owner(&saved);
 	if (rc < 0)
 		elog(ERROR, "schema_guard catalog statement failed: %s",
 			 SPI_result_code_string(rc));
@@ -319,3 +326,29 @@ sg_text_array_list(Datum array)
 	return strings;
 }
 
+/*
+ * Is the object schema_guard's extension, its schema, or one of its
+ * members?  Members go first (DROP EXTENSION, DROP SCHEMA ... CASCADE),
+ * while the job catalog can still be read: it is checked at the first.
+ */
+bool
+sg_is_extension_object(Oid classId, Oid objectId)
+{
+	Oid			extension = get_extension_oid(SG_EXTENSION_NAME, true);
+	Oid			schema;
+
+	if (!OidIsValid(extension))
+		return false;
+	if (classId == ExtensionRelationId)
+		return objectId == extension;
+	schema = get_namespace_oid(SG_SCHEMA_NAME, true);
+	if (classId == NamespaceRelationId)
+		return objectId == schema;
+	if (classId == RelationRelationId)
+		return get_rel_namespace(objectId) == schema &&
+			getExtensionOfObject(classId, objectId) == extension;
+	if (classId == ProcedureRelationId)
+		return get_func_namespace(objectId) == schema &&
+			getExtensionOfObject(classId, objectId) == extension;
+	return false;
+}

@@ -19,6 +19,7 @@ extern char *sg_extension_version(void);
 extern Oid	sg_extension_owner(void);
 extern bool sg_extension_active(void);
 extern void sg_require_update(void);
+extern bool sg_is_extension_object(Oid classId, Oid objectId);
 
 /* Acting as the extension's owner, under search_path = pg_catalog, pg_temp. */
 typedef struct SgExtensionOwner
@@ -28,7 +29,7 @@ typedef struct SgExtensionOwner
 } SgExtensionOwner;
 
 extern void sg_become_extension_owner(SgExtensionOwner *saved);
-extern void sg_restore_extension_owner(const SgExtensionOwner *saved, bool ok);
+extern void sg_restore_extension_owner(const SgExtensionOwner *saved);
 
 extern int	sg_catalog_exec(const char *sql, int nargs, const Oid *types,
 							Datum *values, const char *nulls, bool read_only);

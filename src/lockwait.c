@@ -93,10 +93,15 @@ describe_holders(AlterTableStmt *stmt)
 	Datum	   *oids;
 	ListCell   *lc;
 	int			n = 0;
+	int			nestlevel;
 
 	if (!OidIsValid(relid))
 		return NULL;
 	sg_spi_connect();
+	/* PostgreSQL's operators, whatever the session's search_path finds first */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	/* the table, and the children the ALTER locks too */
 	rels = stmt->relation->inh ? find_all_inheritors(relid, NoLock, NULL)
 		: list_make1_oid(relid);
@@ -120,6 +125,7 @@ describe_holders(AlterTableStmt *stmt)
 		if (s)
 			holders = MemoryContextStrdup(TopTransactionContext, s);
 	}
+	AtEOXact_GUC(false, nestlevel);
 	sg_spi_finish();
 	return holders;
 }

@@ -16,7 +16,8 @@
 
 #include "schema_guard.h"
 #include "settings.h"
-#include "fill.h"
+#include "exec_stack.h"
+#include "fill_guard.h"
 #include "guard.h"
 #include "trigger.h"
 #include "launcher.h"
@@ -58,7 +59,7 @@ _PG_init(void)
 		sg_launcher_register();
 	sg_install_utility_hook();
 	sg_install_executor_hooks();
-	sg_install_fill_hooks();
+	sg_install_fill_guard_hooks();
 	sg_install_guard_hooks();
 	sg_xact_callback_register();
 }

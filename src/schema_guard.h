@@ -17,15 +17,18 @@
  *	  job_warmup.c     what recording a job needs, loaded before the table lock
  *	  job_lookup.c     which jobs there are
  *	  job_objects.c    the objects a job made, by identity
+ *	  fill_guard.c     what of a session the code a job computes with may not use
  *	  fill.c           the value a job gives rows, and the context it is computed in
  *	  bind.c           where a job's references are valid; binding it again
  *	  index_build.c    indexes reserved at the ALTER, built concurrently
  *	  exec.c           schema_guard's statements on a user's table
  *	  app_update.c     what an update of a row not filled yet cannot give
+ *	  exec_stack.c     the statements the executor runs, innermost last
  *	  trigger.c        the row rule, the fill trigger, fill_value()
  *	  integrity.c      what a sound job is
  *	  lockwait.c       the ALTER's table lock, without making others queue
- *	  classify*.c      what the plain ALTER would cost
+ *	  classify*.c      what the plain ALTER would cost (classify_default.c: the
+ *	                   value existing rows get; classify_column.c: one column)
  *	  decide.c         what schema_guard does about it, in the current mode
  *	  stage*.c         the staged equivalent of an ALTER, and its job
  *	  guard_columns.c  other DDL on a job's columns and its table's tree

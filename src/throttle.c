@@ -103,7 +103,7 @@ replication_lag_bytes(void)
 	int64		lag = 0;
 
 	sg_spi_connect();
-	if (SPI_execute("SELECT COALESCE(max(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), replay_lsn)), 0)::pg_catalog.int8 "
+	if (SPI_execute("SELECT COALESCE(pg_catalog.max(pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), replay_lsn)), 0)::pg_catalog.int8 "
 					"FROM pg_catalog.pg_stat_replication WHERE replay_lsn IS NOT NULL",
 					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{

@@ -57,6 +57,7 @@
 #include "trigger.h"
 #include "bind.h"
 #include "job_catalog.h"
+#include "exec_stack.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(sg_needs_fill);
@@ -64,96 +65,6 @@ PG_FUNCTION_INFO_V1(sg_fill_trigger_v2);
 PG_FUNCTION_INFO_V1(sg_fill_value_v2);
 PG_FUNCTION_INFO_V1(sg_fill_trigger);
 PG_FUNCTION_INFO_V1(sg_fill_value);
-
-/*
- * The statements being executed, innermost last, so the fill trigger can
- * tell a MERGE (whose updated columns are those of all its WHEN clauses
- * together) from a plain UPDATE.  Entries left by an error are dropped when
- * their (sub)transaction aborts.
- */
-#define SG_EXEC_STACK_DEPTH 64
-
-typedef struct ExecFrame
-{
-	QueryDesc  *query;
-	CmdType		command;
-	SubTransactionId subxact;
-} ExecFrame;
-
-static ExecFrame exec_stack[SG_EXEC_STACK_DEPTH];
-static int	exec_depth = 0;		/* may exceed the array: frames beyond are not kept */
-static ExecutorStart_hook_type prev_ExecutorStart = NULL;
-static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
-
-static void
-sg_ExecutorStart(QueryDesc *queryDesc, int eflags)
-{
-	if (prev_ExecutorStart)
-		prev_ExecutorStart(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
-	if (exec_depth < SG_EXEC_STACK_DEPTH)
-	{
-		exec_stack[exec_depth].query = queryDesc;
-		exec_stack[exec_depth].command = queryDesc->operation;
-		exec_stack[exec_depth].subxact = GetCurrentSubTransactionId();
-	}
-	exec_depth++;
-}
-
-static void
-sg_ExecutorEnd(QueryDesc *queryDesc)
-{
-	/* pop down to this query, dropping frames an error left behind */
-	while (exec_depth > 0 &&
-		   (exec_depth > SG_EXEC_STACK_DEPTH ||
-			exec_stack[exec_depth - 1].query != queryDesc))
-		exec_depth--;
-	if (exec_depth > 0)
-		exec_depth--;
-	if (prev_ExecutorEnd)
-		prev_ExecutorEnd(queryDesc);
-	else
-		standard_ExecutorEnd(queryDesc);
-}
-
-static void
-exec_stack_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-							SubTransactionId parentSubid, void *arg)
-{
-	if (event != SUBXACT_EVENT_ABORT_SUB)
-		return;
-	while (exec_depth > 0 && exec_depth <= SG_EXEC_STACK_DEPTH &&
-		   exec_stack[exec_depth - 1].subxact >= mySubid)
-		exec_depth--;
-}
-
-static void
-exec_stack_xact_callback(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
-		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE)
-		exec_depth = 0;
-}
-
-void
-sg_install_executor_hooks(void)
-{
-	prev_ExecutorStart = ExecutorStart_hook;
-	ExecutorStart_hook = sg_ExecutorStart;
-	prev_ExecutorEnd = ExecutorEnd_hook;
-	ExecutorEnd_hook = sg_ExecutorEnd;
-	RegisterSubXactCallback(exec_stack_subxact_callback, NULL);
-	RegisterXactCallback(exec_stack_xact_callback, NULL);
-}
-
-/* Is the innermost statement running a MERGE? */
-static bool
-running_merge(void)
-{
-	return exec_depth > 0 && exec_depth <= SG_EXEC_STACK_DEPTH &&
-		exec_stack[exec_depth - 1].command == CMD_MERGE;
-}
 
 /* The last row version needs_fill() let through, for error reports. */
 ItemPointerData sg_last_filled_tid;
@@ -247,6 +158,7 @@ load_fill_spec(int64 job_id)
 	spec->env.role = job->role;
 	spec->env.search_path = pstrdup(job->search_path);
 	spec->env.settings = NIL;
+	spec->env.job_id = job_id;
 	foreach(lc, job->settings)
 		spec->env.settings = lappend(spec->env.settings, pstrdup(lfirst(lc)));
 	spec->ncols = list_length(job->columns);
@@ -276,15 +188,16 @@ load_fill_spec(int64 job_id)
 	MemoryContextSwitchTo(old);
 	/*
 	 * The expressions as the ALTER bound them, or, in a cluster the job was
-	 * carried to, bound again by name (the worker records that; a session
-	 * only keeps it).
+	 * carried to, bound again by name, as the job's role (the worker records
+	 * that; a session only keeps it).
 	 */
 	i = 0;
 	foreach(lc, job->columns)
 	{
 		SgJobColumn *col = lfirst(lc);
 		Node	   *expr = sg_job_is_bound(job) ? stringToNode(col->fill_node)
-			: sg_fill_rebind(rel, col->fill_sql, col->atttype, col->atttypmod, col->colname);
+			: sg_fill_rebind(rel, col->fill_sql, col->atttype, col->atttypmod, col->colname,
+							 &spec->env);
 
 		old = MemoryContextSwitchTo(fill_spec_cxt);
 		spec->exprs[i++] = copyObject(expr);
@@ -421,7 +334,41 @@ typedef struct FillState
 	AttrNumber	key_attnum;		/* fill_value(): its column, in the job's table */
 } FillState;
 
-/* Copy what a statement needs of a job, and prepare its expressions. */
+/*
+ * Plan and prepare the job's expressions in the context they are computed
+ * in (fill.c): as the job's role, under its search_path and settings, so
+ * that planning (which inlines SQL functions, reading their bodies under
+ * the search_path) and the checks of the right to execute the functions
+ * are the job's, not those of the session that fires the trigger.
+ */
+static void
+prepare_exprs(FunctionCallInfo fcinfo, FillState *state, FillSpec *spec, bool settings)
+{
+	MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	SgFillSaved saved;
+	int			i;
+
+	sg_fill_enter(&state->env, settings, &saved);
+	PG_TRY();
+	{
+		for (i = 0; i < spec->ncols; i++)
+			state->exprstates[i] =
+				ExecInitExpr(expression_planner((Expr *) copyObject(spec->exprs[i])), NULL);
+	}
+	PG_CATCH();
+	{
+		sg_fill_leave(&saved, false);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	sg_fill_leave(&saved, true);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Copy what a statement needs of a job; its expressions are prepared once
+ * the caller knows it may compute them (prepare_exprs).
+ */
 static FillState *
 fill_state(FunctionCallInfo fcinfo, FillSpec *spec, Relation rel)
 {
@@ -433,8 +380,9 @@ fill_state(FunctionCallInfo fcinfo, FillSpec *spec, Relation rel)
 	state->job_id = spec->job_id;
 	state->relid = RelationGetRelid(rel);
 	state->job_relid = spec->relid;
-	state->env.role = spec->env.role;
+	state->env = spec->env;
 	state->env.search_path = pstrdup(spec->env.search_path);
+	state->env.settings = NIL;
 	foreach(lc, spec->env.settings)
 		state->env.settings = lappend(state->env.settings, pstrdup(lfirst(lc)));
 	state->ncols = spec->ncols;
@@ -467,8 +415,6 @@ fill_state(FunctionCallInfo fcinfo, FillSpec *spec, Relation rel)
 		state->colnames[i] = pstrdup(spec->colnames[i]);
 		state->not_null[i] = spec->not_null[i];
 		state->types[i] = spec->types[i];
-		state->exprstates[i] =
-			ExecInitExpr(expression_planner((Expr *) copyObject(spec->exprs[i])), NULL);
 	}
 	state->econtext = CreateStandaloneExprContext();
 	MemoryContextSwitchTo(old);
@@ -528,6 +474,8 @@ trigger_state(FunctionCallInfo fcinfo, TriggerData *trigdata)
 				 errmsg("trigger \"%s\" on table \"%s\" is not the fill trigger of schema_guard job %lld",
 						trigger->tgname, RelationGetRelationName(rel), (long long) job_id),
 				 errhint("Drop the trigger: only schema_guard makes fill triggers.")));
+	if (state->leaf)
+		prepare_exprs(fcinfo, state, spec, true);
 	fcinfo->flinfo->fn_extra = state;
 	return state;
 }
@@ -551,8 +499,7 @@ evaluate_fill(FillState *state, bool settings, int n, const int *which,
 			  Datum *values, bool *nulls)
 {
 	ErrorContextCallback errcallback;
-	SgSavedRole saved;
-	int			nestlevel;
+	SgFillSaved saved;
 	int			i;
 
 	/* an application's UPDATE can fail here: say who computes what */
@@ -560,7 +507,7 @@ evaluate_fill(FillState *state, bool settings, int n, const int *which,
 	errcallback.arg = state;
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
-	nestlevel = sg_fill_enter(&state->env, settings, &saved);
+	sg_fill_enter(&state->env, settings, &saved);
 	PG_TRY();
 	{
 		for (i = 0; i < n; i++)
@@ -569,11 +516,11 @@ evaluate_fill(FillState *state, bool settings, int n, const int *which,
 	}
 	PG_CATCH();
 	{
-		sg_fill_leave(-1, &saved);
+		sg_fill_leave(&saved, false);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	sg_fill_leave(nestlevel, &saved);
+	sg_fill_leave(&saved, true);
 	error_context_stack = errcallback.previous;
 }
 
@@ -635,6 +582,7 @@ sg_fill_value_v2(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("table %u is not a table of schema_guard job %lld",
 							PG_GETARG_OID(2), (long long) PG_GETARG_INT64(0))));
+		prepare_exprs(fcinfo, state, spec, false);
 		/* the one column this call computes goes first */
 		state->key_attnum = PG_GETARG_INT16(1);
 		state->exprstates[0] = state->exprstates[column];
@@ -668,14 +616,6 @@ sg_fill_trigger(PG_FUNCTION_ARGS)
 {
 	sg_require_update();
 	PG_RETURN_NULL();
-}
-
-/* The innermost statement being executed, or NULL if it is not known. */
-static QueryDesc *
-innermost_query(void)
-{
-	return exec_depth > 0 && exec_depth <= SG_EXEC_STACK_DEPTH
-		? exec_stack[exec_depth - 1].query : NULL;
 }
 
 Datum
@@ -721,7 +661,7 @@ sg_fill_trigger_v2(PG_FUNCTION_ARGS)
 	 * sets the column to NULL on purpose is indistinguishable from another
 	 * clause's column.
 	 */
-	merge = running_merge();
+	merge = sg_running_merge();
 	cols = palloc(sizeof(int) * state->ncols);
 	for (i = 0; i < state->ncols; i++)
 	{
@@ -739,7 +679,7 @@ sg_fill_trigger_v2(PG_FUNCTION_ARGS)
 							  trigdata->tg_updatedcols))
 			{
 				if (isnull)
-					sg_check_update_of_unfilled(trigdata, innermost_query(), attnum,
+					sg_check_update_of_unfilled(trigdata, sg_innermost_query(), attnum,
 												state->colnames[i], state->job_id);
 				continue;
 			}

@@ -12,7 +12,6 @@
 #include "utils/relcache.h"
 
 extern bool sg_tuple_predates(Relation rel, ItemPointer tid, AttrNumber attnum);
-extern void sg_install_executor_hooks(void);
 
 /* The last row version the backfill's filter let through. */
 extern ItemPointerData sg_last_filled_tid;

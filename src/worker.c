@@ -57,6 +57,7 @@
 #include "backfill.h"
 #include "bind.h"
 #include "exec.h"
+#include "fill_guard.h"
 #include "finalize.h"
 #include "index_build.h"
 #include "integrity.h"
@@ -549,7 +550,20 @@ run_step(int64 job_id, MemoryContext loopcxt, SgStepResult *build)
 	}
 	PG_CATCH();
 	{
-		delay = after_step_error(job_id, recover_from_error(job_id, loopcxt));
+		ErrorData  *edata = recover_from_error(job_id, loopcxt);
+
+		/*
+		 * What this process compiled for another job must not be used for
+		 * this one (fill_guard.c): a new worker carries on, the step undone.
+		 */
+		if (sg_fill_guard_stale_session())
+		{
+			ereport(LOG,
+					(errmsg("schema_guard job %lld: a new worker carries on, with nothing compiled for other jobs",
+							(long long) job_id)));
+			proc_exit(0);
+		}
+		delay = after_step_error(job_id, edata);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(loopcxt);

@@ -23,6 +23,9 @@ $node->safe_psql(
 	CREATE TABLE u (id int, pad text);
 	INSERT INTO u SELECT g, repeat('p', 200) FROM generate_series(1, 3000) g;
 	SELECT pg_stat_force_next_flush();
+	-- about a millisecond a row: batches long enough that yielding shows
+	CREATE FUNCTION slow_random() RETURNS float8 VOLATILE LANGUAGE plpgsql
+	  AS $$ BEGIN PERFORM pg_sleep(0.001); RETURN random(); END $$;
 });
 
 # Statistics while the backfill runs: batches of 4 blocks, 100 ms apart.
@@ -61,7 +64,7 @@ ok( $node->poll_query_until(
 	'the load runs');
 
 my ($job2) = stage_paused($node, 'postgres',
-	'ALTER TABLE u ADD COLUMN w float8 DEFAULT random()');
+	'ALTER TABLE u ADD COLUMN w float8 DEFAULT slow_random()');
 $node->safe_psql('postgres', "SELECT schema_guard.resume($job2)");
 ok( $node->poll_query_until(
 		'postgres', qq{

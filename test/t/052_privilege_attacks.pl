@@ -267,8 +267,14 @@ unlike($err, qr/bob code ran as $super/, 'not even in the update that fails');
 	"UPDATE public.compiled SET x = 'touched' WHERE id = 1 RETURNING c", 'bob');
 is($out, 'abc', 'the same update in a new session computes the value');
 
-# the owner's SQL function becomes inlinable; bob's search_path finds his rate()
-query('session_state', 'ALTER FUNCTION public.lookup() RESET search_path');
+# making the owner's SQL function inlinable, so that bob's search_path
+# would find his rate() when an update plans it, is refused while the job
+# computes with it
+my ($rc_alter, $out_alter, $err_alter) =
+  $node->psql('session_state', 'ALTER FUNCTION public.lookup() RESET search_path');
+isnt($rc_alter, 0, 'the function the job computes with cannot be altered while it runs');
+like($err_alter, qr/function lookup\(\), with which the job computes column "r", was replaced or altered/,
+	'saying which function and why');
 ($ok, $out, $err) = try_sql(
 	'session_state', q{
 	SET search_path = bob, public;

@@ -21,6 +21,7 @@ OBJS = \
 	src/trigger.o \
 	src/integrity.o \
 	src/lockwait.o \
+	src/lock_targets.o \
 	src/classify_column.o \
 	src/classify.o \
 	src/decide.o \

@@ -22,7 +22,8 @@
  *	  exec.c           schema_guard's statements on a user's table
  *	  trigger.c        the row rule, the fill trigger, fill_value()
  *	  integrity.c      what a sound job is
- *	  lockwait.c       the ALTER's table lock, without making others queue
+ *	  lockwait.c       a statement's table locks, without making others queue
+ *	  lock_targets.c   which relations a statement locks, and how strongly
  *	  classify*.c      what the plain ALTER would cost
  *	  decide.c         what schema_guard does about it, in the current mode
  *	  stage*.c         the staged equivalent of an ALTER, and its job

@@ -26,6 +26,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/nodes.h"
+#include "tcop/cmdtag.h"
 #include "tcop/utility.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -39,6 +40,7 @@
 #include "job_catalog.h"
 #include "job_warmup.h"
 #include "launcher.h"
+#include "lock_targets.h"
 #include "lockwait.h"
 #include "settings.h"
 #include "stage.h"
@@ -218,7 +220,7 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 	 * upgrade happens later.  Errors (no such table, not the owner) are the
 	 * ones the ALTER would raise.
 	 */
-	relid = sg_lock_table_for_alter(stmt);
+	relid = sg_lock_table_for_alter(stmt, sg_alter_table_other_locks(stmt));
 	locked_at = GetCurrentTimestamp();
 	if (!OidIsValid(relid))
 		return false;			/* IF EXISTS: PostgreSQL reports the skip */
@@ -289,6 +291,30 @@ may_harm_jobs(Node *parsetree)
 	}
 }
 
+/*
+ * Take the locks the statement will take, each wait bounded, so that it
+ * never makes the application queue behind it (lockwait.c).  An ALTER
+ * TABLE that adds columns to a table takes them in handle_alter_table,
+ * after loading its caches.
+ */
+static void
+lock_before_running(Node *parsetree)
+{
+	if (XactReadOnly || RecoveryInProgress())
+		return;					/* PostgreSQL refuses the statement */
+	if (IsA(parsetree, AlterTableStmt))
+	{
+		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+
+		if (stmt->objtype == OBJECT_TABLE && sg_statement_has_add_column(stmt))
+			return;
+		(void) sg_lock_table_for_alter(stmt, sg_alter_table_other_locks(stmt));
+	}
+	else
+		sg_lock_statement(sg_lock_targets(parsetree),
+						  CreateCommandName(parsetree));
+}
+
 static void
 sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  bool readOnlyTree, ProcessUtilityContext context,
@@ -301,6 +327,8 @@ sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	if (context == PROCESS_UTILITY_TOPLEVEL)
 		sg_guard_statement_start();
+	if (!sg_hook_is_inert())
+		lock_before_running(parsetree);
 
 	/*
 	 * Keeping jobs truthful is not a matter of mode: with mode = off a

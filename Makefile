@@ -17,6 +17,7 @@ OBJS = \
 	src/fill.o \
 	src/bind.o \
 	src/index_build.o \
+	src/index_online.o \
 	src/exec.o \
 	src/trigger.o \
 	src/integrity.o \

@@ -98,3 +98,40 @@ sg_decide(SgAlterPlan *plan)
 	}
 }
 
+
+/*
+ * What schema_guard does with a CREATE INDEX (not CONCURRENTLY) on rel,
+ * which blocks writes for as long as the build runs: SG_ACTION_STAGE builds
+ * it online.  For SG_ACTION_WARN, *why says why it runs as written.
+ */
+SgAction
+sg_decide_create_index(Relation rel, bool recurse, bool in_block, const char **why)
+{
+	bool		partitioned = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
+
+	*why = NULL;
+	/* ON ONLY a partitioned table: an invalid index, nothing built */
+	if (partitioned && !recurse)
+		return SG_ACTION_PASS;
+	if (sg_table_is_exempt(rel) ||
+		sg_storage_blocks(RelationGetRelid(rel), partitioned && recurse, AccessShareLock) *
+		(BLCKSZ / 1024) < sg_min_table_size_kb)
+		return SG_ACTION_PASS;
+	switch (sg_mode)
+	{
+		case SG_MODE_WARN:
+			*why = "Set schema_guard.mode to \"rewrite\" to build it without blocking writes.";
+			return SG_ACTION_WARN;
+		case SG_MODE_BLOCK:
+			return SG_ACTION_REFUSE;
+		case SG_MODE_REWRITE:
+			if (partitioned)
+				*why = "schema_guard does not build the index of a partitioned table online yet; it runs as written.";
+			else if (in_block)
+				*why = "schema_guard does not build an index online inside a transaction block yet; it runs as written. "
+					"Run it outside a transaction block to build it without blocking writes.";
+			return *why ? SG_ACTION_WARN : SG_ACTION_STAGE;
+		default:
+			return SG_ACTION_PASS;
+	}
+}

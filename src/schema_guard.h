@@ -19,6 +19,7 @@
  *	  fill.c           the value a job gives rows, and the context it is computed in
  *	  bind.c           where a job's references are valid; binding it again
  *	  index_build.c    indexes reserved at the ALTER, built concurrently
+ *	  index_online.c   CREATE INDEX outside a transaction block, built concurrently
  *	  exec.c           schema_guard's statements on a user's table
  *	  trigger.c        the row rule, the fill trigger, fill_value()
  *	  integrity.c      what a sound job is

@@ -36,6 +36,7 @@
 #include "classify.h"
 #include "decide.h"
 #include "guard.h"
+#include "index_online.h"
 #include "job.h"
 #include "job_catalog.h"
 #include "job_warmup.h"
@@ -270,6 +271,84 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 	return staged;
 }
 
+/* What the hook was called with, for statements it runs in its place. */
+typedef struct HookCall
+{
+	ProcessUtilityContext context;
+	ParamListInfo params;
+	QueryEnvironment *queryEnv;
+	DestReceiver *dest;
+	QueryCompletion *qc;
+} HookCall;
+
+/*
+ * Run a statement at top level in the hook's place: the user's (with the
+ * user's destination and completion tag), or schema_guard's own.
+ */
+static void
+run_in_place(PlannedStmt *pstmt, const char *sql, bool own, void *arg)
+{
+	HookCall   *call = arg;
+	bool		saved = sg_running_own_statement;
+
+	sg_running_own_statement = own;
+	PG_TRY();
+	{
+		sg_next_ProcessUtility(pstmt, sql, false, PROCESS_UTILITY_TOPLEVEL,
+							   own ? NULL : call->params, call->queryEnv,
+							   own ? None_Receiver : call->dest,
+							   own ? NULL : call->qc);
+	}
+	PG_FINALLY();
+	{
+		sg_running_own_statement = saved;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * A CREATE INDEX that is not CONCURRENTLY blocks writes while it builds.
+ * Returns true if it ran here (online), false to hand it on.
+ */
+static bool
+handle_create_index(PlannedStmt *pstmt, const char *queryString, HookCall *call)
+{
+	IndexStmt  *stmt = (IndexStmt *) pstmt->utilityStmt;
+	bool		in_block;
+	Oid			relid;
+	Relation	rel;
+	SgAction	action;
+	const char *why;
+
+	if (stmt->concurrent || XactReadOnly || RecoveryInProgress())
+		return false;
+	in_block = call->context != PROCESS_UTILITY_TOPLEVEL || IsTransactionBlock() ||
+		IsSubTransaction() || (MyXactFlags & XACT_FLAGS_PIPELINING);
+	relid = RangeVarGetRelid(stmt->relation, AccessShareLock, true);
+	if (!OidIsValid(relid))
+		return false;			/* PostgreSQL's error */
+	rel = relation_open(relid, NoLock);
+	action = sg_decide_create_index(rel, stmt->relation->inh, in_block, &why);
+	if (action == SG_ACTION_WARN)
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("CREATE INDEX blocks writes to table \"%s\" while PostgreSQL builds the index",
+						RelationGetRelationName(rel)),
+				 errhint("%s", why)));
+	else if (action == SG_ACTION_REFUSE)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("CREATE INDEX would block writes to table \"%s\" while PostgreSQL builds the index",
+						RelationGetRelationName(rel)),
+				 errhint("schema_guard.mode is \"block\". Set it to \"rewrite\" to build the index online, "
+						 "or to \"off\" to run it as written.")));
+	relation_close(rel, NoLock);
+	if (action != SG_ACTION_STAGE)
+		return false;
+	sg_create_index_concurrently(pstmt, queryString, run_in_place, call);
+	return true;
+}
+
 /*
  * Statements that may harm a job: they are checked before they run (in
  * every mode but off), and may replace files the jobs follow.
@@ -328,7 +407,17 @@ sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	if (context == PROCESS_UTILITY_TOPLEVEL)
 		sg_guard_statement_start();
 	if (!sg_hook_is_inert())
+	{
+		HookCall	call = {context, params, queryEnv, dest, qc};
+
+		if (IsA(parsetree, IndexStmt) &&
+			handle_create_index(pstmt, queryString, &call))
+		{
+			sg_guard_after(pstmt, NIL);
+			return;
+		}
 		lock_before_running(parsetree);
+	}
 
 	/*
 	 * Keeping jobs truthful is not a matter of mode: with mode = off a

@@ -1,0 +1,114 @@
+-- CREATE INDEX (without CONCURRENTLY) blocks writes to its table for as
+-- long as the build runs.  Sent outside a transaction block, schema_guard
+-- runs it as CREATE INDEX CONCURRENTLY in place: the client waits for it,
+-- the index ends as the plain statement leaves it, and a failed build
+-- leaves no INVALID index behind.
+CREATE SCHEMA ci;
+CREATE TABLE ci.plain (id int PRIMARY KEY, v int, w text);
+INSERT INTO ci.plain SELECT g, g % 100, 'w' || g FROM generate_series(1, 2000) g;
+CREATE TABLE ci.guarded (LIKE ci.plain INCLUDING ALL);
+INSERT INTO ci.guarded SELECT * FROM ci.plain;
+
+-- The same statements on a plain table (mode = off) and a guarded one:
+-- expression, partial, INCLUDE, UNIQUE, IF NOT EXISTS, named and unnamed.
+SET schema_guard.mode = off;
+CREATE INDEX ON ci.plain (v);
+CREATE INDEX plain_w ON ci.plain (lower(w)) INCLUDE (id) WHERE v > 10;
+CREATE UNIQUE INDEX IF NOT EXISTS plain_w_u ON ci.plain (w DESC NULLS LAST);
+CREATE UNIQUE INDEX IF NOT EXISTS plain_w_u ON ci.plain (w);
+CREATE INDEX ON ci.plain USING hash (w);
+RESET schema_guard.mode;
+CREATE INDEX ON ci.guarded (v);
+CREATE INDEX guarded_w ON ci.guarded (lower(w)) INCLUDE (id) WHERE v > 10;
+CREATE UNIQUE INDEX IF NOT EXISTS guarded_w_u ON ci.guarded (w DESC NULLS LAST);
+CREATE UNIQUE INDEX IF NOT EXISTS guarded_w_u ON ci.guarded (w);
+CREATE INDEX ON ci.guarded USING hash (w);
+
+-- identical catalogs, every index valid and ready
+SELECT * FROM sg_test.catalog('ci.plain') EXCEPT SELECT * FROM sg_test.catalog('ci.guarded');
+SELECT * FROM sg_test.catalog('ci.guarded') EXCEPT SELECT * FROM sg_test.catalog('ci.plain');
+SELECT c.relname, i.indisvalid, i.indisready, i.indislive
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE i.indrelid = 'ci.guarded'::regclass ORDER BY 1;
+-- and usable
+SET enable_seqscan = off;
+SELECT count(*) FROM ci.guarded WHERE lower(w) = 'w42' AND v > 10;
+RESET enable_seqscan;
+
+-- A duplicate fails the build with PostgreSQL's error, and no INVALID
+-- index is left behind (CREATE INDEX CONCURRENTLY, sent as such, leaves one).
+CREATE TABLE ci.dups (id int);
+INSERT INTO ci.dups SELECT g FROM generate_series(1, 2000) g;
+INSERT INTO ci.dups VALUES (1234);
+\set VERBOSITY default
+CREATE UNIQUE INDEX dups_id ON ci.dups (id);
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS left_behind FROM pg_class WHERE relname = 'dups_id';
+CREATE UNIQUE INDEX CONCURRENTLY dups_id_cic ON ci.dups (id);
+SELECT relname, indisvalid FROM pg_index JOIN pg_class ON oid = indexrelid
+ WHERE indrelid = 'ci.dups'::regclass;
+DROP INDEX ci.dups_id_cic;
+-- with mode = off, the plain statement fails with the same error
+SET schema_guard.mode = off;
+CREATE UNIQUE INDEX dups_id ON ci.dups (id);
+RESET schema_guard.mode;
+
+-- An error while the index is built (here, in its expression) is
+-- PostgreSQL's, and leaves nothing either.
+CREATE FUNCTION ci.checked(n int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF n = 1500 THEN
+    RAISE EXCEPTION 'row % cannot be indexed', n;
+  END IF;
+  RETURN n;
+END $$;
+CREATE INDEX dups_checked ON ci.dups (ci.checked(id));
+SELECT count(*) AS left_behind FROM pg_class WHERE relname = 'dups_checked';
+\set VERBOSITY terse
+
+-- A role that does not own the table gets PostgreSQL's error.
+CREATE ROLE ci_other;
+GRANT USAGE ON SCHEMA ci TO ci_other;
+SET ROLE ci_other;
+CREATE INDEX ON ci.guarded (w);
+RESET ROLE;
+DROP OWNED BY ci_other;
+DROP ROLE ci_other;
+
+-- Inside a transaction block, in a multi-statement query, or in a
+-- function, the statement runs as written, with a warning.
+BEGIN;
+CREATE INDEX guarded_in_block ON ci.guarded (v, id);
+ROLLBACK;
+CREATE INDEX guarded_multi ON ci.guarded (v, id) \; SELECT 1 AS one;
+DROP INDEX ci.guarded_multi;
+DO $$ BEGIN CREATE INDEX guarded_do ON ci.guarded (v, id); END $$;
+DROP INDEX ci.guarded_do;
+
+-- A partitioned table: the index is built as written, with a warning;
+-- ON ONLY the parent builds nothing and passes.
+CREATE TABLE ci.parted (id int, v int) PARTITION BY RANGE (id);
+CREATE TABLE ci.parted_1 PARTITION OF ci.parted FOR VALUES FROM (0) TO (1000);
+CREATE TABLE ci.parted_2 PARTITION OF ci.parted FOR VALUES FROM (1000) TO (3000);
+INSERT INTO ci.parted SELECT g, g FROM generate_series(1, 2000) g;
+CREATE INDEX ON ci.parted (v);
+CREATE INDEX parted_id ON ONLY ci.parted (id);
+
+-- Modes: warn runs it as written with a warning, block refuses it.
+SET schema_guard.mode = warn;
+CREATE INDEX guarded_warn ON ci.guarded (v, id);
+DROP INDEX ci.guarded_warn;
+SET schema_guard.mode = block;
+CREATE INDEX guarded_block ON ci.guarded (v, id);
+RESET schema_guard.mode;
+
+-- Exempt: a temporary table, a table below schema_guard.min_table_size.
+CREATE TEMP TABLE ci_temp AS SELECT * FROM ci.plain;
+CREATE INDEX ON ci_temp (v);
+SET schema_guard.min_table_size = '1GB';
+SET schema_guard.mode = block;
+CREATE INDEX guarded_small ON ci.guarded (v, id);
+RESET schema_guard.mode;
+RESET schema_guard.min_table_size;
+
+DROP SCHEMA ci CASCADE;

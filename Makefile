@@ -28,6 +28,7 @@ OBJS = \
 	src/decide.o \
 	src/stage_constraints.o \
 	src/stage.o \
+	src/stage_index.o \
 	src/guard.o \
 	src/throttle.o \
 	src/backfill.o \

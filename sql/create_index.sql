@@ -75,15 +75,81 @@ RESET ROLE;
 DROP OWNED BY ci_other;
 DROP ROLE ci_other;
 
--- Inside a transaction block, in a multi-statement query, or in a
--- function, the statement runs as written, with a warning.
+-- Inside a transaction block (a migration's), in a multi-statement query
+-- or in a function, the index is staged: its catalog entry is made at once,
+-- empty and invalid, so that the later statements of the migration find
+-- it, and a job builds it concurrently once the transaction commits.
+SELECT sg_test.number_jobs_from(1500);
+SET schema_guard.mode = off;
 BEGIN;
-CREATE INDEX guarded_in_block ON ci.guarded (v, id);
+CREATE INDEX plain_in_block ON ci.plain (v, id) WHERE id > 5;
+COMMENT ON INDEX ci.plain_in_block IS 'built in a migration';
+ALTER INDEX ci.plain_in_block RENAME TO plain_renamed;
+COMMIT;
+RESET schema_guard.mode;
+BEGIN;
+CREATE INDEX guarded_in_block ON ci.guarded (v, id) WHERE id > 5;
+SELECT indisvalid, indisready FROM pg_index WHERE indexrelid = 'ci.guarded_in_block'::regclass;
+COMMENT ON INDEX ci.guarded_in_block IS 'built in a migration';
+ALTER INDEX ci.guarded_in_block RENAME TO guarded_renamed;
+COMMIT;
+CALL schema_guard.wait(1500);
+SELECT state, phase, error_sqlstate FROM schema_guard.jobs WHERE job_id = 1500;
+SELECT * FROM sg_test.catalog('ci.plain') EXCEPT SELECT * FROM sg_test.catalog('ci.guarded');
+SELECT * FROM sg_test.catalog('ci.guarded') EXCEPT SELECT * FROM sg_test.catalog('ci.plain');
+SELECT indisvalid, indisready, obj_description('ci.guarded_renamed'::regclass, 'pg_class') AS comment
+  FROM pg_index WHERE indexrelid = 'ci.guarded_renamed'::regclass;
+
+-- rolled back: no index, no job
+BEGIN;
+CREATE INDEX guarded_rolled_back ON ci.guarded (w, v);
 ROLLBACK;
+SELECT count(*) FROM pg_class WHERE relname = 'guarded_rolled_back';
+SELECT count(*) FROM schema_guard.jobs WHERE job_id > 1500;
+-- IF NOT EXISTS on a name taken: PostgreSQL's notice, no job
+BEGIN;
+CREATE INDEX IF NOT EXISTS guarded_renamed ON ci.guarded (w);
+COMMIT;
+SELECT count(*) FROM schema_guard.jobs WHERE job_id > 1500;
+
+-- a multi-statement query and a function stage it too
 CREATE INDEX guarded_multi ON ci.guarded (v, id) \; SELECT 1 AS one;
-DROP INDEX ci.guarded_multi;
-DO $$ BEGIN CREATE INDEX guarded_do ON ci.guarded (v, id); END $$;
-DROP INDEX ci.guarded_do;
+DO $$ BEGIN CREATE INDEX guarded_do ON ci.guarded (id, v); END $$;
+-- (wait() outside a transaction block: a transaction that holds a snapshot
+-- is one the concurrent build waits for)
+CALL schema_guard.wait(1502);
+CALL schema_guard.wait(1503);
+SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE c.relname IN ('guarded_multi', 'guarded_do') ORDER BY 1;
+DROP INDEX ci.guarded_multi, ci.guarded_do;
+
+-- An index on a column a staged ADD COLUMN of the same migration fills:
+-- built once the rows are filled, covering every row.
+BEGIN;
+ALTER TABLE ci.guarded ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();
+CREATE UNIQUE INDEX guarded_token ON ci.guarded (token);
+COMMIT;
+CALL schema_guard.wait(1504);
+CALL schema_guard.wait(1505);
+SELECT job_id, state, phase FROM schema_guard.jobs WHERE job_id > 1502 ORDER BY job_id;
+SET enable_seqscan = off;
+SELECT count(*) = (SELECT count(*) FROM ci.plain) AS every_row_indexed
+  FROM ci.guarded WHERE token IS NOT NULL;
+RESET enable_seqscan;
+SELECT indisvalid, indisunique FROM pg_index WHERE indexrelid = 'ci.guarded_token'::regclass;
+
+-- A duplicate fails the job with PostgreSQL's error and SQLSTATE; the index
+-- stays invalid for retry(), and cancel() drops it.
+BEGIN;
+CREATE UNIQUE INDEX dups_in_block ON ci.dups (id);
+COMMIT;
+CALL schema_guard.wait(1506);
+SELECT state, last_error, error_sqlstate FROM schema_guard.jobs
+ WHERE statement LIKE 'CREATE UNIQUE INDEX dups_in_block%';
+SELECT indisvalid FROM pg_index WHERE indexrelid = 'ci.dups_in_block'::regclass;
+SELECT schema_guard.cancel(job_id) FROM schema_guard.jobs
+ WHERE statement LIKE 'CREATE UNIQUE INDEX dups_in_block%';
+SELECT count(*) AS left_behind FROM pg_class WHERE relname = 'dups_in_block';
 
 -- A partitioned table: the index is built as written, with a warning;
 -- ON ONLY the parent builds nothing and passes.

@@ -102,10 +102,11 @@ sg_decide(SgAlterPlan *plan)
 /*
  * What schema_guard does with a CREATE INDEX (not CONCURRENTLY) on rel,
  * which blocks writes for as long as the build runs: SG_ACTION_STAGE builds
- * it online.  For SG_ACTION_WARN, *why says why it runs as written.
+ * it online (concurrently in place outside a transaction block, staged as
+ * a job inside one).  For SG_ACTION_WARN, *why says why it runs as written.
  */
 SgAction
-sg_decide_create_index(Relation rel, bool recurse, bool in_block, const char **why)
+sg_decide_create_index(Relation rel, bool recurse, const char **why)
 {
 	bool		partitioned = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
 
@@ -127,9 +128,6 @@ sg_decide_create_index(Relation rel, bool recurse, bool in_block, const char **w
 		case SG_MODE_REWRITE:
 			if (partitioned)
 				*why = "schema_guard does not build the index of a partitioned table online yet; it runs as written.";
-			else if (in_block)
-				*why = "schema_guard does not build an index online inside a transaction block yet; it runs as written. "
-					"Run it outside a transaction block to build it without blocking writes.";
 			return *why ? SG_ACTION_WARN : SG_ACTION_STAGE;
 		default:
 			return SG_ACTION_PASS;

@@ -26,7 +26,6 @@ extern const char *sg_exempt_reason(Relation rel);
 extern bool sg_table_is_exempt(Relation rel);
 extern bool sg_below_min_size(const SgAlterPlan *plan);
 extern SgAction sg_decide(SgAlterPlan *plan);
-extern SgAction sg_decide_create_index(Relation rel, bool recurse, bool in_block,
-									   const char **why);
+extern SgAction sg_decide_create_index(Relation rel, bool recurse, const char **why);
 
 #endif							/* SG_DECIDE_H */

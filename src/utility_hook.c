@@ -45,6 +45,7 @@
 #include "lockwait.h"
 #include "settings.h"
 #include "stage.h"
+#include "stage_index.h"
 #include "util.h"
 #include "utility_hook.h"
 
@@ -328,7 +329,7 @@ handle_create_index(PlannedStmt *pstmt, const char *queryString, HookCall *call)
 	if (!OidIsValid(relid))
 		return false;			/* PostgreSQL's error */
 	rel = relation_open(relid, NoLock);
-	action = sg_decide_create_index(rel, stmt->relation->inh, in_block, &why);
+	action = sg_decide_create_index(rel, stmt->relation->inh, &why);
 	if (action == SG_ACTION_WARN)
 		ereport(WARNING,
 				(errcode(ERRCODE_WARNING),
@@ -345,7 +346,23 @@ handle_create_index(PlannedStmt *pstmt, const char *queryString, HookCall *call)
 	relation_close(rel, NoLock);
 	if (action != SG_ACTION_STAGE)
 		return false;
-	sg_create_index_concurrently(pstmt, queryString, run_in_place, call);
+	if (in_block)
+	{
+		bool		saved = sg_running_own_statement;
+
+		sg_running_own_statement = true;
+		PG_TRY();
+		{
+			sg_stage_create_index(pstmt, queryString, call->context);
+		}
+		PG_FINALLY();
+		{
+			sg_running_own_statement = saved;
+		}
+		PG_END_TRY();
+	}
+	else
+		sg_create_index_concurrently(pstmt, queryString, run_in_place, call);
 	return true;
 }
 

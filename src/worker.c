@@ -179,8 +179,8 @@ set_step_settings(void)
 }
 
 /*
- * A job whose table was dropped, or all of whose columns were, has nothing
- * left to do: end it, dropping the fill trigger if the table remains.
+ * A job whose table was dropped, or all of whose columns were (the index,
+ * for a job that only builds one), has nothing left to do: end it, dropping the fill trigger if the table remains.
  */
 static bool
 end_if_gone(SgJob *job, SgStepResult *result)
@@ -202,7 +202,18 @@ end_if_gone(SgJob *job, SgStepResult *result)
 			if (sg_column_name(job->relid, ((SgJobConstraint *) lfirst(lc))->attnum))
 				return false;
 		}
-		why = "the columns were dropped";
+		/* a job that builds an index only (CREATE INDEX): while it exists */
+		foreach(lc, job->objects)
+		{
+			SgJobObject *obj = lfirst(lc);
+
+			if (job->columns == NIL && job->constraints == NIL &&
+				obj->kind == SG_OBJECT_INDEX &&
+				sg_index_state(obj->objid, obj->relid) != SG_INDEX_MISSING)
+				return false;
+		}
+		why = job->columns == NIL && job->constraints == NIL
+			? "the index was dropped" : "the columns were dropped";
 		foreach(lc, sg_job_drop_sqls(job, SG_OBJECT_FILL_TRIGGER))
 			sg_exec_as_owner(job, lfirst(lc), false);
 	}

@@ -10,6 +10,7 @@ OBJS = \
 	src/launcher.o \
 	src/job_catalog.o \
 	src/job_state.o \
+	src/job_notify.o \
 	src/job.o \
 	src/job_warmup.o \
 	src/job_lookup.o \
@@ -33,6 +34,7 @@ OBJS = \
 	src/throttle.o \
 	src/backfill.o \
 	src/finalize.o \
+	src/job_revert.o \
 	src/worker.o \
 	src/utility_hook.o \
 	src/api.o \

@@ -46,6 +46,7 @@
 
 #include "schema_guard.h"
 #include "job.h"
+#include "job_notify.h"
 #include "job_catalog.h"
 #include "launcher.h"
 #include "util.h"
@@ -118,6 +119,7 @@ sg_job_next_id(void)
 	sg_spi_finish();
 	return id;
 }
+
 
 /*
  * Record objects a job created; an object recorded already (the same
@@ -229,6 +231,7 @@ sg_job_insert(SgJob *job)
 	sg_job_add_leaves(job, job->leaves);
 	sg_job_add_objects(job, job->objects);
 	sg_job_event(job->job_id, "created", job->statement);
+	sg_job_notify_state(job->job_id);
 }
 
 /* Makes one entry of a job's list from one row of a job table. */
@@ -468,6 +471,7 @@ sg_job_set_state(int64 job_id, SgJobState state, SgJobPhase phase,
 					"                  WHEN $2 = 'queued' THEN NULL ELSE last_error END, "
 					"error_detail = CASE WHEN $4 IS NOT NULL THEN $5 "
 					"                    WHEN $2 = 'queued' THEN NULL ELSE error_detail END, "
+					"error_sqlstate = CASE WHEN $2 = 'queued' THEN NULL ELSE error_sqlstate END, "
 					"started_at = CASE WHEN $2 = 'running' THEN COALESCE(started_at, pg_catalog.now()) "
 					"                  ELSE started_at END, "
 					"finished_at = CASE WHEN $2 IN " SG_FINISHED_STATES_SQL
@@ -476,6 +480,7 @@ sg_job_set_state(int64 job_id, SgJobState state, SgJobPhase phase,
 					5, types, values, nulls, false);
 	sg_spi_finish();
 	sg_job_event(job_id, error ? "failed" : sg_state_name(state), error ? error : detail);
+	sg_job_notify_state(job_id);
 }
 
 /*
@@ -507,6 +512,8 @@ sg_job_advance(SgJob *job, SgJobPhase phase, SgJobState state, const char *detai
 		sg_job_event(job->job_id,
 					 state != SG_STATE_UNCHANGED ? sg_state_name(state) : sg_phase_name(phase),
 					 detail);
+	if (ok && state != SG_STATE_UNCHANGED)
+		sg_job_notify_state(job->job_id);
 	return ok;
 }
 

@@ -12,6 +12,7 @@
  *	  launcher.c       shared memory, wakeups, the launcher
  *	  job_catalog.c    the extension, acting as its owner, catalog statements
  *	  job_state.c      a job's states, phases and kinds, their names and order
+ *	  job_notify.c     a job's state told to listeners, its failure's SQLSTATE
  *	  job.c            a job's rows: record, read, change state, phase, progress
  *	  job_warmup.c     what recording a job needs, loaded before the table lock
  *	  job_lookup.c     which jobs there are
@@ -33,6 +34,7 @@
  *	  throttle.c       batch size, pauses, lag, WAL rate, reclaimed space
  *	  backfill.c       one batch
  *	  finalize.c       validation and the end of a job
+ *	  job_revert.c     undoing a job's statement
  *	  worker.c         the per-database worker: steps, errors, index builds
  *	  utility_hook.c   the ProcessUtility hook
  *	  api.c, explain.c, upgrade.c   the SQL interface

@@ -18,6 +18,7 @@
 #include "settings.h"
 
 int			sg_mode = SG_MODE_REWRITE;
+int			sg_on_failure = SG_ON_FAILURE_KEEP;
 int			sg_min_table_size_kb = 1024;
 int			sg_lock_timeout_ms = 100;
 int			sg_lock_retries = 50;
@@ -31,6 +32,12 @@ int			sg_max_wal_rate_kb = 0;
 int			sg_max_workers = 2;
 int			sg_naptime_s = 30;
 
+
+static const struct config_enum_entry on_failure_options[] = {
+	{"keep", SG_ON_FAILURE_KEEP, false},
+	{"revert", SG_ON_FAILURE_REVERT, false},
+	{NULL, 0, false}
+};
 
 static const struct config_enum_entry mode_options[] = {
 	{"rewrite", SG_MODE_REWRITE, false},
@@ -78,6 +85,13 @@ sg_define_settings(void)
 							 "block refuses it, off behaves exactly like PostgreSQL without schema_guard.",
 							 &sg_mode, SG_MODE_REWRITE, mode_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("schema_guard.on_failure",
+							 "What a job does when it fails: keep its helpers for retry(), or revert the statement.",
+							 "keep leaves the job failed, as it stopped, for schema_guard.retry(); "
+							 "revert undoes the statement as schema_guard.revert() does, leaving the table as it was before it.",
+							 &sg_on_failure, SG_ON_FAILURE_KEEP, on_failure_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("schema_guard.min_table_size",
 							"Tables smaller than this get the plain ALTER, whose lock is then short anyway.",

@@ -58,6 +58,8 @@
 #include "index_build.h"
 #include "integrity.h"
 #include "job.h"
+#include "job_notify.h"
+#include "job_revert.h"
 #include "job_catalog.h"
 #include "job_lookup.h"
 #include "job_objects.h"
@@ -320,12 +322,75 @@ error_detail(ErrorData *edata)
 	return buf.data;
 }
 
+/* revert() run by the worker: as the table's owner, locks bounded */
+static void
+run_as_owner(SgJob *job, const char *sql)
+{
+	(void) sg_exec_as_owner(job, sql, false);
+}
+
+/*
+ * A job just failed: say so loudly in the server log, with the SQLSTATE,
+ * and with schema_guard.on_failure = revert undo its statement.  A revert
+ * that fails (its lock not had in time) leaves the job failed, and says so.
+ */
+static void
+after_failure(int64 job_id, ErrorData *edata)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("schema_guard job %lld failed: %s", (long long) job_id, edata->message),
+			 errdetail("SQLSTATE %s.%s%s", unpack_sql_state(edata->sqlerrcode),
+					   edata->detail ? " " : "", edata->detail ? edata->detail : ""),
+			 sg_on_failure == SG_ON_FAILURE_REVERT
+			 ? errhint("schema_guard.on_failure is \"revert\": the statement is undone.")
+			 : errhint("Fix the cause and call schema_guard.retry(%lld), or undo the statement with schema_guard.revert(%lld).",
+					   (long long) job_id, (long long) job_id)));
+	if (sg_on_failure != SG_ON_FAILURE_REVERT)
+		return;
+	PG_TRY();
+	{
+		SgJob	   *job;
+
+		StartTransactionCommand();
+		set_step_settings();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		job = sg_job_load(job_id, true);
+		if (job != NULL && job->state == SG_STATE_FAILED)
+			sg_job_set_state(job_id, SG_STATE_REVERTED, SG_PHASE_UNCHANGED, NULL,
+							 psprintf("schema_guard.on_failure = revert: %s",
+									  sg_job_revert(job, run_as_owner)));
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *revert_error;
+
+		MemoryContextSwitchTo(cxt);
+		revert_error = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(WARNING,
+				(errcode(revert_error->sqlerrcode),
+				 errmsg("schema_guard job %lld could not be reverted: %s",
+						(long long) job_id, revert_error->message),
+				 errhint("The job stays failed; undo it with schema_guard.revert(%lld).",
+						 (long long) job_id)));
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+}
+
 /* Record a failed step in a fresh transaction; return the backoff. */
 static int
 after_step_error(int64 job_id, ErrorData *edata)
 {
 	int			delay = 0;
 	char	   *detail;
+	bool		failed = false;
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -349,12 +414,16 @@ after_step_error(int64 job_id, ErrorData *edata)
 		{
 			sg_translate_error(job, edata);
 			detail = error_detail(edata);
+			sg_job_set_sqlstate(job_id, edata->sqlerrcode);
 			sg_job_set_state(job_id, SG_STATE_FAILED, SG_PHASE_UNCHANGED, edata->message, detail);
+			failed = true;
 		}
 		consecutive_retries = 0;
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	if (failed)
+		after_failure(job_id, edata);
 	return delay;
 }
 

@@ -177,4 +177,22 @@ CREATE INDEX guarded_small ON ci.guarded (v, id);
 RESET schema_guard.mode;
 RESET schema_guard.min_table_size;
 
+-- explain() says what each would do
+SELECT statement, subcommand, risk, action, reason, steps
+  FROM schema_guard.explain('CREATE INDEX ON ci.guarded (v)');
+SELECT statement, subcommand, risk, action, reason, steps
+  FROM schema_guard.explain('BEGIN; CREATE UNIQUE INDEX ON ci.guarded (w); COMMIT');
+SELECT statement, subcommand, risk, action, reason
+  FROM schema_guard.explain('CREATE INDEX CONCURRENTLY ON ci.guarded (v); CREATE INDEX ON ONLY ci.parted (v); CREATE INDEX ON ci_temp (v)');
+SELECT statement, subcommand, risk, action, reason
+  FROM schema_guard.explain('ALTER TABLE ci.guarded RENAME COLUMN w TO w2; DROP INDEX ci.guarded_w; CREATE TRIGGER t BEFORE UPDATE ON ci.guarded FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()');
+SET schema_guard.mode = warn;
+SELECT action, reason FROM schema_guard.explain('CREATE INDEX ON ci.guarded (v)');
+SET schema_guard.mode = block;
+SELECT action, reason FROM schema_guard.explain('CREATE INDEX ON ci.guarded (v)');
+SET schema_guard.mode = off;
+SELECT action, reason FROM schema_guard.explain('CREATE INDEX ON ci.guarded (v)');
+SELECT action, reason FROM schema_guard.explain('DROP INDEX ci.guarded_w');
+RESET schema_guard.mode;
+
 DROP SCHEMA ci CASCADE;

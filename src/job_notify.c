@@ -35,7 +35,8 @@ sg_job_notify_state(int64 job_id)
 	sg_spi_connect();
 	sg_catalog_exec("SELECT pg_catalog.pg_notify('" SG_NOTIFY_CHANNEL "', "
 					"pg_catalog.json_build_object('job', j.job_id, "
-					"'table', COALESCE(pg_catalog.format('%I.%I', n.nspname, c.relname), j.relid::oid::text), "
+					"'table', CASE WHEN c.oid IS NULL THEN j.relid::oid::text "
+					"ELSE pg_catalog.format('%I.%I', n.nspname, c.relname) END, "
 					"'state', j.state, 'phase', j.phase, 'sqlstate', j.error_sqlstate)::text) "
 					"FROM schema_guard.jobs j "
 					"LEFT JOIN pg_catalog.pg_class c ON c.oid = j.relid "

@@ -204,6 +204,21 @@ explain_alter(ReturnSetInfo *rsinfo, int stmtno, AlterTableStmt *stmt,
 			row.risk = sg_risk_name(risk);
 			row.reason = psprintf("%s; schema_guard runs it as written", what);
 			row.action = action == SG_ACTION_REFUSE ? "refuse" : "pass";
+			/* without ADD COLUMN: warned about (or refused) where it locks */
+			if (plan->columns == NIL)
+			{
+				risk = sg_alter_risk(list_make1(cmd), &what);
+				row.risk = sg_risk_name(risk);
+				row.reason = psprintf("%s; schema_guard runs it as written",
+									  what ? what : "catalog-only change");
+			}
+			if (plan->columns == NIL && risk != SG_RISK_NONE && !sg_hook_is_inert())
+			{
+				SgAction	locking = sg_decide_locking_alter(rel, stmt->relation->inh);
+
+				row.action = locking == SG_ACTION_WARN ? "warn"
+					: locking == SG_ACTION_REFUSE ? "refuse" : "pass";
+			}
 		}
 		emit(rsinfo, &row);
 	}

@@ -80,7 +80,7 @@ void
 sg_define_settings(void)
 {
 	DefineCustomEnumVariable("schema_guard.mode",
-							 "What to do with an ALTER TABLE ... ADD COLUMN that would lock and rewrite or scan the table.",
+							 "What to do with a statement (ADD COLUMN, CREATE INDEX, ...) that would lock a table while PostgreSQL rewrites, scans or indexes it.",
 							 "rewrite stages it online, warn runs it as written with a warning, "
 							 "block refuses it, off behaves exactly like PostgreSQL without schema_guard.",
 							 &sg_mode, SG_MODE_REWRITE, mode_options,

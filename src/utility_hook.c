@@ -367,6 +367,46 @@ handle_create_index(PlannedStmt *pstmt, const char *queryString, HookCall *call)
 }
 
 /*
+ * An ALTER TABLE without ADD COLUMN that rewrites, scans or indexes the
+ * table under its lock, which schema_guard does not run online: a warning
+ * (rewrite and warn modes), or refused in block mode, as for ADD COLUMN.
+ */
+static void
+check_locking_alter(AlterTableStmt *stmt)
+{
+	const char *what;
+	SgRisk		risk;
+	Oid			relid;
+	Relation	rel;
+	SgAction	action;
+
+	if (stmt->objtype != OBJECT_TABLE || sg_statement_has_add_column(stmt) ||
+		XactReadOnly || RecoveryInProgress() ||
+		(risk = sg_alter_risk(stmt->cmds, &what)) == SG_RISK_NONE)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	rel = relation_open(relid, NoLock);
+	action = sg_decide_locking_alter(rel, stmt->relation->inh);
+	if (action == SG_ACTION_WARN)
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("ALTER TABLE locks table \"%s\" while PostgreSQL %s",
+						RelationGetRelationName(rel), lock_activity(risk)),
+				 errdetail("%s", sg_sentence(what)),
+				 errhint("schema_guard does not run this form online yet; it runs as written.")));
+	else if (action == SG_ACTION_REFUSE)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ALTER TABLE would lock table \"%s\" while PostgreSQL %s",
+						RelationGetRelationName(rel), lock_activity(risk)),
+				 errdetail("%s", sg_sentence(what)),
+				 errhint("schema_guard.mode is \"block\". Set it to \"off\" to run it as written.")));
+	relation_close(rel, NoLock);
+}
+
+/*
  * Statements that may harm a job: they are checked before they run (in
  * every mode but off), and may replace files the jobs follow.
  */
@@ -455,6 +495,8 @@ sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				sg_guard_after(pstmt, NIL);
 				return;
 			}
+			if (IsA(parsetree, AlterTableStmt))
+				check_locking_alter((AlterTableStmt *) parsetree);
 		}
 		files = sg_guard_files_before(pstmt);
 	}

@@ -235,7 +235,9 @@ sg_job_integrity_problem(SgJob *job)
 		if (obj->kind == SG_OBJECT_CONSTRAINT && sg_object_name(obj) == NULL)
 			return psprintf("the constraint \"%s\" of table \"%s\" that the job validates was dropped",
 							obj->name, get_rel_name(obj->relid));
-		if (obj->kind == SG_OBJECT_INDEX && sg_index_of(obj->objid) != obj->relid)
+		/* (a CREATE INDEX's job just ends when its index is dropped) */
+		if (obj->kind == SG_OBJECT_INDEX && sg_index_of(obj->objid) != obj->relid &&
+			(job->columns != NIL || job->constraints != NIL || job->added_attnums != NIL))
 			return psprintf("the index \"%s\" of table \"%s\" that the job builds was dropped",
 							obj->name, get_rel_name(obj->relid));
 		if (obj->kind == SG_OBJECT_FILL_TRIGGER &&

@@ -230,8 +230,8 @@ sg_job_insert(SgJob *job)
 	sg_spi_finish();
 	sg_job_add_leaves(job, job->leaves);
 	sg_job_add_objects(job, job->objects);
+	/* not notified: a transaction that notifies cannot be prepared */
 	sg_job_event(job->job_id, "created", job->statement);
-	sg_job_notify_state(job->job_id);
 }
 
 /* Makes one entry of a job's list from one row of a job table. */

@@ -4,9 +4,12 @@
  *	  A job's state, told to the sessions that listen for it, and the
  *	  SQLSTATE it failed with.
  *
- * Every change of a job's state (queued, running, paused, failed,
- * cancelled, reverted, done) is notified on channel "schema_guard", in the
- * transaction that makes it, so listeners hear of it at its commit.
+ * Every change of a job's state (running, paused, failed, cancelled,
+ * reverted, done, queued again by resume() or retry()) is notified on
+ * channel "schema_guard", in the transaction that makes it, so listeners
+ * hear of it at its commit.  Not the job's creation: the staged statement's
+ * transaction must stay one that PREPARE TRANSACTION accepts; the worker's
+ * "running" tells of it.
  *
  *-------------------------------------------------------------------------
  */

@@ -2,7 +2,8 @@
 # data (a duplicate for a UNIQUE index, a default that fails for some row)
 # makes its job fail loudly: a WARNING with the SQLSTATE in the server log,
 # a NOTIFY on channel "schema_guard" for every change of the job's state
-# (JSON: job, table, state, phase, sqlstate), the SQLSTATE in the job row
+# (JSON: job, table, state, phase, sqlstate; its creation is told by the
+# worker's "running"), the SQLSTATE in the job row
 # and in progress.  schema_guard.on_failure chooses what the failed job
 # does: keep its helpers for retry() (the default), or revert the statement
 # so that the table is as it was before.
@@ -83,7 +84,7 @@ ok( $node->wait_for_log(
 		$log_offset),
 	'the server log has a WARNING with the SQLSTATE');
 
-is_deeply([ states_heard($job, 'failed') ], [ 'queued', 'running', 'failed' ],
+is_deeply([ states_heard($job, 'failed') ], [ 'running', 'failed' ],
 	'the listener heard every state change of the job, in order');
 my @payloads = grep { /"job" : $job\b/ } @heard;
 like($payloads[-1], qr/"table" : "public.t"/, 'the payload names the table');
@@ -128,7 +129,7 @@ is( $node->safe_psql('postgres',
 is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_trigger WHERE tgrelid = 't'::regclass AND NOT tgisinternal"),
 	'0', 'and no fill trigger is left');
-is_deeply([ states_heard($job, 'reverted') ], [ 'queued', 'running', 'failed', 'reverted' ],
+is_deeply([ states_heard($job, 'reverted') ], [ 'running', 'failed', 'reverted' ],
 	'the listener heard it fail, then be reverted');
 
 $listener->quit;

@@ -30,6 +30,7 @@ OBJS = \
 	src/stage_constraints.o \
 	src/stage.o \
 	src/stage_index.o \
+	src/stage_not_valid.o \
 	src/guard.o \
 	src/throttle.o \
 	src/backfill.o \

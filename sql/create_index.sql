@@ -109,7 +109,7 @@ BEGIN;
 CREATE INDEX guarded_rolled_back ON ci.guarded (w, v);
 ROLLBACK;
 SELECT count(*) FROM pg_class WHERE relname = 'guarded_rolled_back';
-SELECT count(*) FROM schema_guard.jobs WHERE job_id > 1500;
+SELECT count(*) FROM schema_guard.jobs WHERE job_id BETWEEN 1501 AND 1599;
 -- dropped again in the same migration, as PostgreSQL allows: nothing is
 -- left, and the job ends
 BEGIN;
@@ -129,7 +129,7 @@ SELECT state, phase FROM schema_guard.jobs WHERE job_id = 1502;
 BEGIN;
 CREATE INDEX IF NOT EXISTS guarded_renamed ON ci.guarded (w);
 COMMIT;
-SELECT count(*) FROM schema_guard.jobs WHERE job_id > 1502;
+SELECT count(*) FROM schema_guard.jobs WHERE job_id BETWEEN 1503 AND 1599;
 
 -- a multi-statement query and a function stage it too
 CREATE INDEX guarded_multi ON ci.guarded (v, id) \; SELECT 1 AS one;
@@ -158,7 +158,7 @@ RESET client_min_messages;
 SET client_min_messages = warning;
 CALL schema_guard.wait(1506);
 RESET client_min_messages;
-SELECT job_id, state, phase FROM schema_guard.jobs WHERE job_id > 1503 ORDER BY job_id;
+SELECT job_id, state, phase FROM schema_guard.jobs WHERE job_id BETWEEN 1504 AND 1599 ORDER BY job_id;
 SET enable_seqscan = off;
 SELECT count(*) = (SELECT count(*) FROM ci.plain) AS every_row_indexed
   FROM ci.guarded WHERE token IS NOT NULL;

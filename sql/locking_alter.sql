@@ -8,9 +8,10 @@ INSERT INTO la.t SELECT g, g, 'w' || g FROM generate_series(1, 2000) g;
 CREATE TABLE la.r (id int PRIMARY KEY);
 INSERT INTO la.r SELECT generate_series(1, 2000);
 
--- warned: a validating CHECK or foreign key, SET NOT NULL, UNIQUE, a type change
-ALTER TABLE la.t ADD CONSTRAINT t_v_positive CHECK (v > 0);
-ALTER TABLE la.t ADD CONSTRAINT t_v_fkey FOREIGN KEY (v) REFERENCES la.r (id);
+-- warned: a validating CHECK or foreign key with other subcommands (alone,
+-- they are staged: stage_not_valid), SET NOT NULL, UNIQUE, a type change
+ALTER TABLE la.t ADD CONSTRAINT t_v_positive CHECK (v > 0), ALTER COLUMN v SET STATISTICS 100;
+ALTER TABLE la.t ADD CONSTRAINT t_v_fkey FOREIGN KEY (v) REFERENCES la.r (id), ALTER COLUMN v SET STATISTICS 100;
 ALTER TABLE la.t ALTER COLUMN v SET NOT NULL;
 ALTER TABLE la.t ADD CONSTRAINT t_w_key UNIQUE (w);
 ALTER TABLE la.t ALTER COLUMN w TYPE varchar(20);
@@ -24,7 +25,7 @@ ALTER TABLE la.t RENAME COLUMN w TO x;
 
 -- explain() says so
 SELECT statement, subcommand, risk, action, reason FROM schema_guard.explain(
-  'ALTER TABLE la.t ADD CONSTRAINT c CHECK (v < 10000); ALTER TABLE la.t ADD CONSTRAINT c2 CHECK (v < 10000) NOT VALID');
+  'ALTER TABLE la.t ADD CONSTRAINT c CHECK (v < 10000), ALTER COLUMN v SET STATISTICS 100; ALTER TABLE la.t ADD CONSTRAINT c2 CHECK (v < 10000) NOT VALID');
 
 -- block refuses it, and nothing changes
 SET schema_guard.mode = block;

@@ -33,6 +33,7 @@
 #include "lockwait.h"
 #include "settings.h"
 #include "stage.h"
+#include "stage_not_valid.h"
 
 PG_FUNCTION_INFO_V1(sg_explain_v1);
 
@@ -218,6 +219,13 @@ explain_alter(ReturnSetInfo *rsinfo, int stmtno, AlterTableStmt *stmt,
 
 				row.action = locking == SG_ACTION_WARN ? "warn"
 					: locking == SG_ACTION_REFUSE ? "refuse" : "pass";
+				if (locking == SG_ACTION_WARN && sg_mode == SG_MODE_REWRITE &&
+					sg_constraints_stageable(stmt, rel))
+				{
+					row.action = "stage";
+					row.steps = list_make2("ADD CONSTRAINT as written, NOT VALID: it holds for new rows at once",
+										   "background, once the transaction commits: VALIDATE CONSTRAINT (blocks neither reads nor writes)");
+				}
 			}
 		}
 		emit(rsinfo, &row);

@@ -3,8 +3,8 @@
  * job_revert.c
  *	  Undo a job's statement, leaving the table as it was before it: for an
  *	  ALTER, drop every column it added (with their constraints, indexes,
- *	  sequences and helper checks) and the fill trigger; for a CREATE INDEX,
- *	  drop the index.  Other subcommands of the statement stay done.
+ *	  sequences and helper checks) and the fill trigger; for a CREATE INDEX
+ *	  or an ADD CONSTRAINT, drop the index or the constraint.  Other subcommands of the statement stay done.
  *
  * revert() runs it in the caller's session, and the worker when a job
  * fails with schema_guard.on_failure = revert; each says how its
@@ -43,7 +43,8 @@ drop_index(SgJob *job, SgJobObject *obj, SgRevertRun run)
 
 /*
  * Undo the job's statement; returns what was done, for the job's record.
- * A job that added no columns (a CREATE INDEX) drops its index.
+ * A job that added no columns (a CREATE INDEX, an ADD CONSTRAINT) drops
+ * what its statement made.
  */
 const char *
 sg_job_revert(SgJob *job, SgRevertRun run)
@@ -51,22 +52,23 @@ sg_job_revert(SgJob *job, SgRevertRun run)
 	StringInfoData sql;
 	List	   *attnums;
 	ListCell   *lc;
-	bool		index_only = job->columns == NIL && job->constraints == NIL &&
-		job->added_attnums == NIL;
-
 	if (get_rel_name(job->relid) == NULL)
 		return "the table was dropped";
-	if (index_only)
+	if (!sg_job_adds_columns(job))
 	{
 		foreach(lc, job->objects)
 		{
 			SgJobObject *obj = lfirst(lc);
+			char	   *name = sg_object_name(obj);
 
 			if (obj->kind == SG_OBJECT_INDEX &&
 				sg_index_state(obj->objid, obj->relid) != SG_INDEX_MISSING)
 				drop_index(job, obj, run);
+			else if (obj->kind == SG_OBJECT_CONSTRAINT && name != NULL)
+				run(job, psprintf("ALTER TABLE %s DROP CONSTRAINT %s",
+								  sg_qualified_relname(obj->relid), quote_identifier(name)));
 		}
-		return "the index was dropped";
+		return "what the statement made was dropped";
 	}
 
 	/*

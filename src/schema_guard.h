@@ -30,6 +30,7 @@
  *	  decide.c         what schema_guard does about it, in the current mode
  *	  stage*.c         the staged equivalent of an ALTER, and its job
  *	  stage_index.c    a CREATE INDEX in a transaction block, staged as a job
+ *	  stage_not_valid.c  ADD CONSTRAINT CHECK / FOREIGN KEY, NOT VALID, then validated
  *	  guard.c          other DDL while jobs run
  *	  throttle.c       batch size, pauses, lag, WAL rate, reclaimed space
  *	  backfill.c       one batch

@@ -46,6 +46,7 @@
 #include "settings.h"
 #include "stage.h"
 #include "stage_index.h"
+#include "stage_not_valid.h"
 #include "util.h"
 #include "utility_hook.h"
 
@@ -189,6 +190,59 @@ run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 }
 
 /*
+ * An ALTER TABLE that only adds CHECK or FOREIGN KEY constraints, which
+ * the plain statement validates under its lock: staged NOT VALID, and
+ * validated by a job (stage_not_valid.c).  The table is locked already
+ * (lock_before_running).  Returns true if it ran here.
+ */
+static bool
+handle_add_constraint(PlannedStmt *pstmt, const char *queryString,
+					  ProcessUtilityContext context, ParamListInfo params,
+					  QueryEnvironment *queryEnv, DestReceiver *dest,
+					  QueryCompletion *qc)
+{
+	AlterTableStmt *stmt = (AlterTableStmt *) pstmt->utilityStmt;
+	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	Relation	rel;
+	bool		stage;
+	PlannedStmt *copy;
+	bool		saved = sg_running_own_statement;
+	int			loc = Max(pstmt->stmt_location, 0);
+	char	   *statement;
+
+	if (!OidIsValid(relid) || sg_mode != SG_MODE_REWRITE)
+		return false;
+	rel = relation_open(relid, NoLock);
+	stage = sg_constraints_stageable(stmt, rel) &&
+		sg_decide_locking_alter(rel, stmt->relation->inh) == SG_ACTION_WARN;
+	relation_close(rel, NoLock);
+	if (!stage)
+		return false;
+
+	statement = pstmt->stmt_len > 0 ? pnstrdup(queryString + loc, pstmt->stmt_len)
+		: pstrdup(queryString + loc);
+	copy = copyObject(pstmt);
+	copy->utilityStmt = (Node *) sg_stage_not_valid_begin(stmt);
+	sg_running_own_statement = true;
+	PG_TRY();
+	{
+		sg_next_ProcessUtility(copy, queryString, false, context, params,
+							   queryEnv, dest, qc);
+		CommandCounterIncrement();
+		sg_stage_not_valid_end(relid, statement);
+	}
+	PG_CATCH();
+	{
+		sg_stage_not_valid_end(InvalidOid, NULL);
+		sg_running_own_statement = saved;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	sg_running_own_statement = saved;
+	return true;
+}
+
+/*
  * Decide what to do with an ALTER TABLE that adds columns.  Returns true if
  * the statement was executed here (staged), false to hand it on untouched.
  */
@@ -207,11 +261,12 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 	TimestampTz locked_at;
 	bool		staged = false;
 
-	if (stmt->objtype != OBJECT_TABLE || !sg_statement_has_add_column(stmt))
-		return false;
 	/* where ALTER TABLE may not run, let PostgreSQL say so */
-	if (XactReadOnly || RecoveryInProgress())
+	if (stmt->objtype != OBJECT_TABLE || XactReadOnly || RecoveryInProgress())
 		return false;
+	if (!sg_statement_has_add_column(stmt))
+		return handle_add_constraint(pstmt, queryString, context, params,
+									 queryEnv, dest, qc);
 
 	/* before the lock: a session's first staged ALTER loads a lot */
 	sg_warm_caches();

@@ -201,21 +201,23 @@ end_if_gone(SgJob *job, SgStepResult *result)
 		}
 		foreach(lc, job->constraints)
 		{
-			if (sg_column_name(job->relid, ((SgJobConstraint *) lfirst(lc))->attnum))
+			if (sg_job_adds_columns(job) &&
+				sg_column_name(job->relid, ((SgJobConstraint *) lfirst(lc))->attnum))
 				return false;
 		}
-		/* a job that builds an index only (CREATE INDEX): while it exists */
+		/* the job of a CREATE INDEX or ADD CONSTRAINT: while they exist */
 		foreach(lc, job->objects)
 		{
 			SgJobObject *obj = lfirst(lc);
 
-			if (job->columns == NIL && job->constraints == NIL &&
-				obj->kind == SG_OBJECT_INDEX &&
-				sg_index_state(obj->objid, obj->relid) != SG_INDEX_MISSING)
+			if (!sg_job_adds_columns(job) &&
+				((obj->kind == SG_OBJECT_INDEX &&
+				  sg_index_state(obj->objid, obj->relid) != SG_INDEX_MISSING) ||
+				 (obj->kind == SG_OBJECT_CONSTRAINT && sg_object_name(obj) != NULL)))
 				return false;
 		}
-		why = job->columns == NIL && job->constraints == NIL
-			? "the index was dropped" : "the columns were dropped";
+		why = sg_job_adds_columns(job) ? "the columns were dropped"
+			: "what the statement made was dropped";
 		foreach(lc, sg_job_drop_sqls(job, SG_OBJECT_FILL_TRIGGER))
 			sg_exec_as_owner(job, lfirst(lc), false);
 	}

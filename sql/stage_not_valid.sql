@@ -65,5 +65,5 @@ ALTER TABLE nv.guarded ADD CHECK (w > 0), ALTER COLUMN w SET NOT NULL;
 -- explain() says what it would do
 SELECT statement, subcommand, risk, action, steps FROM schema_guard.explain(
   'ALTER TABLE nv.guarded ADD CHECK (w > -1); ALTER TABLE nv.parted ADD CHECK (v > -1)');
-SELECT count(*) AS unfinished FROM schema_guard.jobs WHERE job_id >= 1700 AND state NOT IN ('done', 'reverted');
+SELECT count(*) AS unfinished FROM schema_guard.jobs WHERE job_id BETWEEN 1700 AND 1799 AND state NOT IN ('done', 'reverted');
 DROP SCHEMA nv CASCADE;

@@ -11,6 +11,7 @@ OBJS = \
 	src/job_catalog.o \
 	src/job_state.o \
 	src/job_leaves.o \
+	src/job_notify.o \
 	src/job.o \
 	src/job_warmup.o \
 	src/job_lookup.o \
@@ -19,6 +20,7 @@ OBJS = \
 	src/fill.o \
 	src/bind.o \
 	src/index_build.o \
+	src/index_online.o \
 	src/exec.o \
 	src/app_update.o \
 	src/exec_stack.o \
@@ -26,16 +28,20 @@ OBJS = \
 	src/integrity.o \
 	src/lockwait.o \
 	src/classify_default.o \
+	src/lock_targets.o \
 	src/classify_column.o \
 	src/classify.o \
 	src/decide.o \
 	src/stage_constraints.o \
 	src/stage.o \
 	src/guard_columns.o \
+	src/stage_index.o \
+	src/stage_not_valid.o \
 	src/guard.o \
 	src/throttle.o \
 	src/backfill.o \
 	src/finalize.o \
+	src/job_revert.o \
 	src/worker.o \
 	src/utility_hook.o \
 	src/api.o \

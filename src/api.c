@@ -43,6 +43,7 @@
 #include "job_catalog.h"
 #include "job_lookup.h"
 #include "job_objects.h"
+#include "job_revert.h"
 #include "launcher.h"
 #include "util.h"
 
@@ -294,48 +295,27 @@ sg_cancel_v1(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* revert() runs its statements in the caller's session, as the caller */
+static void
+run_own_sql(SgJob *job, const char *sql)
+{
+	sg_run_own_sql(sql);
+}
+
 Datum
 sg_revert_v1(PG_FUNCTION_ARGS)
 {
 	SgJob	   *job = job_for_control(job_argument(fcinfo));
-	StringInfoData sql;
-	ListCell   *lc;
+	const char *detail;
 
 	require_state(job, "revert", SG_UNFINISHED_STATES | SG_STATE_BIT(SG_STATE_CANCELLED),
 				  job->state == SG_STATE_DONE
 				  ? "The job is complete; drop the columns with ALTER TABLE ... DROP COLUMN if you no longer want them."
 				  : NULL);
 	job = job_after_table_lock(job, "revert", SG_UNFINISHED_STATES | SG_STATE_BIT(SG_STATE_CANCELLED));
-	if (get_rel_name(job->relid) != NULL)
-	{
-		List	   *attnums = NIL;
-
-		/*
-		 * Every column the ALTER added; dropping a column drops its
-		 * constraints, helper check and sequences.  Other subcommands of
-		 * the statement stay done.
-		 */
-		attnums = list_copy(job->added_attnums);
-		foreach(lc, job->columns)
-			attnums = list_append_unique_int(attnums, ((SgJobColumn *) lfirst(lc))->attnum);
-		foreach(lc, job->constraints)
-			attnums = list_append_unique_int(attnums, ((SgJobConstraint *) lfirst(lc))->attnum);
-		initStringInfo(&sql);
-		foreach(lc, attnums)
-		{
-			char	   *name = sg_column_name(job->relid, (AttrNumber) lfirst_int(lc));
-
-			if (name)
-				appendStringInfo(&sql, "%s DROP COLUMN %s", sql.len ? "," : "",
-								 quote_identifier(name));
-		}
-		foreach(lc, sg_job_drop_sqls(job, SG_OBJECT_FILL_TRIGGER))
-			sg_run_own_sql(lfirst(lc));
-		if (sql.len > 0)
-			sg_run_own_sql(psprintf("ALTER TABLE %s%s", sg_qualified_relname(job->relid), sql.data));
-	}
+	detail = sg_job_revert(job, run_own_sql);
 	change_state(job, "revert", SG_UNFINISHED_STATES | SG_STATE_BIT(SG_STATE_CANCELLED),
-				 SG_STATE_REVERTED, "the columns were dropped");
+				 SG_STATE_REVERTED, detail);
 	PG_RETURN_VOID();
 }
 

@@ -98,3 +98,106 @@ sg_decide(SgAlterPlan *plan)
 	}
 }
 
+
+/*
+ * What schema_guard does with a CREATE INDEX (not CONCURRENTLY) on rel,
+ * which blocks writes for as long as the build runs: SG_ACTION_STAGE builds
+ * it online (concurrently in place outside a transaction block, staged as
+ * a job inside one).  For SG_ACTION_WARN, *why says why it runs as written.
+ */
+SgAction
+sg_decide_create_index(Relation rel, bool recurse, const char **why)
+{
+	bool		partitioned = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
+
+	*why = NULL;
+	/* ON ONLY a partitioned table: an invalid index, nothing built */
+	if (partitioned && !recurse)
+		return SG_ACTION_PASS;
+	if (sg_table_is_exempt(rel) ||
+		sg_storage_blocks(RelationGetRelid(rel), partitioned && recurse, AccessShareLock) *
+		(BLCKSZ / 1024) < sg_min_table_size_kb)
+		return SG_ACTION_PASS;
+	switch (sg_mode)
+	{
+		case SG_MODE_WARN:
+			*why = "Set schema_guard.mode to \"rewrite\" to build it without blocking writes.";
+			return SG_ACTION_WARN;
+		case SG_MODE_BLOCK:
+			return SG_ACTION_REFUSE;
+		case SG_MODE_REWRITE:
+			if (partitioned)
+				*why = "schema_guard does not build the index of a partitioned table online yet; it runs as written.";
+			return *why ? SG_ACTION_WARN : SG_ACTION_STAGE;
+		default:
+			return SG_ACTION_PASS;
+	}
+}
+
+/*
+ * The costliest subcommand of an ALTER TABLE without ADD COLUMN, which
+ * schema_guard runs as written: what PostgreSQL does under the lock, in
+ * *what.  A constraint added NOT VALID, or USING INDEX, VALIDATE
+ * CONSTRAINT (which does not block writes) and ATTACH PARTITION (whose
+ * scan is of the partition) cost nothing here.
+ */
+SgRisk
+sg_alter_risk(List *cmds, const char **what)
+{
+	SgRisk		risk = SG_RISK_NONE;
+	ListCell   *lc;
+
+	*what = NULL;
+	foreach(lc, cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		Constraint *con = (cmd->def && IsA(cmd->def, Constraint)) ? (Constraint *) cmd->def : NULL;
+		const char *w;
+		SgRisk		r;
+
+		/* ATTACH PARTITION scans the partition, not this table */
+		if (cmd->subtype == AT_ValidateConstraint || cmd->subtype == AT_AttachPartition ||
+			(con && (con->indexname ||
+					 ((con->contype == CONSTR_CHECK || con->contype == CONSTR_FOREIGN) &&
+					  con->skip_validation))))
+			continue;
+		if (con && (con->contype == CONSTR_UNIQUE || con->contype == CONSTR_PRIMARY ||
+					con->contype == CONSTR_EXCLUSION))
+		{
+			w = "the constraint's index is built under the lock";
+			r = SG_RISK_INDEX_BUILD;
+		}
+		else
+			r = sg_subcommand_risk(cmd, &w);
+		if (r > risk)
+		{
+			risk = r;
+			*what = w;
+		}
+	}
+	return risk;
+}
+
+/*
+ * What schema_guard does with such an ALTER TABLE on rel, which it does not
+ * run online: warn (rewrite and warn modes) or refuse (block mode), unless
+ * the table is exempt or small.
+ */
+SgAction
+sg_decide_locking_alter(Relation rel, bool recurse)
+{
+	if (sg_table_is_exempt(rel) ||
+		sg_storage_blocks(RelationGetRelid(rel), recurse, AccessShareLock) *
+		(BLCKSZ / 1024) < sg_min_table_size_kb)
+		return SG_ACTION_PASS;
+	switch (sg_mode)
+	{
+		case SG_MODE_WARN:
+		case SG_MODE_REWRITE:
+			return SG_ACTION_WARN;
+		case SG_MODE_BLOCK:
+			return SG_ACTION_REFUSE;
+		default:
+			return SG_ACTION_PASS;
+	}
+}

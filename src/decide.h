@@ -26,5 +26,8 @@ extern const char *sg_exempt_reason(Relation rel);
 extern bool sg_table_is_exempt(Relation rel);
 extern bool sg_below_min_size(const SgAlterPlan *plan);
 extern SgAction sg_decide(SgAlterPlan *plan);
+extern SgAction sg_decide_create_index(Relation rel, bool recurse, const char **why);
+extern SgRisk sg_alter_risk(List *cmds, const char **what);
+extern SgAction sg_decide_locking_alter(Relation rel, bool recurse);
 
 #endif							/* SG_DECIDE_H */

@@ -18,6 +18,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "storage/lock.h"
 #include "parser/parser.h"
 #include "tcop/cmdtag.h"
 #include "tcop/tcopprot.h"
@@ -31,8 +32,11 @@
 #include "schema_guard.h"
 #include "classify.h"
 #include "decide.h"
+#include "lock_targets.h"
+#include "lockwait.h"
 #include "settings.h"
 #include "stage.h"
+#include "stage_not_valid.h"
 
 PG_FUNCTION_INFO_V1(sg_explain_v1);
 
@@ -125,6 +129,43 @@ action_note(SgAction action, SgAlterPlan *plan, SgAddColumn *col,
 	return reason;
 }
 
+/* A subcommand other than ADD COLUMN: run as written, or warned about. */
+static void
+explain_other_subcommand(ExplainRow *row, AlterTableCmd *cmd, AlterTableStmt *stmt,
+						 Relation rel, SgAlterPlan *plan, SgAction action)
+{
+	const char *what;
+	SgRisk		risk = sg_subcommand_risk(cmd, &what);
+
+	row->column = cmd->name;
+	row->subcommand = "other subcommand";
+	row->risk = sg_risk_name(risk);
+	row->reason = psprintf("%s; schema_guard runs it as written", what);
+	row->action = action == SG_ACTION_REFUSE ? "refuse" : "pass";
+	/* without ADD COLUMN: warned about (or refused) where it locks */
+	if (plan->columns == NIL)
+	{
+		risk = sg_alter_risk(list_make1(cmd), &what);
+		row->risk = sg_risk_name(risk);
+		row->reason = psprintf("%s; schema_guard runs it as written",
+							  what ? what : "catalog-only change");
+	}
+	if (plan->columns == NIL && risk != SG_RISK_NONE && !sg_hook_is_inert())
+	{
+		SgAction	locking = sg_decide_locking_alter(rel, stmt->relation->inh);
+
+		row->action = locking == SG_ACTION_WARN ? "warn"
+			: locking == SG_ACTION_REFUSE ? "refuse" : "pass";
+		if (locking == SG_ACTION_WARN && sg_mode == SG_MODE_REWRITE &&
+			sg_constraints_stageable(stmt, rel))
+		{
+			row->action = "stage";
+			row->steps = list_make2("ADD CONSTRAINT as written, NOT VALID: it holds for new rows at once",
+								   "background, once the transaction commits: VALIDATE CONSTRAINT (blocks neither reads nor writes)");
+		}
+	}
+}
+
 static void
 explain_alter(ReturnSetInfo *rsinfo, int stmtno, AlterTableStmt *stmt,
 			  const char *sql)
@@ -203,19 +244,119 @@ explain_alter(ReturnSetInfo *rsinfo, int stmtno, AlterTableStmt *stmt,
 				row.steps = sg_describe_steps(rel, plan, col);
 		}
 		else
-		{
-			const char *what;
-			SgRisk		risk = sg_subcommand_risk(cmd, &what);
-
-			row.column = cmd->name;
-			row.subcommand = "other subcommand";
-			row.risk = sg_risk_name(risk);
-			row.reason = psprintf("%s; schema_guard runs it as written", what);
-			row.action = action == SG_ACTION_REFUSE ? "refuse" : "pass";
-		}
+			explain_other_subcommand(&row, cmd, stmt, rel, plan, action);
 		emit(rsinfo, &row);
 	}
 	relation_close(rel, NoLock);
+}
+
+
+/* Why schema_guard leaves a CREATE INDEX as written, if it does. */
+static const char *
+index_pass_note(Relation rel, const char *reason)
+{
+	const char *exempt = sg_exempt_reason(rel);
+
+	if (exempt && *exempt)
+		return psprintf("%s; %s", reason, exempt);
+	if (sg_mode == SG_MODE_OFF)
+		return psprintf("%s; schema_guard.mode is off", reason);
+	return psprintf("%s; the table is smaller than schema_guard.min_table_size", reason);
+}
+
+/*
+ * CREATE INDEX: built concurrently in place, or staged in a transaction
+ * block (in_block: the script opened one, or sends several statements in
+ * one query).
+ */
+static void
+explain_create_index(ReturnSetInfo *rsinfo, int stmtno, IndexStmt *stmt, bool in_block)
+{
+	ExplainRow	row;
+	Relation	rel;
+	SgAction	action;
+	const char *why;
+	const char *reason = "CREATE INDEX blocks writes to the table (SHARE lock) for the whole build";
+
+	memset(&row, 0, sizeof(row));
+	row.statement = stmtno;
+	row.subcommand = "CREATE INDEX";
+	row.relid = RangeVarGetRelid(stmt->relation, AccessShareLock, true);
+	if (!OidIsValid(row.relid))
+	{
+		row.reason = psprintf("relation \"%s\" does not exist", stmt->relation->relname);
+		row.action = "error";
+		emit(rsinfo, &row);
+		return;
+	}
+	if (stmt->concurrent)
+	{
+		row.risk = "none";
+		row.reason = "CREATE INDEX CONCURRENTLY does not block writes";
+		row.action = "pass";
+		emit(rsinfo, &row);
+		return;
+	}
+	rel = relation_open(row.relid, NoLock);
+	action = sg_hook_is_inert() ? SG_ACTION_PASS
+		: sg_decide_create_index(rel, stmt->relation->inh, &why);
+	row.risk = "index build";
+	row.reason = reason;
+	switch (action)
+	{
+		case SG_ACTION_STAGE:
+			row.action = "stage";
+			row.steps = in_block
+				? list_make2("CREATE INDEX as written, its catalog entry only: empty, invalid, not ready for inserts",
+							 "background, once the transaction commits: build it as CREATE INDEX CONCURRENTLY does, then mark it valid")
+				: list_make1("CREATE INDEX CONCURRENTLY as written (a failed build drops its INVALID index)");
+			break;
+		case SG_ACTION_WARN:
+			row.action = "warn";
+			row.reason = psprintf("%s; %s", reason, why);
+			break;
+		case SG_ACTION_REFUSE:
+			row.action = "refuse";
+			break;
+		default:
+			row.action = "pass";
+			row.reason = stmt->relation->inh ||
+				rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE
+				? index_pass_note(rel, reason)
+				: "CREATE INDEX ON ONLY a partitioned table builds nothing";
+			break;
+	}
+	relation_close(rel, NoLock);
+	emit(rsinfo, &row);
+}
+
+/* Any other statement: the lock it takes, waited for in bounded attempts. */
+static void
+explain_other(ReturnSetInfo *rsinfo, int stmtno, Node *parsetree)
+{
+	ExplainRow	row;
+	List	   *targets = sg_lock_targets(parsetree);
+
+	memset(&row, 0, sizeof(row));
+	row.statement = stmtno;
+	row.subcommand = GetCommandTagName(CreateCommandTag(parsetree));
+	row.action = "pass";
+	if (targets == NIL)
+		row.reason = "not ALTER TABLE ... ADD COLUMN: schema_guard lets it through";
+	else
+	{
+		SgLockTarget *t = linitial(targets);
+
+		row.relid = RangeVarGetRelid(t->relation, NoLock, true);
+		row.risk = "none";
+		row.reason = sg_hook_is_inert()
+			? psprintf("takes %s on \"%s\"; schema_guard.mode is off",
+					   GetLockmodeName(DEFAULT_LOCKMETHOD, t->lockmode), t->relation->relname)
+			: psprintf("takes %s on \"%s\", which schema_guard waits for at most schema_guard.lock_timeout at a time, "
+					   "so that queries on the table do not queue behind it; then it runs as written",
+					   GetLockmodeName(DEFAULT_LOCKMETHOD, t->lockmode), t->relation->relname);
+	}
+	emit(rsinfo, &row);
 }
 
 /* Report a syntax error's position within the script, not the call. */
@@ -242,6 +383,7 @@ sg_explain_v1(PG_FUNCTION_ARGS)
 	List	   *stmts;
 	ListCell   *lc;
 	int			stmtno = 0;
+	bool		in_block;
 
 	ErrorContextCallback errcallback;
 
@@ -257,24 +399,20 @@ sg_explain_v1(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("schema_guard.explain() needs at least one SQL statement")));
 
+	/* a script sent as one query runs in one (implicit) transaction block */
+	in_block = list_length(stmts) > 1;
 	foreach(lc, stmts)
 	{
 		RawStmt    *raw = lfirst_node(RawStmt, lc);
-		ExplainRow	row;
 
 		stmtno++;
 		if (IsA(raw->stmt, AlterTableStmt) &&
 			castNode(AlterTableStmt, raw->stmt)->objtype == OBJECT_TABLE)
-		{
 			explain_alter(rsinfo, stmtno, castNode(AlterTableStmt, raw->stmt), sql);
-			continue;
-		}
-		memset(&row, 0, sizeof(row));
-		row.statement = stmtno;
-		row.subcommand = GetCommandTagName(CreateCommandTag(raw->stmt));
-		row.reason = "not ALTER TABLE ... ADD COLUMN: schema_guard lets it through";
-		row.action = "pass";
-		emit(rsinfo, &row);
+		else if (IsA(raw->stmt, IndexStmt))
+			explain_create_index(rsinfo, stmtno, castNode(IndexStmt, raw->stmt), in_block);
+		else
+			explain_other(rsinfo, stmtno, raw->stmt);
 	}
 	return (Datum) 0;
 }

@@ -45,6 +45,33 @@
 #include "index_build.h"
 
 /*
+ * Leave an index just made (its catalog entry, not built) invalid and not
+ * ready for inserts: the state CREATE INDEX CONCURRENTLY leaves after its
+ * first transaction.
+ */
+void
+sg_index_make_reserved(Oid relid, Oid indexoid)
+{
+	Relation	pg_index;
+	HeapTuple	tup;
+	Form_pg_index form;
+
+	CommandCounterIncrement();
+	pg_index = table_open(IndexRelationId, RowExclusiveLock);
+	tup = SearchSysCacheCopy1(INDEXRELID, ObjectIdGetDatum(indexoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for index %u", indexoid);
+	form = (Form_pg_index) GETSTRUCT(tup);
+	form->indisvalid = false;
+	form->indisready = false;
+	CatalogTupleUpdate(pg_index, &tup->t_self, tup);
+	heap_freetuple(tup);
+	table_close(pg_index, RowExclusiveLock);
+	CacheInvalidateRelcacheByRelid(relid);
+	CommandCounterIncrement();
+}
+
+/*
  * Make the catalog entry of an index from its CREATE INDEX statement,
  * without building it, and leave it invalid and not ready for inserts.
  * The caller holds a lock on the table that keeps writers out, or accepts
@@ -56,9 +83,6 @@ sg_reserve_index(Oid relid, const char *index_sql)
 	List	   *raw = raw_parser(index_sql, RAW_PARSE_DEFAULT);
 	IndexStmt  *stmt;
 	ObjectAddress address;
-	Relation	pg_index;
-	HeapTuple	tup;
-	Form_pg_index form;
 
 	if (list_length(raw) != 1 || !IsA(linitial_node(RawStmt, raw)->stmt, IndexStmt))
 		elog(ERROR, "not a CREATE INDEX statement: %s", index_sql);
@@ -66,20 +90,7 @@ sg_reserve_index(Oid relid, const char *index_sql)
 	stmt->concurrent = false;
 	stmt = transformIndexStmt(relid, stmt, index_sql);
 	address = sg_define_index(relid, stmt, true);
-	CommandCounterIncrement();
-
-	pg_index = table_open(IndexRelationId, RowExclusiveLock);
-	tup = SearchSysCacheCopy1(INDEXRELID, ObjectIdGetDatum(address.objectId));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for index %u", address.objectId);
-	form = (Form_pg_index) GETSTRUCT(tup);
-	form->indisvalid = false;
-	form->indisready = false;
-	CatalogTupleUpdate(pg_index, &tup->t_self, tup);
-	heap_freetuple(tup);
-	table_close(pg_index, RowExclusiveLock);
-	CacheInvalidateRelcacheByRelid(relid);
-	CommandCounterIncrement();
+	sg_index_make_reserved(relid, address.objectId);
 	return address.objectId;
 }
 

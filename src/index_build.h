@@ -15,6 +15,7 @@ typedef enum SgIndexState
 	SG_INDEX_VALID
 } SgIndexState;
 
+extern void sg_index_make_reserved(Oid relid, Oid indexoid);
 extern Oid	sg_reserve_index(Oid relid, const char *index_sql);
 extern SgIndexState sg_index_state(Oid indexoid, Oid relid);
 extern void sg_build_index_concurrently(Oid relid, Oid indexoid, void (*waiting) (bool));

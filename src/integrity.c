@@ -275,10 +275,13 @@ sg_job_integrity_problem(SgJob *job)
 
 		if (get_rel_name(obj->relid) == NULL)
 			continue;
-		if (obj->kind == SG_OBJECT_CONSTRAINT && sg_object_name(obj) == NULL)
+		/* (the job of a CREATE INDEX or ADD CONSTRAINT just ends without them) */
+		if (obj->kind == SG_OBJECT_CONSTRAINT && sg_object_name(obj) == NULL &&
+			sg_job_adds_columns(job))
 			return psprintf("the constraint \"%s\" of table \"%s\" that the job validates was dropped",
 							obj->name, get_rel_name(obj->relid));
-		if (obj->kind == SG_OBJECT_INDEX && sg_index_of(obj->objid) != obj->relid)
+		if (obj->kind == SG_OBJECT_INDEX && sg_index_of(obj->objid) != obj->relid &&
+			sg_job_adds_columns(job))
 			return psprintf("the index \"%s\" of table \"%s\" that the job builds was dropped",
 							obj->name, get_rel_name(obj->relid));
 		if (obj->kind == SG_OBJECT_FILL_TRIGGER &&

@@ -46,6 +46,7 @@
 
 #include "schema_guard.h"
 #include "job.h"
+#include "job_notify.h"
 #include "job_catalog.h"
 #include "job_leaves.h"
 #include "launcher.h"
@@ -113,6 +114,7 @@ sg_job_next_id(void)
 	sg_spi_finish();
 	return id;
 }
+
 
 /*
  * Record objects a job created; an object recorded already (the same
@@ -223,6 +225,7 @@ sg_job_insert(SgJob *job)
 	sg_spi_finish();
 	sg_job_add_leaves(job, job->leaves);
 	sg_job_add_objects(job, job->objects);
+	/* not notified: a transaction that notifies cannot be prepared */
 	sg_job_event(job->job_id, "created", job->statement);
 }
 
@@ -482,6 +485,7 @@ sg_job_set_state(int64 job_id, uint32 from, SgJobState state, SgJobPhase phase,
 					"                  WHEN $2 = 'queued' THEN NULL ELSE last_error END, "
 					"error_detail = CASE WHEN $4 IS NOT NULL THEN $5 "
 					"                    WHEN $2 = 'queued' THEN NULL ELSE error_detail END, "
+					"error_sqlstate = CASE WHEN $2 = 'queued' THEN NULL ELSE error_sqlstate END, "
 					"started_at = CASE WHEN $2 = 'running' THEN COALESCE(started_at, pg_catalog.now()) "
 					"                  ELSE started_at END, "
 					"finished_at = CASE WHEN $2 IN " SG_FINISHED_STATES_SQL
@@ -493,7 +497,10 @@ sg_job_set_state(int64 job_id, uint32 from, SgJobState state, SgJobPhase phase,
 	sg_catalog_log_job(job_id, error ? error : detail);
 	sg_spi_finish();
 	if (changed)
+	{
 		sg_job_event(job_id, error ? "failed" : sg_state_name(state), error ? error : detail);
+		sg_job_notify_state(job_id);
+	}
 	return changed;
 }
 
@@ -548,6 +555,8 @@ sg_job_advance(SgJob *job, SgJobPhase phase, SgJobState state, const char *detai
 		sg_job_event(job->job_id,
 					 state != SG_STATE_UNCHANGED ? sg_state_name(state) : sg_phase_name(phase),
 					 detail);
+	if (ok && state != SG_STATE_UNCHANGED)
+		sg_job_notify_state(job->job_id);
 	return ok;
 }
 

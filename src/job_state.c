@@ -191,3 +191,13 @@ sg_phase_after(const SgJob *job, SgJobPhase from)
 	}
 	return SG_PHASE_DONE;
 }
+
+/*
+ * Did the job's statement add columns?  A job that did not (a CREATE
+ * INDEX, an ADD CONSTRAINT) has only objects: it ends when they are gone.
+ */
+bool
+sg_job_adds_columns(const SgJob *job)
+{
+	return job->columns != NIL || job->added_attnums != NIL;
+}

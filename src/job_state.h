@@ -80,5 +80,6 @@ extern SgConstraintKind sg_constraint_kind_from_name(const char *name);
 struct SgJob;
 extern SgJobPhase sg_phase_after(const struct SgJob *job, SgJobPhase from);
 extern bool sg_constraint_is_index(SgConstraintKind kind);
+extern bool sg_job_adds_columns(const struct SgJob *job);
 
 #endif							/* SG_JOB_STATE_H */

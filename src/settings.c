@@ -18,6 +18,7 @@
 #include "settings.h"
 
 int			sg_mode = SG_MODE_REWRITE;
+int			sg_on_failure = SG_ON_FAILURE_KEEP;
 int			sg_min_table_size_kb = 1024;
 int			sg_lock_timeout_ms = 100;
 int			sg_lock_retries = 50;
@@ -33,6 +34,12 @@ int			sg_max_wal_rate_kb = 0;
 int			sg_max_workers = 2;
 int			sg_naptime_s = 30;
 
+
+static const struct config_enum_entry on_failure_options[] = {
+	{"keep", SG_ON_FAILURE_KEEP, false},
+	{"revert", SG_ON_FAILURE_REVERT, false},
+	{NULL, 0, false}
+};
 
 static const struct config_enum_entry mode_options[] = {
 	{"rewrite", SG_MODE_REWRITE, false},
@@ -71,15 +78,23 @@ check_batch_max_blocks(int *newval, void **extra, GucSource source)
 	return true;
 }
 
-void
-sg_define_settings(void)
+/* What schema_guard does with a statement and a failed job, and how statements wait for locks. */
+static void
+define_session_settings(void)
 {
 	DefineCustomEnumVariable("schema_guard.mode",
-							 "What to do with an ALTER TABLE ... ADD COLUMN that would lock and rewrite or scan the table.",
+							 "What to do with a statement (ADD COLUMN, CREATE INDEX, ...) that would lock a table while PostgreSQL rewrites, scans or indexes it.",
 							 "rewrite stages it online, warn runs it as written with a warning, "
 							 "block refuses it, off behaves exactly like PostgreSQL without schema_guard.",
 							 &sg_mode, SG_MODE_REWRITE, mode_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("schema_guard.on_failure",
+							 "What a job does when it fails: keep its helpers for retry(), or revert the statement.",
+							 "keep leaves the job failed, as it stopped, for schema_guard.retry(); "
+							 "revert undoes the statement as schema_guard.revert() does, leaving the table as it was before it.",
+							 &sg_on_failure, SG_ON_FAILURE_KEEP, on_failure_options,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("schema_guard.min_table_size",
 							"Tables smaller than this get the plain ALTER, whose lock is then short anyway.",
@@ -99,7 +114,12 @@ sg_define_settings(void)
 							NULL,
 							&sg_lock_retries, 50, 0, 10000,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+}
 
+/* How the background work runs. */
+static void
+define_background_settings(void)
+{
 	DefineCustomIntVariable("schema_guard.batch_time",
 							"Target duration of one backfill batch; the batch size adapts to it.",
 							NULL,
@@ -167,7 +187,13 @@ sg_define_settings(void)
 							"such as jobs whose worker ended before finishing them.",
 							&sg_naptime_s, 30, 1, 86400,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+}
 
+void
+sg_define_settings(void)
+{
+	define_session_settings();
+	define_background_settings();
 	SG_RESERVE_GUC_PREFIX("schema_guard");
 }
 

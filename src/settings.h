@@ -17,7 +17,15 @@ typedef enum SgMode
 	SG_MODE_REWRITE				/* stage it; refuse forms with no online path */
 } SgMode;
 
+/* What a job does when it fails. */
+typedef enum SgOnFailure
+{
+	SG_ON_FAILURE_KEEP,			/* keep its helpers, for retry() */
+	SG_ON_FAILURE_REVERT		/* undo the statement, as revert() does */
+} SgOnFailure;
+
 extern int	sg_mode;
+extern int	sg_on_failure;
 extern int	sg_min_table_size_kb;
 extern int	sg_lock_timeout_ms;
 extern int	sg_lock_retries;

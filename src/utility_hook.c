@@ -27,6 +27,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/nodes.h"
+#include "tcop/cmdtag.h"
 #include "tcop/utility.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -36,13 +37,17 @@
 #include "classify.h"
 #include "decide.h"
 #include "guard.h"
+#include "index_online.h"
 #include "job.h"
 #include "job_catalog.h"
 #include "job_warmup.h"
 #include "launcher.h"
+#include "lock_targets.h"
 #include "lockwait.h"
 #include "settings.h"
 #include "stage.h"
+#include "stage_index.h"
+#include "stage_not_valid.h"
 #include "util.h"
 #include "utility_hook.h"
 
@@ -209,6 +214,59 @@ run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 }
 
 /*
+ * An ALTER TABLE that only adds CHECK or FOREIGN KEY constraints, which
+ * the plain statement validates under its lock: staged NOT VALID, and
+ * validated by a job (stage_not_valid.c).  The table is locked already
+ * (lock_before_running).  Returns true if it ran here.
+ */
+static bool
+handle_add_constraint(PlannedStmt *pstmt, const char *queryString,
+					  ProcessUtilityContext context, ParamListInfo params,
+					  QueryEnvironment *queryEnv, DestReceiver *dest,
+					  QueryCompletion *qc)
+{
+	AlterTableStmt *stmt = (AlterTableStmt *) pstmt->utilityStmt;
+	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	Relation	rel;
+	bool		stage;
+	PlannedStmt *copy;
+	bool		saved = sg_running_own_statement;
+	int			loc = Max(pstmt->stmt_location, 0);
+	char	   *statement;
+
+	if (!OidIsValid(relid) || sg_mode != SG_MODE_REWRITE)
+		return false;
+	rel = relation_open(relid, NoLock);
+	stage = sg_constraints_stageable(stmt, rel) &&
+		sg_decide_locking_alter(rel, stmt->relation->inh) == SG_ACTION_WARN;
+	relation_close(rel, NoLock);
+	if (!stage)
+		return false;
+
+	statement = pstmt->stmt_len > 0 ? pnstrdup(queryString + loc, pstmt->stmt_len)
+		: pstrdup(queryString + loc);
+	copy = copyObject(pstmt);
+	copy->utilityStmt = (Node *) sg_stage_not_valid_begin(stmt);
+	sg_running_own_statement = true;
+	PG_TRY();
+	{
+		sg_next_ProcessUtility(copy, queryString, false, context, params,
+							   queryEnv, dest, qc);
+		CommandCounterIncrement();
+		sg_stage_not_valid_end(relid, statement);
+	}
+	PG_CATCH();
+	{
+		sg_stage_not_valid_end(InvalidOid, NULL);
+		sg_running_own_statement = saved;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	sg_running_own_statement = saved;
+	return true;
+}
+
+/*
  * Decide what to do with an ALTER TABLE that adds columns.  Returns true if
  * the statement was executed here (staged), false to hand it on untouched.
  */
@@ -227,11 +285,12 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 	TimestampTz locked_at;
 	bool		staged = false;
 
-	if (stmt->objtype != OBJECT_TABLE || !sg_statement_has_add_column(stmt))
-		return false;
 	/* where ALTER TABLE may not run, let PostgreSQL say so */
-	if (XactReadOnly || RecoveryInProgress())
+	if (stmt->objtype != OBJECT_TABLE || XactReadOnly || RecoveryInProgress())
 		return false;
+	if (!sg_statement_has_add_column(stmt))
+		return handle_add_constraint(pstmt, queryString, context, params,
+									 queryEnv, dest, qc);
 
 	/* before the lock: a session's first staged ALTER loads a lot */
 	sg_warm_caches();
@@ -242,7 +301,7 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 	 * upgrade happens later.  Errors (no such table, not the owner) are the
 	 * ones the ALTER would raise.
 	 */
-	relid = sg_lock_table_for_alter(stmt);
+	relid = sg_lock_table_for_alter(stmt, sg_alter_table_other_locks(stmt));
 	locked_at = GetCurrentTimestamp();
 	if (!OidIsValid(relid))
 		return false;			/* IF EXISTS: PostgreSQL reports the skip */
@@ -292,6 +351,140 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 	return staged;
 }
 
+/* What the hook was called with, for statements it runs in its place. */
+typedef struct HookCall
+{
+	ProcessUtilityContext context;
+	ParamListInfo params;
+	QueryEnvironment *queryEnv;
+	DestReceiver *dest;
+	QueryCompletion *qc;
+} HookCall;
+
+/*
+ * Run a statement at top level in the hook's place: the user's (with the
+ * user's destination and completion tag), or schema_guard's own.
+ */
+static void
+run_in_place(PlannedStmt *pstmt, const char *sql, bool own, void *arg)
+{
+	HookCall   *call = arg;
+	bool		saved = sg_running_own_statement;
+
+	sg_running_own_statement = own;
+	PG_TRY();
+	{
+		sg_next_ProcessUtility(pstmt, sql, false, PROCESS_UTILITY_TOPLEVEL,
+							   own ? NULL : call->params, call->queryEnv,
+							   own ? None_Receiver : call->dest,
+							   own ? NULL : call->qc);
+	}
+	PG_FINALLY();
+	{
+		sg_running_own_statement = saved;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * A CREATE INDEX that is not CONCURRENTLY blocks writes while it builds.
+ * Returns true if it ran here (online), false to hand it on.
+ */
+static bool
+handle_create_index(PlannedStmt *pstmt, const char *queryString, HookCall *call)
+{
+	IndexStmt  *stmt = (IndexStmt *) pstmt->utilityStmt;
+	bool		in_block;
+	Oid			relid;
+	Relation	rel;
+	SgAction	action;
+	const char *why;
+
+	if (stmt->concurrent || XactReadOnly || RecoveryInProgress())
+		return false;
+	in_block = call->context != PROCESS_UTILITY_TOPLEVEL || IsTransactionBlock() ||
+		IsSubTransaction() || (MyXactFlags & XACT_FLAGS_PIPELINING);
+	relid = RangeVarGetRelid(stmt->relation, AccessShareLock, true);
+	if (!OidIsValid(relid))
+		return false;			/* PostgreSQL's error */
+	rel = relation_open(relid, NoLock);
+	action = sg_decide_create_index(rel, stmt->relation->inh, &why);
+	if (action == SG_ACTION_WARN)
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("CREATE INDEX blocks writes to table \"%s\" while PostgreSQL builds the index",
+						RelationGetRelationName(rel)),
+				 errhint("%s", why)));
+	else if (action == SG_ACTION_REFUSE)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("CREATE INDEX would block writes to table \"%s\" while PostgreSQL builds the index",
+						RelationGetRelationName(rel)),
+				 errhint("schema_guard.mode is \"block\". Set it to \"rewrite\" to build the index online, "
+						 "or to \"off\" to run it as written.")));
+	relation_close(rel, NoLock);
+	if (action != SG_ACTION_STAGE)
+		return false;
+	if (in_block)
+	{
+		bool		saved = sg_running_own_statement;
+
+		sg_running_own_statement = true;
+		PG_TRY();
+		{
+			sg_stage_create_index(pstmt, queryString, call->context);
+		}
+		PG_FINALLY();
+		{
+			sg_running_own_statement = saved;
+		}
+		PG_END_TRY();
+	}
+	else
+		sg_create_index_concurrently(pstmt, queryString, run_in_place, call);
+	return true;
+}
+
+/*
+ * An ALTER TABLE without ADD COLUMN that rewrites, scans or indexes the
+ * table under its lock, which schema_guard does not run online: a warning
+ * (rewrite and warn modes), or refused in block mode, as for ADD COLUMN.
+ */
+static void
+check_locking_alter(AlterTableStmt *stmt)
+{
+	const char *what;
+	SgRisk		risk;
+	Oid			relid;
+	Relation	rel;
+	SgAction	action;
+
+	if (stmt->objtype != OBJECT_TABLE || sg_statement_has_add_column(stmt) ||
+		XactReadOnly || RecoveryInProgress() ||
+		(risk = sg_alter_risk(stmt->cmds, &what)) == SG_RISK_NONE)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	rel = relation_open(relid, NoLock);
+	action = sg_decide_locking_alter(rel, stmt->relation->inh);
+	if (action == SG_ACTION_WARN)
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("ALTER TABLE locks table \"%s\" while PostgreSQL %s",
+						RelationGetRelationName(rel), lock_activity(risk)),
+				 errdetail("%s", sg_sentence(what)),
+				 errhint("schema_guard does not run this form online yet; it runs as written.")));
+	else if (action == SG_ACTION_REFUSE)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ALTER TABLE would lock table \"%s\" while PostgreSQL %s",
+						RelationGetRelationName(rel), lock_activity(risk)),
+				 errdetail("%s", sg_sentence(what)),
+				 errhint("schema_guard.mode is \"block\". Set it to \"off\" to run it as written.")));
+	relation_close(rel, NoLock);
+}
+
 /*
  * Statements that may harm a job: they are checked before they run (in
  * every mode but off), and may replace files the jobs follow.
@@ -314,6 +507,30 @@ may_harm_jobs(Node *parsetree)
 	}
 }
 
+/*
+ * Take the locks the statement will take, each wait bounded, so that it
+ * never makes the application queue behind it (lockwait.c).  An ALTER
+ * TABLE that adds columns to a table takes them in handle_alter_table,
+ * after loading its caches.
+ */
+static void
+lock_before_running(Node *parsetree)
+{
+	if (XactReadOnly || RecoveryInProgress())
+		return;					/* PostgreSQL refuses the statement */
+	if (IsA(parsetree, AlterTableStmt))
+	{
+		AlterTableStmt *stmt = (AlterTableStmt *) parsetree;
+
+		if (stmt->objtype == OBJECT_TABLE && sg_statement_has_add_column(stmt))
+			return;
+		(void) sg_lock_table_for_alter(stmt, sg_alter_table_other_locks(stmt));
+	}
+	else
+		sg_lock_statement(sg_lock_targets(parsetree),
+						  CreateCommandName(parsetree));
+}
+
 static void
 sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  bool readOnlyTree, ProcessUtilityContext context,
@@ -326,6 +543,18 @@ sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	if (context == PROCESS_UTILITY_TOPLEVEL)
 		sg_guard_statement_start();
+	if (!sg_hook_is_inert())
+	{
+		HookCall	call = {context, params, queryEnv, dest, qc};
+
+		if (IsA(parsetree, IndexStmt) &&
+			handle_create_index(pstmt, queryString, &call))
+		{
+			sg_guard_after(pstmt, NIL);
+			return;
+		}
+		lock_before_running(parsetree);
+	}
 
 	/*
 	 * Keeping jobs truthful is not a matter of mode: with mode = off a
@@ -346,6 +575,8 @@ sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				sg_guard_after_staged(pstmt);
 				return;
 			}
+			if (IsA(parsetree, AlterTableStmt))
+				check_locking_alter((AlterTableStmt *) parsetree);
 		}
 		sg_guard_note_statement(pstmt);
 		files = sg_guard_files_before(pstmt);

@@ -62,6 +62,8 @@
 #include "index_build.h"
 #include "integrity.h"
 #include "job.h"
+#include "job_notify.h"
+#include "job_revert.h"
 #include "job_catalog.h"
 #include "job_lookup.h"
 #include "job_objects.h"
@@ -182,8 +184,8 @@ set_step_settings(void)
 }
 
 /*
- * A job whose table was dropped, or all of whose columns were, has nothing
- * left to do: end it, dropping the fill trigger if the table remains.
+ * A job whose table was dropped, or all of whose columns were (the index,
+ * for a job that only builds one), has nothing left to do: end it, dropping the fill trigger if the table remains.
  */
 static bool
 end_if_gone(SgJob *job, SgStepResult *result)
@@ -202,10 +204,23 @@ end_if_gone(SgJob *job, SgStepResult *result)
 		}
 		foreach(lc, job->constraints)
 		{
-			if (sg_column_name(job->relid, ((SgJobConstraint *) lfirst(lc))->attnum))
+			if (sg_job_adds_columns(job) &&
+				sg_column_name(job->relid, ((SgJobConstraint *) lfirst(lc))->attnum))
 				return false;
 		}
-		why = "the columns were dropped";
+		/* the job of a CREATE INDEX or ADD CONSTRAINT: while they exist */
+		foreach(lc, job->objects)
+		{
+			SgJobObject *obj = lfirst(lc);
+
+			if (!sg_job_adds_columns(job) &&
+				((obj->kind == SG_OBJECT_INDEX &&
+				  sg_index_state(obj->objid, obj->relid) != SG_INDEX_MISSING) ||
+				 (obj->kind == SG_OBJECT_CONSTRAINT && sg_object_name(obj) != NULL)))
+				return false;
+		}
+		why = sg_job_adds_columns(job) ? "the columns were dropped"
+			: "what the statement made was dropped";
 		foreach(lc, sg_job_drop_sqls(job, SG_OBJECT_FILL_TRIGGER))
 			sg_exec_as_owner(job, lfirst(lc), false);
 	}
@@ -376,12 +391,76 @@ note_lock_blockers(int64 job_id)
 	sg_spi_finish();
 }
 
+/* revert() run by the worker: as the table's owner, locks bounded */
+static void
+run_as_owner(SgJob *job, const char *sql)
+{
+	(void) sg_exec_as_owner(job, sql, false);
+}
+
+/*
+ * A job just failed: say so loudly in the server log, with the SQLSTATE,
+ * and with schema_guard.on_failure = revert undo its statement.  A revert
+ * that fails (its lock not had in time) leaves the job failed, and says so.
+ */
+static void
+after_failure(int64 job_id, ErrorData *edata)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("schema_guard job %lld failed: %s", (long long) job_id, edata->message),
+			 errdetail("SQLSTATE %s.%s%s", unpack_sql_state(edata->sqlerrcode),
+					   edata->detail ? " " : "", edata->detail ? edata->detail : ""),
+			 sg_on_failure == SG_ON_FAILURE_REVERT
+			 ? errhint("schema_guard.on_failure is \"revert\": the statement is undone.")
+			 : errhint("Fix the cause and call schema_guard.retry(%lld), or undo the statement with schema_guard.revert(%lld).",
+					   (long long) job_id, (long long) job_id)));
+	if (sg_on_failure != SG_ON_FAILURE_REVERT)
+		return;
+	PG_TRY();
+	{
+		SgJob	   *job;
+
+		StartTransactionCommand();
+		set_step_settings();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		job = sg_job_load(job_id, true);
+		if (job != NULL && job->state == SG_STATE_FAILED)
+			sg_job_set_state(job_id, SG_STATE_BIT(SG_STATE_FAILED), SG_STATE_REVERTED,
+							 SG_PHASE_UNCHANGED, NULL,
+							 psprintf("schema_guard.on_failure = revert: %s",
+									  sg_job_revert(job, run_as_owner)));
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *revert_error;
+
+		MemoryContextSwitchTo(cxt);
+		revert_error = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(WARNING,
+				(errcode(revert_error->sqlerrcode),
+				 errmsg("schema_guard job %lld could not be reverted: %s",
+						(long long) job_id, revert_error->message),
+				 errhint("The job stays failed; undo it with schema_guard.revert(%lld).",
+						 (long long) job_id)));
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+}
+
 /* Record a failed step in a fresh transaction; return the backoff. */
 static int
 after_step_error(int64 job_id, ErrorData *edata)
 {
 	int			delay = 0;
 	char	   *detail;
+	bool		failed = false;
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -408,15 +487,21 @@ after_step_error(int64 job_id, ErrorData *edata)
 		{
 			sg_translate_error(job, edata);
 			detail = error_detail(edata);
+			sg_job_set_sqlstate(job_id, edata->sqlerrcode);
 			if (sg_job_set_state(job_id, SG_ACTIVE_STATES, SG_STATE_FAILED, SG_PHASE_UNCHANGED,
-								 edata->message, detail) &&
-				(problem = sg_job_problem_now(job)) != NULL)
-				sg_job_mark_unsound(job_id, problem);
+								 edata->message, detail))
+			{
+				failed = true;
+				if ((problem = sg_job_problem_now(job)) != NULL)
+					sg_job_mark_unsound(job_id, problem);
+			}
 		}
 		consecutive_retries = 0;
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	if (failed)
+		after_failure(job_id, edata);
 	return delay;
 }
 

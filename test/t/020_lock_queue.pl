@@ -155,6 +155,20 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE n = 7'),
 	$node->safe_psql('postgres', 'SELECT count(*) FROM t'),
 	'the column is there, every row reading the default');
 
+# Any other statement that locks the table waits the same way: a RENAME
+# COLUMN, which takes ACCESS EXCLUSIVE.
+($statements, $longest_ms, $messages) = alter_behind_long_transaction(
+	'ALTER TABLE t RENAME COLUMN n TO n2');
+cmp_ok($statements, '>', 100,
+	'the application kept running while the RENAME waited');
+cmp_ok($longest_ms, '<', 1000,
+	'no statement of the application waited as long as 1 s');
+note "longest application statement: $longest_ms ms of $statements";
+is($messages, '', 'once the long transaction ended, the RENAME succeeded');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'n2'"),
+	'1', 'the column is renamed');
+
 # The worker's own locks are bounded the same way: a job whose last step
 # (SET NOT NULL, dropping its trigger) needs ACCESS EXCLUSIVE gives the
 # request up and retries while a long transaction reads the table, and the

@@ -1,0 +1,133 @@
+/*-------------------------------------------------------------------------
+ *
+ * index_online.c
+ *	  CREATE INDEX sent outside a transaction block, built concurrently in
+ *	  place: the client waits for it, as it expects, and writes go on.
+ *
+ * The statement runs as CREATE INDEX CONCURRENTLY, through PostgreSQL's own
+ * code: same name, same definition, same errors (a duplicate key is
+ * PostgreSQL's 23505 on that index).  Where PostgreSQL's concurrent build
+ * fails after its first transaction it leaves an INVALID index behind; the
+ * plain CREATE INDEX the client sent would have left nothing.  So the index
+ * the build created is known by its OID (an object access hook sees it
+ * created), and on any error it is dropped concurrently before the error
+ * is raised again.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
+#include "nodes/makefuncs.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "schema_guard.h"
+#include "index_online.h"
+
+static object_access_hook_type prev_object_access_hook = NULL;
+
+/* the first relation created while the build runs: its index */
+static Oid	built_index = InvalidOid;
+
+static void
+note_new_index(ObjectAccessType access, Oid classId, Oid objectId, int subId,
+			   void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access == OAT_POST_CREATE && classId == RelationRelationId &&
+		subId == 0 && !OidIsValid(built_index))
+		built_index = objectId;
+}
+
+/*
+ * Drop what a failed build left, concurrently, as DROP INDEX CONCURRENTLY
+ * would: the index is locked first so that its name stays its own.  Runs
+ * in a fresh transaction, commits the drop's last one, and leaves a new
+ * transaction started.
+ */
+static void
+drop_failed_build(Oid indexoid, SgRunUtility run, void *arg)
+{
+	DropStmt   *drop;
+	PlannedStmt *pstmt;
+	char	   *nspname;
+	char	   *relname;
+
+	if (!OidIsValid(indexoid))
+		return;
+	LockRelationOid(indexoid, ShareUpdateExclusiveLock);
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(indexoid)) ||
+		get_rel_relkind(indexoid) != RELKIND_INDEX)
+		return;					/* rolled back with its first transaction */
+	nspname = get_namespace_name(get_rel_namespace(indexoid));
+	relname = get_rel_name(indexoid);
+
+	drop = makeNode(DropStmt);
+	drop->removeType = OBJECT_INDEX;
+	drop->objects = list_make1(list_make2(makeString(nspname), makeString(relname)));
+	drop->behavior = DROP_RESTRICT;
+	drop->missing_ok = true;
+	drop->concurrent = true;
+	pstmt = makeNode(PlannedStmt);
+	pstmt->commandType = CMD_UTILITY;
+	pstmt->utilityStmt = (Node *) drop;
+	pstmt->stmt_location = -1;
+	/* as PortalRunUtility gives it: DROP INDEX CONCURRENTLY pops it */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	run(pstmt, psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s",
+						quote_qualified_identifier(nspname, relname)),
+		true, arg);
+	/* the drop's last transaction removes the catalog entry: keep it */
+	CommitTransactionCommand();
+	StartTransactionCommand();
+}
+
+/*
+ * Run a CREATE INDEX (at top level, outside a transaction block) as
+ * CREATE INDEX CONCURRENTLY.  On an error, the index it made is dropped
+ * and the error raised again, from a new transaction.
+ */
+void
+sg_create_index_concurrently(PlannedStmt *pstmt, const char *queryString,
+							 SgRunUtility run, void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;	/* the portal's: outlives
+												 * the build's transactions */
+	PlannedStmt *copy = copyObject(pstmt);
+	ErrorData  *edata = NULL;
+
+	castNode(IndexStmt, copy->utilityStmt)->concurrent = true;
+	built_index = InvalidOid;
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = note_new_index;
+	PG_TRY();
+	{
+		run(copy, queryString, false, arg);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	object_access_hook = prev_object_access_hook;
+	if (edata == NULL)
+		return;
+
+	/* as PostgreSQL would after the error, then clean up, then report it */
+	AbortCurrentTransaction();
+	StartTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+	drop_failed_build(built_index, run, arg);
+	MemoryContextSwitchTo(cxt);
+	ReThrowError(edata);
+}

@@ -1,0 +1,155 @@
+/*-------------------------------------------------------------------------
+ *
+ * stage_index.c
+ *	  CREATE INDEX inside a transaction block (a migration's), staged: the
+ *	  index's catalog entry is made in the user's transaction, empty,
+ *	  invalid and not ready for inserts, and a job builds it concurrently
+ *	  once the transaction commits.
+ *
+ * The index takes its name, definition and OID where PostgreSQL's CREATE
+ * INDEX would make them, so the later statements of the same migration
+ * find it (COMMENT ON INDEX, ALTER INDEX ... RENAME), and a rollback
+ * leaves nothing.  The statement holds the table's SHARE lock from then to
+ * the end of its transaction, as the plain statement would, but not for a
+ * build: the worker builds the index the way CREATE INDEX CONCURRENTLY
+ * does (index_build.c), and the job is done when the index is valid.  A
+ * build that fails (a duplicate key) fails the job with PostgreSQL's error
+ * and SQLSTATE; the index stays invalid for retry(), and cancel() drops it.
+ * The job is one with no rows to fill: its only phase is the index
+ * (job_state.c orders the phases by what a job has).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/defrem.h"
+#include "commands/event_trigger.h"
+#include "commands/tablecmds.h"
+#include "parser/parse_utilcmd.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+#include "utils/timestamp.h"
+
+#include "schema_guard.h"
+#include "bind.h"
+#include "fill.h"
+#include "index_build.h"
+#include "job.h"
+#include "job_objects.h"
+#include "launcher.h"
+#include "lock_targets.h"
+#include "lockwait.h"
+#include "settings.h"
+#include "stage_index.h"
+#include "util.h"
+
+/*
+ * The index's catalog entry, as ProcessUtilitySlow makes it for CREATE
+ * INDEX (event triggers included), without the build.  Returns InvalidOid
+ * when IF NOT EXISTS found the name taken.
+ */
+static Oid
+define_unbuilt_index(Oid relid, IndexStmt *stmt, const char *queryString,
+					 ProcessUtilityContext context)
+{
+	bool		complete = context != PROCESS_UTILITY_SUBCOMMAND;
+	bool		cleanup = complete && EventTriggerBeginCompleteQuery();
+	ObjectAddress address = InvalidObjectAddress;
+	Node	   *parsetree = (Node *) stmt;
+
+	PG_TRY();
+	{
+		Relation	rel;
+
+		if (complete)
+			EventTriggerDDLCommandStart(parsetree);
+		rel = table_open(relid, NoLock);
+		CheckTableNotInUse(rel, "CREATE INDEX");
+		table_close(rel, NoLock);
+		stmt = transformIndexStmt(relid, stmt, queryString);
+		EventTriggerAlterTableStart(parsetree);
+		address = sg_define_index(relid, stmt, true);
+		EventTriggerCollectSimpleCommand(address, InvalidObjectAddress, parsetree);
+		EventTriggerAlterTableEnd();
+		if (OidIsValid(address.objectId))
+			sg_index_make_reserved(relid, address.objectId);
+		if (complete)
+		{
+			EventTriggerSQLDrop(parsetree);
+			EventTriggerDDLCommandEnd(parsetree);
+		}
+	}
+	PG_FINALLY();
+	{
+		if (cleanup)
+			EventTriggerEndCompleteQuery();
+	}
+	PG_END_TRY();
+	return address.objectId;
+}
+
+/* The job that builds the index: no rows to fill, one index. */
+static SgJob *
+index_job(Oid relid, Oid indexoid, PlannedStmt *pstmt, const char *queryString,
+		  TimestampTz locked_at)
+{
+	SgJob	   *job = palloc0(sizeof(SgJob));
+	int			loc = Max(pstmt->stmt_location, 0);
+	SgJobObject *obj;
+
+	job->job_id = sg_job_next_id();
+	job->relid = relid;
+	/* index expressions run as the table's owner, as PostgreSQL runs them */
+	job->role = sg_rel_owner(relid);
+	job->statement = pstmt->stmt_len > 0
+		? pnstrdup(queryString + loc, pstmt->stmt_len) : pstrdup(queryString + loc);
+	job->search_path = sg_pinned_search_path();
+	job->settings = sg_capture_settings();
+	job->bound_to = sg_cluster_binding();
+	job->trigger_name = psprintf("~schema_guard_fill_%lld", (long long) job->job_id);
+	job->locked_at = locked_at;
+	job->batch_blocks = Max(sg_batch_min_blocks, Min(16, sg_batch_max_blocks));
+	obj = sg_new_object(SG_OBJECT_INDEX, relid, get_rel_name(indexoid), indexoid);
+	obj->definition = pg_get_indexdef_string(indexoid);
+	job->objects = list_make1(obj);
+	return job;
+}
+
+/*
+ * Stage a CREATE INDEX (not CONCURRENTLY) on relid inside a transaction
+ * block: the table's lock as the plain statement takes it (bounded, as
+ * every lock, lockwait.c), the index reserved, the job recorded.
+ */
+void
+sg_stage_create_index(PlannedStmt *pstmt, const char *queryString,
+					  ProcessUtilityContext context)
+{
+	IndexStmt  *stmt = copyObject(castNode(IndexStmt, pstmt->utilityStmt));
+	Oid			relid;
+	Oid			indexoid;
+	TimestampTz locked_at;
+	SgJob	   *job;
+
+	sg_lock_statement(sg_lock_targets((Node *) stmt), "CREATE INDEX");
+	relid = RangeVarGetRelidExtended(stmt->relation, ShareLock, 0,
+									 RangeVarCallbackOwnsRelation, NULL);
+	locked_at = GetCurrentTimestamp();
+	indexoid = define_unbuilt_index(relid, stmt, queryString, context);
+	if (!OidIsValid(indexoid))
+		return;					/* IF NOT EXISTS: PostgreSQL said so */
+
+	job = index_job(relid, indexoid, pstmt, queryString, locked_at);
+	sg_job_insert(job);
+	sg_request_worker_at_commit();
+	ereport(NOTICE,
+			(errmsg("schema_guard staged CREATE INDEX \"%s\" on table \"%s\" as job %lld",
+					get_rel_name(indexoid), get_rel_name(relid), (long long) job->job_id),
+			 errdetail("The index is built concurrently in the background once this transaction commits; until then queries do not use it."),
+			 errhint("Watch it with SELECT * FROM schema_guard.progress, or wait for it with CALL schema_guard.wait(%lld).",
+					 (long long) job->job_id)));
+}

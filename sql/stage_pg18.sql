@@ -146,7 +146,7 @@ SET client_min_messages = warning;
 CALL schema_guard.wait(3801, '2 min');
 RESET client_min_messages;
 SELECT tableoid::regclass AS leaf, count(*), count(DISTINCT n), count(t), count(r)
-  FROM p18_pguard GROUP BY 1 ORDER BY 1::text;
+  FROM p18_pguard GROUP BY 1 ORDER BY tableoid::regclass::text COLLATE "C";
 SELECT * FROM sg_test.differences('p18_pplain', 'p18_pguard', ARRAY['', '_a', '_b', '_b1']);
 -- the partitions share the parent's identity sequence
 INSERT INTO p18_pguard (id, v) VALUES (10, 'new'), (1010, 'new');
@@ -186,7 +186,7 @@ RESET schema_guard.mode;
 ALTER TABLE p18_iguard ADD COLUMN w float8 NOT NULL NO INHERIT DEFAULT random(),
                        ADD COLUMN x float8 NOT NULL DEFAULT random();
 SELECT count(*) AS jobs FROM schema_guard.jobs WHERE job_id > 3802;
-SELECT tableoid::regclass AS tab, count(*), count(w), count(x) FROM p18_iguard GROUP BY 1 ORDER BY 1::text;
+SELECT tableoid::regclass AS tab, count(*), count(w), count(x) FROM p18_iguard GROUP BY 1 ORDER BY tableoid::regclass::text COLLATE "C";
 SELECT * FROM sg_test.differences('p18_iplain', 'p18_iguard', ARRAY['', '_c']);
 
 --

@@ -71,6 +71,26 @@ sg_below_min_size(const SgAlterPlan *plan)
 }
 
 /*
+ * What the current mode makes of a statement that schema_guard would run
+ * as "staged" in rewrite mode (SG_ACTION_STAGE, _WARN or _REFUSE).
+ */
+static SgAction
+action_in_mode(SgAction staged)
+{
+	switch (sg_mode)
+	{
+		case SG_MODE_WARN:
+			return SG_ACTION_WARN;
+		case SG_MODE_BLOCK:
+			return SG_ACTION_REFUSE;
+		case SG_MODE_REWRITE:
+			return staged;
+		default:
+			return SG_ACTION_PASS;
+	}
+}
+
+/*
  * What schema_guard does with a classified statement in the current mode.
  * The single place where modes, sizes and paths meet: the hook acts on it,
  * explain() reports it.
@@ -81,23 +101,12 @@ sg_decide(SgAlterPlan *plan)
 	if (plan->path == SG_PATH_PLAIN || plan->path == SG_PATH_FAILS_FAST ||
 		sg_below_min_size(plan))
 		return SG_ACTION_PASS;
-	switch (sg_mode)
-	{
-		case SG_MODE_WARN:
-			return SG_ACTION_WARN;
-		case SG_MODE_BLOCK:
-			return SG_ACTION_REFUSE;
-		case SG_MODE_REWRITE:
-			if (plan->path == SG_PATH_NONE)
-				return SG_ACTION_REFUSE;
-			if (plan->path == SG_PATH_NOT_YET)
-				return SG_ACTION_WARN;
-			return SG_ACTION_STAGE;
-		default:
-			return SG_ACTION_PASS;
-	}
+	if (plan->path == SG_PATH_NONE)
+		return action_in_mode(SG_ACTION_REFUSE);
+	if (plan->path == SG_PATH_NOT_YET)
+		return action_in_mode(SG_ACTION_WARN);
+	return action_in_mode(SG_ACTION_STAGE);
 }
-
 
 /*
  * What schema_guard does with a CREATE INDEX (not CONCURRENTLY) on rel,
@@ -109,6 +118,7 @@ SgAction
 sg_decide_create_index(Relation rel, bool recurse, const char **why)
 {
 	bool		partitioned = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
+	SgAction	action;
 
 	*why = NULL;
 	/* ON ONLY a partitioned table: an invalid index, nothing built */
@@ -118,20 +128,12 @@ sg_decide_create_index(Relation rel, bool recurse, const char **why)
 		sg_storage_blocks(RelationGetRelid(rel), partitioned && recurse, AccessShareLock) *
 		(BLCKSZ / 1024) < sg_min_table_size_kb)
 		return SG_ACTION_PASS;
-	switch (sg_mode)
-	{
-		case SG_MODE_WARN:
-			*why = "Set schema_guard.mode to \"rewrite\" to build it without blocking writes.";
-			return SG_ACTION_WARN;
-		case SG_MODE_BLOCK:
-			return SG_ACTION_REFUSE;
-		case SG_MODE_REWRITE:
-			if (partitioned)
-				*why = "schema_guard does not build the index of a partitioned table online yet; it runs as written.";
-			return *why ? SG_ACTION_WARN : SG_ACTION_STAGE;
-		default:
-			return SG_ACTION_PASS;
-	}
+	action = action_in_mode(partitioned ? SG_ACTION_WARN : SG_ACTION_STAGE);
+	if (action == SG_ACTION_WARN)
+		*why = sg_mode == SG_MODE_WARN
+			? "Set schema_guard.mode to \"rewrite\" to build it without blocking writes."
+			: "schema_guard does not build the index of a partitioned table online yet; it runs as written.";
+	return action;
 }
 
 /*

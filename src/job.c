@@ -48,7 +48,6 @@
 #include "job.h"
 #include "job_notify.h"
 #include "job_catalog.h"
-#include "job_leaves.h"
 #include "launcher.h"
 #include "util.h"
 
@@ -88,6 +87,12 @@ static const CatalogStatement insert_object = {
 	"DO UPDATE SET objid = excluded.objid",
 	6, {INT8OID, TEXTOID, OIDOID, NAMEOID, OIDOID, TEXTOID}
 };
+static const CatalogStatement insert_leaf = {
+	"INSERT INTO schema_guard.job_leaves (job_id, relid, pass, end_block, "
+	"relfilenode, min_attnum) VALUES ($1, $2, $3, $4, $5, $6) "
+	"ON CONFLICT (job_id, relid) DO NOTHING",
+	6, {INT8OID, OIDOID, INT4OID, INT8OID, OIDOID, INT2OID}
+};
 static const CatalogStatement insert_event = {
 	"INSERT INTO schema_guard.job_events (job_id, event, detail) "
 	"VALUES ($1, $2, $3)",
@@ -99,6 +104,20 @@ catalog_exec_statement(const CatalogStatement *stmt, Datum *values,
 					   const char *nulls)
 {
 	return sg_catalog_exec(stmt->sql, stmt->nargs, stmt->types, values, nulls, false);
+}
+
+/* Run one of the job table's statements that take the job's id and a text. */
+static void
+update_job_text(const char *sql, int64 job_id, const char *text)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = CStringGetTextDatum(text);
+	sg_spi_connect();
+	sg_catalog_exec(sql, 2, types, values, NULL, false);
+	sg_spi_finish();
 }
 
 int64
@@ -116,6 +135,42 @@ sg_job_next_id(void)
 }
 
 
+/* Makes the parameters after $1 (the job) of one row from one entry of a list. */
+typedef void (*JobRowWriter) (void *entry, Datum *values, char *nulls);
+
+/* Insert a row per entry of a list into one of the job tables. */
+static void
+write_job_rows(int64 job_id, List *entries, const CatalogStatement *stmt,
+			   JobRowWriter write)
+{
+	ListCell   *lc;
+
+	sg_spi_connect();
+	foreach(lc, entries)
+	{
+		Datum		values[lengthof(stmt->types)];
+		char		nulls[lengthof(stmt->types)];
+
+		memset(nulls, ' ', sizeof(nulls));
+		values[0] = Int64GetDatum(job_id);
+		write(lfirst(lc), values, nulls);
+		catalog_exec_statement(stmt, values, nulls);
+	}
+	sg_spi_finish();
+}
+
+static void
+write_object(void *entry, Datum *values, char *nulls)
+{
+	SgJobObject *obj = entry;
+
+	values[1] = CStringGetTextDatum(sg_object_kind_name(obj->kind));
+	values[2] = ObjectIdGetDatum(obj->relid);
+	values[3] = CStringGetDatum(obj->name);
+	values[4] = ObjectIdGetDatum(obj->objid);
+	values[5] = sg_text_or_null(obj->definition, &nulls[5]);
+}
+
 /*
  * Record objects a job created; an object recorded already (the same
  * kind, table and name) gets the new OID, as after the job was bound again.
@@ -123,107 +178,101 @@ sg_job_next_id(void)
 void
 sg_job_add_objects(SgJob *job, List *objects)
 {
+	write_job_rows(job->job_id, objects, &insert_object, write_object);
+}
+
+static void
+write_column(void *entry, Datum *values, char *nulls)
+{
+	SgJobColumn *col = entry;
+
+	values[1] = Int16GetDatum(col->attnum);
+	values[2] = CStringGetDatum(col->colname);
+	values[3] = CStringGetTextDatum(col->kind);
+	values[4] = CStringGetTextDatum(col->fill_expr);
+	values[5] = CStringGetTextDatum(col->fill_sql);
+	values[6] = CStringGetTextDatum(col->fill_node);
+	values[7] = ObjectIdGetDatum(col->atttype);
+	values[8] = Int32GetDatum(col->atttypmod);
+	values[9] = BoolGetDatum(col->not_null);
+	values[10] = col->check_name ? CStringGetDatum(col->check_name) : (Datum) 0;
+	nulls[10] = col->check_name ? ' ' : 'n';
+	values[11] = CharGetDatum(col->identity);
+	nulls[11] = col->identity ? ' ' : 'n';
+	values[12] = sg_text_or_null(col->identity_options, &nulls[12]);
+	values[13] = ObjectIdGetDatum(col->staging_seq);
+	nulls[13] = OidIsValid(col->staging_seq) ? ' ' : 'n';
+}
+
+static void
+write_constraint(void *entry, Datum *values, char *nulls)
+{
+	SgJobConstraint *con = entry;
+
+	values[1] = CStringGetDatum(con->conname);
+	values[2] = Int16GetDatum(con->attnum);
+	values[3] = CStringGetTextDatum(sg_constraint_kind_name(con->kind));
+	values[4] = BoolGetDatum(con->deferrable);
+	values[5] = BoolGetDatum(con->initdeferred);
+}
+
+static void
+write_leaf(void *entry, Datum *values, char *nulls)
+{
+	SgJobLeaf  *leaf = entry;
+
+	values[1] = ObjectIdGetDatum(leaf->relid);
+	values[2] = Int32GetDatum(leaf->pass);
+	values[3] = Int64GetDatum(leaf->end_block);
+	values[4] = ObjectIdGetDatum(leaf->relfilenode);
+	values[5] = Int16GetDatum(leaf->min_attnum);
+}
+
+/* The job's own row. */
+static void
+insert_job_row(SgJob *job)
+{
+	Datum		values[12];
+	char		nulls[12];
+	Datum	   *added = palloc(sizeof(Datum) * (list_length(job->added_attnums) + 1));
+	int			nadded = 0;
 	ListCell   *lc;
 
+	values[0] = Int64GetDatum(job->job_id);
+	values[1] = ObjectIdGetDatum(job->relid);
+	values[2] = ObjectIdGetDatum(job->role);
+	values[3] = CStringGetTextDatum(job->statement);
+	values[4] = CStringGetTextDatum(job->search_path);
+	values[5] = sg_text_array(job->settings);
+	values[6] = CStringGetTextDatum(job->bound_to);
+	values[7] = CStringGetDatum(job->trigger_name);
+	values[8] = Int64GetDatum(job->blocks_total);
+	values[9] = Int32GetDatum(job->batch_blocks);
+	foreach(lc, job->added_attnums)
+		added[nadded++] = Int16GetDatum((int16) lfirst_int(lc));
+	values[10] = PointerGetDatum(construct_array(added, nadded, INT2OID, sizeof(int16),
+												 true, TYPALIGN_SHORT));
+	memset(nulls, ' ', sizeof(nulls));
+	values[11] = TimestampTzGetDatum(job->locked_at);
+	nulls[11] = job->locked_at ? ' ' : 'n';
 	sg_spi_connect();
-	foreach(lc, objects)
-	{
-		SgJobObject *obj = lfirst(lc);
-		Datum		values[6];
-		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-
-		values[0] = Int64GetDatum(job->job_id);
-		values[1] = CStringGetTextDatum(sg_object_kind_name(obj->kind));
-		values[2] = ObjectIdGetDatum(obj->relid);
-		values[3] = CStringGetDatum(obj->name);
-		values[4] = ObjectIdGetDatum(obj->objid);
-		values[5] = sg_text_or_null(obj->definition, &nulls[5]);
-		catalog_exec_statement(&insert_object, values, nulls);
-	}
+	catalog_exec_statement(&insert_job, values, nulls);
 	sg_spi_finish();
 }
 
+/* Record a new job with its columns, constraints, leaves and objects. */
 void
 sg_job_insert(SgJob *job)
 {
 	ListCell   *lc;
-	int64		blocks_total = 0;
 
-	sg_spi_connect();
-
+	job->blocks_total = 0;
 	foreach(lc, job->leaves)
-		blocks_total += ((SgJobLeaf *) lfirst(lc))->end_block;
-	job->blocks_total = blocks_total;
-
-	{
-		Datum		values[12];
-		char		nulls[12];
-		Datum	   *added = palloc(sizeof(Datum) * (list_length(job->added_attnums) + 1));
-		int			nadded = 0;
-
-		values[0] = Int64GetDatum(job->job_id);
-		values[1] = ObjectIdGetDatum(job->relid);
-		values[2] = ObjectIdGetDatum(job->role);
-		values[3] = CStringGetTextDatum(job->statement);
-		values[4] = CStringGetTextDatum(job->search_path);
-		values[5] = sg_text_array(job->settings);
-		values[6] = CStringGetTextDatum(job->bound_to);
-		values[7] = CStringGetDatum(job->trigger_name);
-		values[8] = Int64GetDatum(blocks_total);
-		values[9] = Int32GetDatum(job->batch_blocks);
-		foreach(lc, job->added_attnums)
-			added[nadded++] = Int16GetDatum((int16) lfirst_int(lc));
-		values[10] = PointerGetDatum(construct_array(added, nadded, INT2OID, sizeof(int16),
-													 true, TYPALIGN_SHORT));
-		memset(nulls, ' ', sizeof(nulls));
-		values[11] = TimestampTzGetDatum(job->locked_at);
-		nulls[11] = job->locked_at ? ' ' : 'n';
-		catalog_exec_statement(&insert_job, values, nulls);
-	}
-
-	foreach(lc, job->columns)
-	{
-		SgJobColumn *col = lfirst(lc);
-		Datum		values[14];
-		char		nulls[14];
-
-		memset(nulls, ' ', sizeof(nulls));
-		values[0] = Int64GetDatum(job->job_id);
-		values[1] = Int16GetDatum(col->attnum);
-		values[2] = CStringGetDatum(col->colname);
-		values[3] = CStringGetTextDatum(col->kind);
-		values[4] = CStringGetTextDatum(col->fill_expr);
-		values[5] = CStringGetTextDatum(col->fill_sql);
-		values[6] = CStringGetTextDatum(col->fill_node);
-		values[7] = ObjectIdGetDatum(col->atttype);
-		values[8] = Int32GetDatum(col->atttypmod);
-		values[9] = BoolGetDatum(col->not_null);
-		values[10] = col->check_name ? CStringGetDatum(col->check_name) : (Datum) 0;
-		nulls[10] = col->check_name ? ' ' : 'n';
-		values[11] = CharGetDatum(col->identity);
-		nulls[11] = col->identity ? ' ' : 'n';
-		values[12] = sg_text_or_null(col->identity_options, &nulls[12]);
-		values[13] = ObjectIdGetDatum(col->staging_seq);
-		nulls[13] = OidIsValid(col->staging_seq) ? ' ' : 'n';
-		catalog_exec_statement(&insert_column, values, nulls);
-	}
-
-	foreach(lc, job->constraints)
-	{
-		SgJobConstraint *con = lfirst(lc);
-		Datum		values[6];
-
-		values[0] = Int64GetDatum(job->job_id);
-		values[1] = CStringGetDatum(con->conname);
-		values[2] = Int16GetDatum(con->attnum);
-		values[3] = CStringGetTextDatum(sg_constraint_kind_name(con->kind));
-		values[4] = BoolGetDatum(con->deferrable);
-		values[5] = BoolGetDatum(con->initdeferred);
-		catalog_exec_statement(&insert_constraint, values, NULL);
-	}
-
-	sg_spi_finish();
-	sg_job_add_leaves(job, job->leaves);
+		job->blocks_total += ((SgJobLeaf *) lfirst(lc))->end_block;
+	insert_job_row(job);
+	write_job_rows(job->job_id, job->columns, &insert_column, write_column);
+	write_job_rows(job->job_id, job->constraints, &insert_constraint, write_constraint);
+	write_job_rows(job->job_id, job->leaves, &insert_leaf, write_leaf);
 	sg_job_add_objects(job, job->objects);
 	/* not notified: a transaction that notifies cannot be prepared */
 	sg_job_event(job->job_id, "created", job->statement);
@@ -512,16 +561,9 @@ sg_job_set_state(int64 job_id, uint32 from, SgJobState state, SgJobPhase phase,
 void
 sg_job_mark_unsound(int64 job_id, const char *why)
 {
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
-
-	values[0] = Int64GetDatum(job_id);
-	values[1] = CStringGetTextDatum(why);
-	sg_spi_connect();
-	sg_catalog_exec("UPDATE schema_guard.jobs SET unsound = COALESCE(unsound, $2) "
+	update_job_text("UPDATE schema_guard.jobs SET unsound = COALESCE(unsound, $2) "
 					"WHERE job_id = $1",
-					2, types, values, NULL, false);
-	sg_spi_finish();
+					job_id, why);
 }
 
 /*
@@ -648,16 +690,9 @@ sg_job_set_batch(int64 job_id, int batch_time_ms, int batch_delay_ms)
 void
 sg_job_note_error(int64 job_id, const char *error)
 {
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
-
-	values[0] = Int64GetDatum(job_id);
-	values[1] = CStringGetTextDatum(error);
-	sg_spi_connect();
-	sg_catalog_exec("UPDATE schema_guard.jobs SET last_error = $2, updated_at = pg_catalog.now() "
-				 "WHERE job_id = $1",
-				 2, types, values, NULL, false);
-	sg_spi_finish();
+	update_job_text("UPDATE schema_guard.jobs SET last_error = $2, "
+					"updated_at = pg_catalog.now() WHERE job_id = $1",
+					job_id, error);
 	sg_job_event(job_id, "waiting", error);
 }
 
@@ -665,16 +700,9 @@ sg_job_note_error(int64 job_id, const char *error)
 void
 sg_job_set_binding(int64 job_id, const char *bound_to)
 {
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
-
-	values[0] = Int64GetDatum(job_id);
-	values[1] = CStringGetTextDatum(bound_to);
-	sg_spi_connect();
-	sg_catalog_exec("UPDATE schema_guard.jobs SET bound_to = $2, updated_at = pg_catalog.now() "
-				 "WHERE job_id = $1",
-				 2, types, values, NULL, false);
-	sg_spi_finish();
+	update_job_text("UPDATE schema_guard.jobs SET bound_to = $2, "
+					"updated_at = pg_catalog.now() WHERE job_id = $1",
+					job_id, bound_to);
 }
 
 /* A column's fill expression, bound again. */

@@ -25,12 +25,6 @@
 #include "job_leaves.h"
 #include "util.h"
 
-static const char *const insert_leaf_sql =
-"INSERT INTO schema_guard.job_leaves (job_id, relid, pass, end_block, "
-"relfilenode, min_attnum) VALUES ($1, $2, $3, $4, $5, $6) "
-"ON CONFLICT (job_id, relid) DO NOTHING";
-static const Oid insert_leaf_types[6] = {INT8OID, OIDOID, INT4OID, INT8OID, OIDOID, INT2OID};
-
 /*
  * The tables of the job's tree that store rows, as leaves to fill: the
  * table itself, or every partition and inheritance child.  Each leaf
@@ -74,29 +68,6 @@ sg_job_make_leaves(Oid relid, bool recurse, List *columns)
 			leaves = lappend(leaves, leaf);
 	}
 	return leaves;
-}
-
-/* Record leaves: at the start, and those found since (partitions attached or created). */
-void
-sg_job_add_leaves(SgJob *job, List *leaves)
-{
-	ListCell   *lc;
-
-	sg_spi_connect();
-	foreach(lc, leaves)
-	{
-		SgJobLeaf  *leaf = lfirst(lc);
-		Datum		values[6];
-
-		values[0] = Int64GetDatum(job->job_id);
-		values[1] = ObjectIdGetDatum(leaf->relid);
-		values[2] = Int32GetDatum(leaf->pass);
-		values[3] = Int64GetDatum(leaf->end_block);
-		values[4] = ObjectIdGetDatum(leaf->relfilenode);
-		values[5] = Int16GetDatum(leaf->min_attnum);
-		sg_catalog_exec(insert_leaf_sql, 6, insert_leaf_types, values, NULL, false);
-	}
-	sg_spi_finish();
 }
 
 /* A leaf that is gone (its partition dropped) has nothing left to fill. */

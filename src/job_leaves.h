@@ -11,7 +11,6 @@
 #include "job.h"
 
 extern List *sg_job_make_leaves(Oid relid, bool recurse, List *columns);
-extern void sg_job_add_leaves(SgJob *job, List *leaves);
 extern void sg_job_leaf_done(SgJob *job, SgJobLeaf *leaf);
 extern void sg_job_restart_leaves(SgJob *job, List *end_blocks);
 

@@ -104,50 +104,37 @@ sg_alter_table_other_locks(AlterTableStmt *stmt)
 	return targets;
 }
 
+/* What DROP locks for one of the objects it names. */
 static List *
-drop_targets(DropStmt *stmt)
+drop_target(List *targets, ObjectType type, List *names)
 {
-	List	   *targets = NIL;
-	ListCell   *lc;
+	RangeVar   *rv;
 
-	foreach(lc, stmt->objects)
+	switch (type)
 	{
-		List	   *names = lfirst(lc);
-		RangeVar   *rv;
-
-		switch (stmt->removeType)
-		{
-			case OBJECT_TABLE:
-				targets = add_target(targets, makeRangeVarFromNameList(names),
-									 AccessExclusiveLock, true, TABLE_KINDS, 0);
-				break;
-			case OBJECT_INDEX:
-				if (stmt->concurrent)
-					break;
-				rv = makeRangeVarFromNameList(names);
-				targets = add_target(targets, rv, AccessExclusiveLock,
-									 true, INDEX_KINDS, 0);
-				((SgLockTarget *) llast(targets))->heap_first = true;
-				break;
-			case OBJECT_MATVIEW:
-			case OBJECT_VIEW:
-			case OBJECT_FOREIGN_TABLE:
-				targets = add_target(targets, makeRangeVarFromNameList(names),
-									 AccessExclusiveLock, false, NULL, 0);
-				break;
-			case OBJECT_TRIGGER:
-			case OBJECT_RULE:
-			case OBJECT_POLICY:
-				rv = owning_table(names);
-				targets = add_target(targets, rv, AccessExclusiveLock,
-									 stmt->removeType == OBJECT_TRIGGER && is_partitioned(rv),
-									 NULL, 0);
-				break;
-			default:
-				break;
-		}
+		case OBJECT_TABLE:
+			return add_target(targets, makeRangeVarFromNameList(names),
+							  AccessExclusiveLock, true, TABLE_KINDS, 0);
+		case OBJECT_INDEX:
+			targets = add_target(targets, makeRangeVarFromNameList(names),
+								 AccessExclusiveLock, true, INDEX_KINDS, 0);
+			((SgLockTarget *) llast(targets))->heap_first = true;
+			return targets;
+		case OBJECT_MATVIEW:
+		case OBJECT_VIEW:
+		case OBJECT_FOREIGN_TABLE:
+			return add_target(targets, makeRangeVarFromNameList(names),
+							  AccessExclusiveLock, false, NULL, 0);
+		case OBJECT_TRIGGER:
+		case OBJECT_RULE:
+		case OBJECT_POLICY:
+			rv = owning_table(names);
+			return add_target(targets, rv, AccessExclusiveLock,
+							  type == OBJECT_TRIGGER && is_partitioned(rv),
+							  NULL, 0);
+		default:
+			return targets;
 	}
-	return targets;
 }
 
 static List *
@@ -187,22 +174,6 @@ rename_targets(RenameStmt *stmt)
 	}
 }
 
-static List *
-truncate_targets(TruncateStmt *stmt)
-{
-	List	   *targets = NIL;
-	ListCell   *lc;
-
-	foreach(lc, stmt->relations)
-	{
-		RangeVar   *rv = lfirst(lc);
-
-		targets = add_target(targets, rv, AccessExclusiveLock, rv->inh,
-							 TABLE_KINDS, ACL_TRUNCATE);
-	}
-	return targets;
-}
-
 /*
  * The relations the statement locks in a way that makes reads or writes
  * queue behind a waiting request, in the order it locks them; NIL for a
@@ -211,6 +182,8 @@ truncate_targets(TruncateStmt *stmt)
 List *
 sg_lock_targets(Node *parsetree)
 {
+	ListCell   *lc;
+
 	switch (nodeTag(parsetree))
 	{
 		case T_IndexStmt:
@@ -224,11 +197,32 @@ sg_lock_targets(Node *parsetree)
 								  NULL, 0);
 			}
 		case T_DropStmt:
-			return drop_targets((DropStmt *) parsetree);
+			{
+				DropStmt   *stmt = (DropStmt *) parsetree;
+				List	   *targets = NIL;
+
+				/* DROP INDEX CONCURRENTLY conflicts with no read or write */
+				if (stmt->removeType == OBJECT_INDEX && stmt->concurrent)
+					return NIL;
+				foreach(lc, stmt->objects)
+					targets = drop_target(targets, stmt->removeType, lfirst(lc));
+				return targets;
+			}
 		case T_RenameStmt:
 			return rename_targets((RenameStmt *) parsetree);
 		case T_TruncateStmt:
-			return truncate_targets((TruncateStmt *) parsetree);
+			{
+				List	   *targets = NIL;
+
+				foreach(lc, ((TruncateStmt *) parsetree)->relations)
+				{
+					RangeVar   *rv = lfirst(lc);
+
+					targets = add_target(targets, rv, AccessExclusiveLock, rv->inh,
+										 TABLE_KINDS, ACL_TRUNCATE);
+				}
+				return targets;
+			}
 		case T_CreateTrigStmt:
 			{
 				CreateTrigStmt *stmt = (CreateTrigStmt *) parsetree;

@@ -661,13 +661,23 @@ sg_stage_end(SgStaging *staging)
 		return;
 	if (job->columns != NIL)
 		create_fill_trigger(relid, staging->plan->recurse, job);
-	sg_job_insert(job);
+	sg_stage_job(job, psprintf("ALTER TABLE \"%s\"", get_rel_name(relid)),
+				 "Existing rows are filled in the background once this transaction commits; until then they read NULL in the new column.");
+}
 
+/*
+ * Record a staged statement's job, for the worker to start when the
+ * transaction commits, and tell the client.  "what" names the statement
+ * and its object, "detail" what happens next (a full sentence).
+ */
+void
+sg_stage_job(SgJob *job, const char *what, const char *detail)
+{
+	sg_job_insert(job);
 	sg_request_worker_at_commit();
 	ereport(NOTICE,
-			(errmsg("schema_guard staged ALTER TABLE \"%s\" as job %lld",
-					get_rel_name(relid), (long long) job->job_id),
-			 errdetail("Existing rows are filled in the background once this transaction commits; until then they read NULL in the new column."),
+			(errmsg("schema_guard staged %s as job %lld", what, (long long) job->job_id),
+			 errdetail_internal("%s", detail),
 			 errhint("Watch it with SELECT * FROM schema_guard.progress, or wait for it with CALL schema_guard.wait(%lld).",
 					 (long long) job->job_id)));
 }

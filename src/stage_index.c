@@ -41,10 +41,10 @@
 #include "index_build.h"
 #include "job.h"
 #include "job_objects.h"
-#include "launcher.h"
 #include "lock_targets.h"
 #include "lockwait.h"
 #include "settings.h"
+#include "stage.h"
 #include "stage_index.h"
 #include "util.h"
 
@@ -144,12 +144,7 @@ sg_stage_create_index(PlannedStmt *pstmt, const char *queryString,
 		return;					/* IF NOT EXISTS: PostgreSQL said so */
 
 	job = index_job(relid, indexoid, pstmt, queryString, locked_at);
-	sg_job_insert(job);
-	sg_request_worker_at_commit();
-	ereport(NOTICE,
-			(errmsg("schema_guard staged CREATE INDEX \"%s\" on table \"%s\" as job %lld",
-					get_rel_name(indexoid), get_rel_name(relid), (long long) job->job_id),
-			 errdetail("The index is built concurrently in the background once this transaction commits; until then queries do not use it."),
-			 errhint("Watch it with SELECT * FROM schema_guard.progress, or wait for it with CALL schema_guard.wait(%lld).",
-					 (long long) job->job_id)));
+	sg_stage_job(job, psprintf("CREATE INDEX \"%s\" on table \"%s\"",
+							   get_rel_name(indexoid), get_rel_name(relid)),
+				 "The index is built concurrently in the background once this transaction commits; until then queries do not use it.");
 }

@@ -34,8 +34,8 @@
 #include "fill.h"
 #include "job.h"
 #include "job_objects.h"
-#include "launcher.h"
 #include "settings.h"
+#include "stage.h"
 #include "stage_not_valid.h"
 #include "util.h"
 
@@ -174,12 +174,6 @@ sg_stage_not_valid_end(Oid relid, const char *statement)
 	created_constraints = NIL;
 	if (job->constraints == NIL)
 		return;
-	sg_job_insert(job);
-	sg_request_worker_at_commit();
-	ereport(NOTICE,
-			(errmsg("schema_guard staged ALTER TABLE \"%s\" as job %lld",
-					get_rel_name(relid), (long long) job->job_id),
-			 errdetail("The constraint is added NOT VALID, and holds for every row written from now on; the existing rows are validated in the background once this transaction commits."),
-			 errhint("Watch it with SELECT * FROM schema_guard.progress, or wait for it with CALL schema_guard.wait(%lld).",
-					 (long long) job->job_id)));
+	sg_stage_job(job, psprintf("ALTER TABLE \"%s\"", get_rel_name(relid)),
+				 "The constraint is added NOT VALID, and holds for every row written from now on; the existing rows are validated in the background once this transaction commits.");
 }

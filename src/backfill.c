@@ -337,7 +337,8 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 	INSTR_TIME_SET_CURRENT(before);
 	wal_before = GetXLogInsertRecPtr();
 	result->rows = sql ? sg_exec_batch(job, sql) : 0;
-	result->waiters = result->rows > 0 ? sg_throttle_lock_waiters() : 0;
+	if (result->rows > 0)
+		sg_throttle_observe(result);
 	if (sql)
 		check_filled(job, leaf, start, end);
 	/*

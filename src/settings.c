@@ -29,6 +29,7 @@ int			sg_batch_max_blocks = 4096;
 bool		sg_reclaim = true;
 bool		sg_yield_to_load = true;
 int			sg_min_backfill_share = 10;
+int			sg_worker_nice = 10;
 int			sg_max_replication_lag_kb = 64 * 1024;
 int			sg_max_wal_rate_kb = 0;
 int			sg_max_workers = 2;
@@ -155,6 +156,12 @@ define_background_settings(void)
 							"Least share of the time the backfill runs while it yields to the application, in percent.",
 							"The floor that makes a job end under any load.",
 							&sg_min_backfill_share, 10, 1, 100,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("schema_guard.worker_nice",
+							"CPU scheduling priority (nice value) the worker lowers itself to when it starts; 0 leaves it as it is.",
+							"Where the application's processes want the CPU, the operating system gives it to them first; at idle the worker still runs at full speed.",
+							&sg_worker_nice, 10, 0, 19,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("schema_guard.reclaim",

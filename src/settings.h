@@ -36,6 +36,7 @@ extern int	sg_batch_max_blocks;
 extern bool sg_reclaim;
 extern bool sg_yield_to_load;
 extern int	sg_min_backfill_share;
+extern int	sg_worker_nice;
 extern int	sg_max_replication_lag_kb;
 extern int	sg_max_wal_rate_kb;
 extern int	sg_max_workers;

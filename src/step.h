@@ -17,6 +17,7 @@ typedef struct SgStepResult
 	double		elapsed_ms;		/* time spent in the batch statement */
 	bool		batch;			/* a backfill batch (not a phase change) */
 	int			waiters;		/* backends the batch made wait for a lock */
+	int			app_backends;	/* client backends running a statement */
 	Oid			build_index;	/* an index to build at top level, next */
 	Oid			build_relid;	/* its table */
 } SgStepResult;

@@ -13,15 +13,21 @@
  * more than schema_guard.max_replication_lag behind, or while the
  * backfill's own WAL exceeds schema_guard.max_wal_rate.
  *
- * The worker yields to the application (schema_guard.yield_to_load).
- * Between batches it measures how much of the machine's CPU time the other
- * processes used, out of what the worker left them (from /proc/stat and
- * the worker's own rusage), and whether its last batch made anyone wait
- * for a row lock.  While the application needs the machine, the worker
- * runs only a share of the time (its duty cycle), halving towards
- * schema_guard.min_backfill_share and growing back as the load goes, and
- * keeps its batches short, so that a transaction that meets a row of the
- * batch in flight waits milliseconds.  At idle it runs at full speed.
+ * The worker yields to the application (schema_guard.yield_to_load).  It
+ * watches three signals, each cheap to read between batches: whether its
+ * last batch made anyone wait for a row lock (the cost it imposes, seen
+ * directly); whether client backends are running statements (the
+ * application is there at all); and how much of the CPU time the worker
+ * left free the other processes used (from /proc/stat and the worker's own
+ * rusage: whether the application needs the machine).  While the
+ * application is there, batches are kept short, so that a transaction
+ * that meets a row of the batch in flight waits milliseconds; CPU used by
+ * others counts only then, so that autovacuum or a checkpoint on an idle
+ * machine does not slow the job.  While the application needs the machine
+ * (it waited, or used most of the CPU left to it), the worker runs only a
+ * share of the time (its duty cycle), halving towards
+ * schema_guard.min_backfill_share and growing back as the load goes.  At
+ * idle it runs at full speed, with batches of schema_guard.batch_time.
  *
  * Every backfilled row leaves its old version behind.  A plain UPDATE of a
  * whole table doubles it; here the pages a committed batch emptied are
@@ -61,9 +67,25 @@
 /* the longest batch while the application needs the machine */
 #define LOAD_BATCH_TIME_MS	20.0
 
+/*
+ * How long the application counts as present after it was last seen: a
+ * few samples, so that sessions between two statements still count.
+ */
+#define APP_LINGER_MS		1000
+
 /* The worker's duty cycle: the share of time it runs batches. */
 static double duty = 1.0;
 static bool under_load = false;
+/* when the application was last seen at work; 0: not yet */
+static TimestampTz app_seen_at = 0;
+
+/* Has the application been seen at work within the last APP_LINGER_MS? */
+static bool
+application_present(void)
+{
+	return app_seen_at != 0 &&
+		!TimestampDifferenceExceeds(app_seen_at, GetCurrentTimestamp(), APP_LINGER_MS);
+}
 
 int
 sg_next_batch_blocks(SgJob *job, const SgStepResult *result)
@@ -74,8 +96,11 @@ sg_next_batch_blocks(SgJob *job, const SgStepResult *result)
 	int			lo = sg_batch_min_blocks;
 	int			hi = Max(sg_batch_min_blocks, sg_batch_max_blocks);
 
-	/* a job's own batch time is the operator's choice, and stays */
-	if (under_load && job->batch_time <= 0)
+	/*
+	 * While the application is at work, a batch holds its row locks briefly;
+	 * a job's own batch time is the operator's choice, and stays.
+	 */
+	if (job->batch_time <= 0 && (under_load || application_present()))
 		target = Min(target, LOAD_BATCH_TIME_MS);
 	if (result->blocks <= 0)
 		return (int) current;
@@ -224,28 +249,42 @@ others_load(void)
 }
 
 /*
- * Backends waiting now for a lock this backend holds: the application's
- * transactions that met a row of the batch in flight.  Called before the
- * batch commits.
+ * What the application is doing, sampled before each batch commits:
+ * backends waiting now for a lock this backend holds (transactions that
+ * met a row of the batch in flight), and client backends running a
+ * statement (other than waiting for a job, or sleeping).  A session that
+ * runs a statement now and then (a DBA watching progress) is seldom caught
+ * running one; an application's sessions are caught on most samples.
  */
-int
-sg_throttle_lock_waiters(void)
+void
+sg_throttle_observe(SgStepResult *result)
 {
-	int			waiters = 0;
 	bool		isnull;
 
+	result->waiters = 0;
+	result->app_backends = 0;
 	if (!sg_yield_to_load)
-		return 0;
+		return;
 	sg_spi_connect();
-	if (SPI_execute("SELECT pg_catalog.count(*)::pg_catalog.int4 FROM pg_catalog.pg_stat_activity "
-					"WHERE wait_event_type OPERATOR(pg_catalog.=) 'Lock' "
+	if (SPI_execute("SELECT pg_catalog.count(*) FILTER (WHERE wait_event_type OPERATOR(pg_catalog.=) 'Lock' "
 					"AND pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.=) "
-					"ANY (pg_catalog.pg_blocking_pids(pid))",
+					"ANY (pg_catalog.pg_blocking_pids(pid)))::pg_catalog.int4, "
+					"pg_catalog.count(*) FILTER (WHERE backend_type OPERATOR(pg_catalog.=) 'client backend' "
+					"AND state OPERATOR(pg_catalog.=) 'active' "
+					"AND pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() "
+					"AND wait_event_type IS DISTINCT FROM 'Extension' "
+					"AND wait_event_type IS DISTINCT FROM 'Timeout')::pg_catalog.int4 "
+					"FROM pg_catalog.pg_stat_activity",
 					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
-		waiters = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 1, &isnull));
+	{
+		result->waiters = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 1, &isnull));
+		result->app_backends = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc, 2, &isnull));
+	}
 	sg_spi_finish();
-	return waiters;
+	if (result->waiters > 0 || result->app_backends > 0)
+		app_seen_at = GetCurrentTimestamp();
 }
 
 /*
@@ -269,7 +308,10 @@ sg_throttle_yield_ms(const SgStepResult *result, char **event, char **detail)
 		under_load = false;
 		return 0;
 	}
+	/* CPU others use counts only while the application is at work */
 	load = others_load();
+	if (!application_present())
+		load = Min(load, 0.0);
 	if (load >= LOAD_HIGH || result->waiters > 0)
 	{
 		under_load = true;
@@ -291,6 +333,30 @@ sg_throttle_yield_ms(const SgStepResult *result, char **event, char **detail)
 	if (duty >= 1.0)
 		return 0;
 	return (int) Min(result->elapsed_ms * (1.0 - duty) / duty, 10000.0);
+}
+
+/*
+ * At the worker's start: lower its CPU priority to schema_guard.worker_nice,
+ * so that where the application's processes and the worker both want a
+ * CPU, the scheduler runs the application first.  A process may lower its
+ * priority but not raise it again, so this is done once, and a priority
+ * already lower is kept.
+ */
+void
+sg_throttle_lower_priority(void)
+{
+	int			current;
+
+	if (sg_worker_nice <= 0)
+		return;
+	errno = 0;
+	current = getpriority(PRIO_PROCESS, 0);
+	if (errno != 0 || current >= sg_worker_nice)
+		return;
+	if (setpriority(PRIO_PROCESS, 0, sg_worker_nice) != 0)
+		ereport(LOG,
+				(errmsg("schema_guard worker could not lower its CPU priority to %d: %m",
+						sg_worker_nice)));
 }
 
 /*

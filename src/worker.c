@@ -671,6 +671,7 @@ sg_worker_main(Datum main_arg)
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	sg_worker_attach(dboid);
 	pgstat_report_appname("schema_guard worker");
+	sg_throttle_lower_priority();
 
 	/* superuser-only settings, set while this process still is one */
 	SetConfigOption("session_replication_role", "replica", PGC_SUSET, PGC_S_SESSION);

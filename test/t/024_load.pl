@@ -1,8 +1,8 @@
 # The backfill under the application's load: the table's statistics follow
 # the backfill as it runs (so autovacuum sees its updates and dead rows),
-# and while other processes keep every CPU busy the worker yields to them,
-# saying so in progress, down to a share of the time that still ends the
-# job.
+# and while the application's sessions keep every CPU busy the worker
+# yields to them, saying so in progress, down to a share of the time that
+# still ends the job; CPU used while no session is at work does not count.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -39,6 +39,13 @@ ok( $node->poll_query_until(
 	  FROM pg_stat_user_tables s, schema_guard.jobs j
 	 WHERE s.relname = 't' AND j.job_id = $job}),
 	'pg_stat_user_tables counts the backfill\'s updates and dead rows while it runs');
+# The worker runs at schema_guard.worker_nice: the scheduler serves the
+# application's processes first (field 19 of /proc/PID/stat).
+ok( $node->poll_query_until(
+		'postgres', q{
+	SELECT split_part(split_part(pg_read_file('/proc/' || pid || '/stat'), ') ', 2), ' ', 17)
+	  FROM pg_stat_activity WHERE application_name = 'schema_guard worker'}, '10'),
+	'the worker lowered its CPU priority to worker_nice');
 $node->safe_psql('postgres', "SELECT schema_guard.set_batch($job, NULL, '0')");
 ok(poll_job_state($node, 'postgres', $job, 'done'), 'the job completes');
 
@@ -95,5 +102,23 @@ $node->safe_psql('postgres', q{
 	SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 	 WHERE query LIKE 'SELECT /* load */%' AND pid <> pg_backend_pid()});
 $_->finish for @burners;
+
+# CPU others use counts only while the application is at work: with every
+# CPU busy outside PostgreSQL (autovacuum, a build, another program) and no
+# session running statements, the worker does not yield.  The job is
+# waited for with wait(), which is not the application at work.
+set_setting($node, 'schema_guard.yield_to_load', 'on');
+my @spinners;
+push @spinners, IPC::Run::start([ $^X, '-e', '1 while 1' ]) for 1 .. $cpus;
+$node->safe_psql('postgres', 'ALTER TABLE u DROP COLUMN w');
+my ($job4) = stage_paused($node, 'postgres',
+	'ALTER TABLE u ADD COLUMN w float8 DEFAULT slow_random()');
+$node->safe_psql('postgres', "SELECT schema_guard.resume($job4)");
+$node->safe_psql('postgres', "CALL schema_guard.wait($job4)");
+is($node->safe_psql('postgres', "SELECT state FROM schema_guard.jobs WHERE job_id = $job4"),
+	'done', 'with every CPU busy outside the application, the job completes');
+ok(!$node->log_contains(qr/schema_guard job $job4: yielding/),
+	'and never yielded: no session of the application was at work');
+$_->kill_kill for @spinners;
 
 done_testing();

@@ -41,6 +41,7 @@ OBJS = \
 	src/throttle.o \
 	src/backfill.o \
 	src/finalize.o \
+	src/reindex.o \
 	src/job_revert.o \
 	src/worker.o \
 	src/utility_hook.o \

@@ -15,6 +15,12 @@ ALTER TABLE schema_guard.jobs
     ADD COLUMN error_sqlstate text,
     ADD COLUMN unsound text;
 
+-- a job that filled rows rebuilds its tables' indexes last
+ALTER TABLE schema_guard.jobs DROP CONSTRAINT jobs_phase_check;
+ALTER TABLE schema_guard.jobs ADD CONSTRAINT jobs_phase_check
+    CHECK (phase IN ('backfill', 'verify', 'validate', 'index',
+                     'references', 'finalize', 'reindex', 'done'));
+
 ALTER TABLE schema_guard.job_columns
     ADD COLUMN fill_sql text,
     ADD COLUMN atttype regtype,

@@ -18,7 +18,7 @@ CREATE TABLE schema_guard.jobs (
                                    'cancelled', 'reverted', 'done')),
     phase         text NOT NULL DEFAULT 'backfill'
                   CHECK (phase IN ('backfill', 'verify', 'validate', 'index',
-                                   'references', 'finalize', 'done')),
+                                   'references', 'finalize', 'reindex', 'done')),
     statement     text NOT NULL,
     search_path   text NOT NULL,  -- the ALTER's, pinned: "$user" resolved, pg_temp last
     trigger_name  name NOT NULL,

@@ -309,6 +309,7 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 {
 	char	   *table = sg_qualified_relname(job->relid);
 	ListCell   *lc;
+	SgJobPhase	next;
 
 	/* an index that went missing or invalid meanwhile is built again first */
 	if (sg_next_index(job) != NULL)
@@ -355,5 +356,8 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 	}
 	foreach(lc, sg_job_drop_sqls(job, SG_OBJECT_FILL_TRIGGER))
 		sg_exec_as_owner(job, lfirst(lc), false);
-	result->committed = sg_job_advance(job, SG_PHASE_DONE, SG_STATE_DONE, NULL);
+	next = sg_phase_after(job, SG_PHASE_FINALIZE);
+	result->committed = sg_job_advance(job, next,
+									   next == SG_PHASE_DONE ? SG_STATE_DONE : SG_STATE_UNCHANGED,
+									   NULL);
 }

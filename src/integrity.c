@@ -246,7 +246,8 @@ sg_job_integrity_problem(SgJob *job)
 		if (!list_member_oid(tree, leaf->relid))
 			return psprintf("table \"%s\" is no longer part of table \"%s\"",
 							get_rel_name(leaf->relid), get_rel_name(job->relid));
-		if (fills && job->phase != SG_PHASE_DONE &&
+		/* the fill trigger is gone once the job has finalized */
+		if (fills && job->phase != SG_PHASE_DONE && job->phase != SG_PHASE_REINDEX &&
 			(problem = leaf_trigger_problem(job, leaf->relid, fill_fn)) != NULL)
 			return problem;
 		if (fills && (job->phase == SG_PHASE_BACKFILL || job->phase == SG_PHASE_VERIFY) &&

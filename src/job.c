@@ -490,6 +490,37 @@ sg_job_event(int64 job_id, const char *event, const char *detail)
 	sg_spi_finish();
 }
 
+/*
+ * The details of a job's events of one kind, oldest first, allocated in
+ * the caller's memory context.
+ */
+List *
+sg_job_event_details(int64 job_id, const char *event)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
+	List	   *details = NIL;
+	MemoryContext cxt = CurrentMemoryContext;
+	uint64		i;
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = CStringGetTextDatum(event);
+	sg_spi_connect();
+	sg_catalog_exec("SELECT detail FROM schema_guard.job_events "
+					"WHERE job_id = $1 AND event = $2 AND detail IS NOT NULL ORDER BY at, event_id",
+					2, types, values, NULL, true);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		char	   *detail = sg_catalog_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		details = lappend(details, pstrdup(detail));
+		MemoryContextSwitchTo(old);
+	}
+	sg_spi_finish();
+	return details;
+}
+
 /* The names of the states in a set, as a text[] datum. */
 static Datum
 state_names_array(uint32 states)

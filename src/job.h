@@ -107,6 +107,7 @@ extern int64 sg_job_next_id(void);
 extern void sg_job_insert(SgJob *job);
 extern SgJob *sg_job_load(int64 job_id, bool missing_ok);
 extern void sg_job_event(int64 job_id, const char *event, const char *detail);
+extern List *sg_job_event_details(int64 job_id, const char *event);
 extern bool sg_job_set_state(int64 job_id, uint32 from, SgJobState state,
 							 SgJobPhase phase, const char *error, const char *detail);
 extern void sg_job_mark_unsound(int64 job_id, const char *why);

@@ -11,6 +11,7 @@
 
 #include "schema_guard.h"
 #include "job.h"
+#include "settings.h"
 
 static const char *const state_names[] = {
 	[SG_STATE_QUEUED] = "queued",
@@ -29,6 +30,7 @@ static const char *const phase_names[] = {
 	[SG_PHASE_INDEX] = "index",
 	[SG_PHASE_REFERENCES] = "references",
 	[SG_PHASE_FINALIZE] = "finalize",
+	[SG_PHASE_REINDEX] = "reindex",
 	[SG_PHASE_DONE] = "done"
 };
 
@@ -144,7 +146,7 @@ sg_phase_after(const SgJob *job, SgJobPhase from)
 {
 	static const SgJobPhase filled[] = {SG_PHASE_BACKFILL, SG_PHASE_VERIFY,
 		SG_PHASE_VALIDATE, SG_PHASE_INDEX, SG_PHASE_REFERENCES, SG_PHASE_FINALIZE,
-	SG_PHASE_DONE};
+	SG_PHASE_REINDEX, SG_PHASE_DONE};
 	static const SgJobPhase unfilled[] = {SG_PHASE_INDEX, SG_PHASE_VALIDATE,
 	SG_PHASE_REFERENCES, SG_PHASE_FINALIZE, SG_PHASE_DONE};
 	const SgJobPhase *phases = job->leaves != NIL ? filled : unfilled;
@@ -152,6 +154,9 @@ sg_phase_after(const SgJob *job, SgJobPhase from)
 	bool		has[SG_PHASE_DONE + 1] = {0};
 	ListCell   *lc;
 	int			i;
+
+	/* a job that filled rows rebuilds its tables' indexes, as a rewrite would */
+	has[SG_PHASE_REINDEX] = sg_reindex;
 
 	foreach(lc, job->objects)
 	{
@@ -185,7 +190,8 @@ sg_phase_after(const SgJob *job, SgJobPhase from)
 	for (i = i < nphases ? i + 1 : 0; i < nphases; i++)
 	{
 		if ((phases[i] == SG_PHASE_VALIDATE || phases[i] == SG_PHASE_INDEX ||
-			 phases[i] == SG_PHASE_REFERENCES) && !has[phases[i]])
+			 phases[i] == SG_PHASE_REFERENCES || phases[i] == SG_PHASE_REINDEX) &&
+			!has[phases[i]])
 			continue;
 		return phases[i];
 	}

@@ -42,6 +42,7 @@ typedef enum SgJobPhase
 	SG_PHASE_INDEX,				/* the indexes the ALTER reserved */
 	SG_PHASE_REFERENCES,		/* foreign keys */
 	SG_PHASE_FINALIZE,			/* NOT NULL, USING INDEX, identity, clean-up */
+	SG_PHASE_REINDEX,			/* the filled tables' indexes rebuilt */
 	SG_PHASE_DONE
 } SgJobPhase;
 

@@ -45,6 +45,7 @@
  *	  throttle.c       batch size, pauses, lag, WAL rate, reclaimed space
  *	  backfill.c       one batch
  *	  finalize.c       validation and the end of a job
+ *	  reindex.c        the last phase: the filled tables' indexes rebuilt
  *	  job_revert.c     undoing a job's statement
  *	  worker.c         the per-database worker: steps, errors, index builds
  *	  utility_hook.c   the ProcessUtility hook

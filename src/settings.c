@@ -27,6 +27,7 @@ int			sg_batch_delay_ms = 20;
 int			sg_batch_min_blocks = 1;
 int			sg_batch_max_blocks = 4096;
 bool		sg_reclaim = true;
+bool		sg_reindex = true;
 bool		sg_yield_to_load = true;
 int			sg_min_backfill_share = 10;
 int			sg_worker_nice = 10;
@@ -163,6 +164,12 @@ define_background_settings(void)
 							"Where the application's processes want the CPU, the operating system gives it to them first; at idle the worker still runs at full speed.",
 							&sg_worker_nice, 10, 0, 19,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("schema_guard.reindex",
+							 "Rebuild the indexes of a table a job filled, concurrently, as its last phase.",
+							 "A backfill leaves indexes larger than the table rewrite of the plain statement does; REINDEX INDEX CONCURRENTLY makes them as small, without blocking reads or writes.",
+							 &sg_reindex, true,
+							 PGC_SIGHUP, 0, NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("schema_guard.reclaim",
 							 "Make the space of the row versions a batch replaced reusable before the next batch.",

@@ -34,6 +34,7 @@ extern int	sg_batch_delay_ms;
 extern int	sg_batch_min_blocks;
 extern int	sg_batch_max_blocks;
 extern bool sg_reclaim;
+extern bool sg_reindex;
 extern bool sg_yield_to_load;
 extern int	sg_min_backfill_share;
 extern int	sg_worker_nice;

@@ -755,5 +755,7 @@ sg_describe_steps(Relation rel, SgAlterPlan *plan, SgAddColumn *col)
 										table, c, col->identity == ATTRIBUTE_IDENTITY_ALWAYS ? "ALWAYS" : "BY DEFAULT"));
 	if (needs_fill)
 		steps = lappend(steps, psprintf("DROP TRIGGER fill ON %s", table));
+	if (needs_fill && sg_reindex)
+		steps = lappend(steps, psprintf("REINDEX INDEX CONCURRENTLY, each index of %s", table));
 	return steps;
 }

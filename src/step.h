@@ -20,6 +20,7 @@ typedef struct SgStepResult
 	int			app_backends;	/* client backends running a statement */
 	Oid			build_index;	/* an index to build at top level, next */
 	Oid			build_relid;	/* its table */
+	Oid			rebuild_index;	/* an index to rebuild at top level, next */
 } SgStepResult;
 
 #endif							/* SG_STEP_H */

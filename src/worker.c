@@ -70,6 +70,7 @@
 #include "launcher.h"
 #include "settings.h"
 #include "step.h"
+#include "reindex.h"
 #include "throttle.h"
 #include "trigger.h"
 #include "util.h"
@@ -276,6 +277,13 @@ dispatch(SgJob *job, SgStepResult *result, int *wait_ms)
 		sg_finalize_validate(job, result);
 	else if (job->phase == SG_PHASE_FINALIZE)
 		sg_finalize_complete(job, result);
+	else if (job->phase == SG_PHASE_REINDEX)
+	{
+		/* the rebuild runs at top level, after this step's transaction */
+		result->rebuild_index = sg_reindex_next(job);
+		if (!OidIsValid(result->rebuild_index))
+			result->committed = sg_job_advance(job, SG_PHASE_DONE, SG_STATE_DONE, NULL);
+	}
 	else if (job->phase == SG_PHASE_INDEX)
 	{
 		SgJobObject *obj = sg_next_index(job);
@@ -573,6 +581,61 @@ build_index(int64 job_id, const SgStepResult *step, MemoryContext loopcxt)
 }
 
 /*
+ * Leave an index the phase could not rebuild; what fails meanwhile (a
+ * leftover that cannot be dropped now) is logged, and retried with the
+ * next index's rebuild.
+ */
+static void
+give_up_rebuild(int64 job_id, Oid indexoid, const char *error, MemoryContext loopcxt)
+{
+	MemoryContextSwitchTo(loopcxt);
+	PG_TRY();
+	{
+		sg_reindex_give_up(job_id, indexoid, error);
+	}
+	PG_CATCH();
+	{
+		(void) recover_from_error(job_id, loopcxt);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Rebuild one index of a job that finalized, concurrently, at top level
+ * (reindex.c).  A lock timeout or a deadlock is retried; any other error
+ * leaves the index as it is, and the job goes on: it is complete already.
+ */
+static int
+rebuild_index(int64 job_id, const SgStepResult *step, MemoryContext loopcxt)
+{
+	volatile int delay = 0;
+	Oid			save_userid;
+	int			save_sec_context;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		pgstat_report_activity(STATE_RUNNING, "schema_guard: rebuilding an index concurrently");
+		sg_reindex_concurrently(job_id, step->rebuild_index);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata = recover_from_error(job_id, loopcxt);
+
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		if (is_retryable(edata->sqlerrcode))
+			delay = after_step_error(job_id, edata);
+		else
+			give_up_rebuild(job_id, step->rebuild_index, edata->message, loopcxt);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(loopcxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return delay;
+}
+
+/*
  * Run one step of a job; return how long to wait before the next one.  A
  * step that found an index to build says so in *build, for the caller to
  * build at top level.
@@ -712,6 +775,8 @@ sg_worker_main(Datum main_arg)
 		delay = run_step(job_id, loopcxt, &build);
 		if (OidIsValid(build.build_index))
 			delay = build_index(job_id, &build, loopcxt);
+		else if (OidIsValid(build.rebuild_index))
+			delay = rebuild_index(job_id, &build, loopcxt);
 		/* so that pg_stat_user_tables and autovacuum see the backfill as it goes */
 		pgstat_report_stat(false);
 		if (delay > 0)

@@ -43,12 +43,14 @@ our @EXPORT_OK = qw(
 
 # The settings every test starts from: the library preloaded, small tables
 # staged too, the launcher looking for work every second, no pause between
-# batches.
+# batches, and no rebuild of the indexes at a job's end (the tests of that
+# phase ask for it).
 my $base_conf = q{
 shared_preload_libraries = 'schema_guard'
 schema_guard.min_table_size = 0
 schema_guard.naptime = 1s
 schema_guard.batch_delay = 0
+schema_guard.reindex = off
 };
 
 # new_node($name, conf => $text, allows_streaming => 1)

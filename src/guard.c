@@ -121,12 +121,17 @@ static Oid	expected_drop = InvalidOid;
 static void
 refuse_during_job(Oid relid, int64 job_id, const char *what)
 {
+	SgJob	   *job = sg_job_load(job_id, true);
+
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_IN_USE),
 			 errmsg("table \"%s\" has an active schema_guard job", get_rel_name(relid)),
-			 errdetail("%s while job %lld is filling rows that predate its columns; "
-					   "rows not filled yet would then look filled.",
-					   what, (long long) job_id),
+			 job == NULL || job->leaves != NIL
+			 ? errdetail("%s while job %lld is filling rows that predate its columns; "
+						 "rows not filled yet would then look filled.",
+						 what, (long long) job_id)
+			 : errdetail("%s while job %lld is still checking or building what its statement added.",
+						 what, (long long) job_id),
 			 errhint("Wait for the job with CALL schema_guard.wait(%lld), or end it with schema_guard.cancel(%lld), first.",
 					 (long long) job_id, (long long) job_id)));
 }
@@ -198,6 +203,7 @@ check_alter_table(AlterTableStmt *stmt)
 		switch (cmd->subtype)
 		{
 			case AT_AlterColumnType:
+				sg_guard_not_null_column(stmt, cmd);
 				what = "ALTER COLUMN TYPE may rewrite the table";
 				break;
 			case AT_SetLogged:
@@ -221,8 +227,11 @@ check_alter_table(AlterTableStmt *stmt)
 			case AT_AttachPartition:
 				sg_guard_attach_partition(stmt->relation, castNode(PartitionCmd, cmd->def)->name);
 				break;
-			case AT_SetNotNull:
 			case AT_DropNotNull:
+				sg_guard_not_null_column(stmt, cmd);
+				sg_guard_column_change(stmt, cmd);
+				break;
+			case AT_SetNotNull:
 			case AT_AddIdentity:
 			case AT_SetIdentity:
 			case AT_DropIdentity:

@@ -102,8 +102,9 @@ SELECT conname FROM pg_constraint WHERE conrelid = 'snn.bad'::regclass AND conke
 ALTER SYSTEM RESET schema_guard.on_failure;
 SELECT pg_reload_conf();
 
--- While the job is unfinished: DROP NOT NULL and ALTER COLUMN TYPE of its
--- columns are refused, naming the job, and so is a rewrite of the table;
+-- While the job is unfinished: DROP NOT NULL, ALTER COLUMN TYPE and ADD
+-- GENERATED AS IDENTITY of its columns are refused, naming the job, and so
+-- is a rewrite of the table;
 -- SET NOT NULL of the column runs as written; dropping a column ends its
 -- part of the job, dropping all of them the job.
 CREATE TABLE snn.busy (id int PRIMARY KEY, v int, w int, z int);
@@ -120,6 +121,7 @@ SELECT schema_guard.pause(1806);
 COMMIT;
 ALTER TABLE snn.busy ALTER COLUMN v DROP NOT NULL;
 ALTER TABLE snn.busy ALTER COLUMN z TYPE bigint;
+ALTER TABLE snn.busy ALTER COLUMN z ADD GENERATED ALWAYS AS IDENTITY;
 ALTER TABLE snn.busy ALTER COLUMN w TYPE bigint;
 ALTER TABLE snn.busy ALTER COLUMN v SET NOT NULL;
 ALTER TABLE snn.busy DROP COLUMN z;

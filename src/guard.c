@@ -228,11 +228,11 @@ check_alter_table(AlterTableStmt *stmt)
 				sg_guard_attach_partition(stmt->relation, castNode(PartitionCmd, cmd->def)->name);
 				break;
 			case AT_DropNotNull:
+			case AT_AddIdentity:
 				sg_guard_not_null_column(stmt, cmd);
 				sg_guard_column_change(stmt, cmd);
 				break;
 			case AT_SetNotNull:
-			case AT_AddIdentity:
 			case AT_SetIdentity:
 			case AT_DropIdentity:
 				sg_guard_column_change(stmt, cmd);

@@ -11,8 +11,9 @@
  * subcommands (the column becomes an identity column at the end), and
  * INHERIT into a table whose job has constraints of its own (the new child
  * would have to take them, and keep them).  Those are refused, naming the
- * job to wait for.  So are DROP NOT NULL and ALTER COLUMN TYPE of an
- * existing column whose staged SET NOT NULL a job has not finished.
+ * job to wait for.  So are DROP NOT NULL, ALTER COLUMN TYPE and ADD
+ * GENERATED AS IDENTITY of an existing column whose staged SET NOT NULL a
+ * job has not finished.
  * ATTACH PARTITION works: the new partition gets the helper checks it
  * must have.
  *
@@ -219,11 +220,13 @@ sg_job_of_table_column(Oid relid, AttrNumber attnum, bool not_null_only)
 }
 
 /*
- * DROP NOT NULL or ALTER COLUMN TYPE of a column that a staged SET NOT
- * NULL makes NOT NULL: after the plain SET NOT NULL, PostgreSQL would
- * drop the NOT NULL or keep it through the new type; here the job's NOT
- * VALID constraint would be dropped or rebuilt under the job.  Refused,
- * naming the job to wait for.
+ * DROP NOT NULL, ALTER COLUMN TYPE or ADD GENERATED AS IDENTITY of a
+ * column that a staged SET NOT NULL makes NOT NULL: after the plain SET
+ * NOT NULL, PostgreSQL would drop the NOT NULL, keep it through the new
+ * type, or make the NOT NULL column an identity column; here the job's
+ * NOT VALID constraint would be dropped or rebuilt under the job, and an
+ * identity column needs the column NOT NULL already.  Refused, naming the
+ * job to wait for.
  */
 void
 sg_guard_not_null_column(AlterTableStmt *stmt, AlterTableCmd *cmd)
@@ -242,6 +245,8 @@ sg_guard_not_null_column(AlterTableStmt *stmt, AlterTableCmd *cmd)
 					cmd->name, get_rel_name(relid), (long long) job->job_id),
 			 cmd->subtype == AT_DropNotNull
 			 ? errdetail("The job makes the column NOT NULL once it has checked the existing rows, as the ALTER that set it asked.")
+			 : cmd->subtype == AT_AddIdentity
+			 ? errdetail("An identity column must be NOT NULL, and the column is only once the job has checked the existing rows.")
 			 : errdetail("Changing the column's type would rebuild the constraint that the job checks the existing rows with."),
 			 errhint("Wait for the job with CALL schema_guard.wait(%lld), or undo it with schema_guard.revert(%lld), then run the statement.",
 					 (long long) job->job_id, (long long) job->job_id)));

@@ -180,6 +180,24 @@ SET client_min_messages = warning;
 CALL sg_test.wait_all();
 RESET client_min_messages;
 
+-- With schema_guard.mode = off a DROP NOT NULL runs as in PostgreSQL: the
+-- column ends nullable, as after the plain SET NOT NULL and DROP NOT NULL,
+-- and the job ends without its constraint.
+CREATE TABLE snn.off (id int, v int);
+INSERT INTO snn.off SELECT g, g FROM generate_series(1, 2000) g;
+BEGIN;
+ALTER TABLE snn.off ALTER COLUMN v SET NOT NULL;
+SELECT schema_guard.pause(1809);
+COMMIT;
+SET schema_guard.mode = off;
+ALTER TABLE snn.off ALTER COLUMN v DROP NOT NULL;
+RESET schema_guard.mode;
+SELECT schema_guard.resume(1809);
+CALL snn.wait_for(1809, 'cancelled');
+SELECT state FROM schema_guard.jobs WHERE job_id = 1809;
+SELECT a.attnotnull, (SELECT count(*) FROM pg_constraint c WHERE c.conrelid = a.attrelid) AS constraints
+  FROM pg_attribute a WHERE a.attrelid = 'snn.off'::regclass AND a.attname = 'v';
+
 -- explain() says what it would do
 SELECT statement, "column", subcommand, risk, action, steps FROM schema_guard.explain(
   'ALTER TABLE snn.bad ALTER COLUMN w SET NOT NULL; ALTER TABLE snn.bad ALTER COLUMN v SET NOT NULL; ALTER TABLE snn.parted ALTER COLUMN v SET NOT NULL');

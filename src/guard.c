@@ -263,7 +263,9 @@ note_changed(Oid objectId)
  * Before a statement that may harm a job, in every mode: what it is about
  * to change that the object access hook cannot tell apart.  ALTER SEQUENCE
  * (new options, RESTART, OWNED BY) changes the values a job's rows get
- * from the sequence; a change of its owner or name does not.
+ * from the sequence; a change of its owner or name does not.  A DROP NOT
+ * NULL that got here (the guard refuses it in the other modes) drops
+ * what stands for a staged SET NOT NULL with it.
  */
 void
 sg_guard_note_statement(PlannedStmt *pstmt)
@@ -276,6 +278,16 @@ sg_guard_note_statement(PlannedStmt *pstmt)
 
 		if (OidIsValid(seq))
 			note_changed(seq);
+	}
+	if (IsA(parsetree, AlterTableStmt) &&
+		((AlterTableStmt *) parsetree)->objtype == OBJECT_TABLE)
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+			if (lfirst_node(AlterTableCmd, lc)->subtype == AT_DropNotNull)
+				sg_guard_not_null_dropped((AlterTableStmt *) parsetree,
+										  lfirst_node(AlterTableCmd, lc));
 	}
 }
 

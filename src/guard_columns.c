@@ -253,6 +253,37 @@ sg_guard_not_null_column(AlterTableStmt *stmt, AlterTableCmd *cmd)
 }
 
 /*
+ * DROP NOT NULL, run as written (schema_guard.mode = off), of a column
+ * whose staged SET NOT NULL is unfinished: the column is to end nullable,
+ * as after the plain SET NOT NULL, so the job's helper check goes with its
+ * NOT NULL (before 18 PostgreSQL would not find one to drop; an 18 NOT
+ * NULL constraint it drops itself), and the job ends without it.
+ */
+void
+sg_guard_not_null_dropped(AlterTableStmt *stmt, AlterTableCmd *cmd)
+{
+	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	AttrNumber	attnum;
+	SgJob	   *job;
+	ListCell   *lc;
+
+	if (!OidIsValid(relid) || cmd->name == NULL ||
+		(attnum = get_attnum(relid, cmd->name)) == InvalidAttrNumber ||
+		(job = sg_job_of_table_column(relid, attnum, true)) == NULL)
+		return;
+	foreach(lc, job->objects)
+	{
+		SgJobObject *obj = lfirst(lc);
+		char	   *sql;
+
+		if (obj->kind == SG_OBJECT_HELPER_CHECK && obj->relid == relid &&
+			sg_object_column(obj) == attnum && !sg_object_is_not_null(obj) &&
+			(sql = sg_object_drop_sql(obj)) != NULL)
+			sg_run_own_sql(sql);
+	}
+}
+
+/*
  * INHERIT: the new parent's constraints must be the child's too, the
  * helper checks of its jobs included, which would then stay on the child.
  */

@@ -341,11 +341,18 @@ report_progress(SgJob *job)
 	double		percent = job->blocks_total > 0
 	? 100.0 * Min(job->blocks_done, job->blocks_total) / job->blocks_total : 100.0;
 
-	ereport(NOTICE,
-			(errmsg("schema_guard job %lld: %s, %s, %.1f%% of %lld blocks, %lld rows filled",
-					(long long) job->job_id, sg_state_name(job->state),
-					sg_phase_name(job->phase), percent,
-					(long long) job->blocks_total, (long long) job->rows_done)));
+	/* a job that fills no rows (an index, constraints, a SET NOT NULL) */
+	if (job->leaves == NIL)
+		ereport(NOTICE,
+				(errmsg("schema_guard job %lld: %s, %s",
+						(long long) job->job_id, sg_state_name(job->state),
+						sg_phase_name(job->phase))));
+	else
+		ereport(NOTICE,
+				(errmsg("schema_guard job %lld: %s, %s, %.1f%% of %lld blocks, %lld rows filled",
+						(long long) job->job_id, sg_state_name(job->state),
+						sg_phase_name(job->phase), percent,
+						(long long) job->blocks_total, (long long) job->rows_done)));
 }
 
 static int64 wait_for_job(FunctionCallInfo fcinfo, int64 job_id,
@@ -396,13 +403,20 @@ sg_wait_v1(PG_FUNCTION_ARGS)
 		MemoryContextDelete(pollcxt);
 	}
 	PG_END_TRY();
-	ereport(NOTICE,
-			(errmsg("schema_guard job %lld is done: %lld rows filled",
-					(long long) job_id, (long long) rows_done)));
+	if (rows_done < 0)
+		ereport(NOTICE,
+				(errmsg("schema_guard job %lld is done", (long long) job_id)));
+	else
+		ereport(NOTICE,
+				(errmsg("schema_guard job %lld is done: %lld rows filled",
+						(long long) job_id, (long long) rows_done)));
 	PG_RETURN_VOID();
 }
 
-/* The polling loop of wait(); returns the rows the job filled. */
+/*
+ * The polling loop of wait(); returns the rows the job filled, -1 for a
+ * job that fills none.
+ */
 static int64
 wait_for_job(FunctionCallInfo fcinfo, int64 job_id, TimestampTz deadline,
 			 MemoryContext pollcxt)
@@ -471,10 +485,13 @@ wait_for_job(FunctionCallInfo fcinfo, int64 job_id, TimestampTz deadline,
 			ereport(ERROR,
 					(errcode(ERRCODE_QUERY_CANCELED),
 					 errmsg("timed out waiting for schema_guard job %lld", (long long) job_id),
-					 errdetail("The job is %s in phase %s, with %lld of %lld blocks done.",
-							   sg_state_name(job->state), sg_phase_name(job->phase),
-							   (long long) job->blocks_done,
-							   (long long) job->blocks_total)));
+					 job->leaves == NIL
+					 ? errdetail("The job is %s in phase %s.",
+								 sg_state_name(job->state), sg_phase_name(job->phase))
+					 : errdetail("The job is %s in phase %s, with %lld of %lld blocks done.",
+								 sg_state_name(job->state), sg_phase_name(job->phase),
+								 (long long) job->blocks_done,
+								 (long long) job->blocks_total)));
 
 		/* end this poll's transaction, so nothing of ours holds back VACUUM */
 		if (nonatomic)
@@ -484,7 +501,7 @@ wait_for_job(FunctionCallInfo fcinfo, int64 job_id, TimestampTz deadline,
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
-	rows_done = job->rows_done;
+	rows_done = job->leaves != NIL ? job->rows_done : -1;
 	if (nonatomic)
 		SPI_finish();
 	return rows_done;

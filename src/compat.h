@@ -266,4 +266,11 @@ sg_generated_virtual(const Constraint *con)
 #endif
 }
 
+/* Is a pg_attribute row an 18 virtual generated column? */
+#if PG_VERSION_NUM >= 180000
+#define SG_ATTR_IS_VIRTUAL(att) ((att)->attgenerated == ATTRIBUTE_GENERATED_VIRTUAL)
+#else
+#define SG_ATTR_IS_VIRTUAL(att) false
+#endif
+
 #endif							/* SCHEMA_GUARD_COMPAT_H */

@@ -36,6 +36,7 @@
 #include "lockwait.h"
 #include "settings.h"
 #include "stage.h"
+#include "stage_not_null.h"
 #include "stage_not_valid.h"
 
 PG_FUNCTION_INFO_V1(sg_explain_v1);
@@ -162,6 +163,13 @@ explain_other_subcommand(ExplainRow *row, AlterTableCmd *cmd, AlterTableStmt *st
 			row->action = "stage";
 			row->steps = list_make2("ADD CONSTRAINT as written, NOT VALID: it holds for new rows at once",
 								   "background, once the transaction commits: VALIDATE CONSTRAINT (blocks neither reads nor writes)");
+		}
+		else if (locking == SG_ACTION_WARN && sg_mode == SG_MODE_REWRITE &&
+				 sg_not_null_stageable(stmt, rel))
+		{
+			row->action = "stage";
+			row->reason = "SET NOT NULL scans the table under its lock; schema_guard checks the rows in the background instead";
+			row->steps = sg_describe_not_null_steps(rel, cmd->name);
 		}
 	}
 }

@@ -24,6 +24,9 @@
  *	            real one whose sequence continues where the staging sequence
  *	            stopped, the fill trigger dropped, the job done.
  *
+ * A staged SET NOT NULL of existing columns (stage_not_null.c) has only
+ * the validate and finalize phases, for the helpers of its columns.
+ *
  * Every step is idempotent and runs as the job's role, with its locks
  * bounded by schema_guard.lock_timeout; the worker retries it.  A failing
  * step fails the job with the error the plain ALTER would have raised
@@ -42,6 +45,7 @@
 #include "catalog/pg_type.h"
 #include "catalog/pg_index.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
@@ -114,6 +118,8 @@ sg_next_index(SgJob *job)
 static SgJobObject *
 next_to_validate(SgJob *job, bool foreign_keys)
 {
+	bool		by_column = sg_job_sets_not_null(job);
+	SgJobObject *next = NULL;
 	ListCell   *lc;
 
 	foreach(lc, job->objects)
@@ -124,31 +130,55 @@ next_to_validate(SgJob *job, bool foreign_keys)
 			continue;
 		if (is_foreign_key_object(job, obj) != foreign_keys)
 			continue;
-		if (!sg_object_validated(obj))
-			return obj;
+		if (sg_object_validated(obj))
+			continue;
+		/* a staged SET NOT NULL: the columns in their order, as PostgreSQL checks them */
+		if (next == NULL)
+			next = obj;
+		else if (by_column && sg_object_column(obj) < sg_object_column(next))
+			next = obj;
+		if (!by_column)
+			break;
 	}
-	return NULL;
+	return next;
 }
 
 /*
  * Validate one constraint per step: VALIDATE CONSTRAINT scans the table
  * but blocks neither reads nor writes, and a step that commits each keeps
- * the work done when a later one fails.
+ * the work done when a later one fails.  The NOT NULL constraints (18) of
+ * a staged SET NOT NULL are validated together, in one scan that meets a
+ * NULL where the plain statement's scan would, row by row, column by
+ * column.
  */
 void
 sg_finalize_validate(SgJob *job, SgStepResult *result)
 {
 	SgJobObject *obj = next_to_validate(job, job->phase == SG_PHASE_REFERENCES);
+	StringInfoData sql;
+	ListCell   *lc;
 
 	if (obj == NULL)
 	{
 		result->committed = sg_job_advance(job, sg_phase_after(job, job->phase), SG_STATE_UNCHANGED, NULL);
 		return;
 	}
-	sg_exec_as_owner(job, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s",
-								   sg_qualified_relname(obj->relid),
-								   quote_identifier(sg_object_name(obj))),
-					 false);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "ALTER TABLE %s VALIDATE CONSTRAINT %s",
+					 sg_qualified_relname(obj->relid), quote_identifier(sg_object_name(obj)));
+	if (sg_job_sets_not_null(job) && sg_object_is_not_null(obj))
+	{
+		foreach(lc, job->objects)
+		{
+			SgJobObject *other = lfirst(lc);
+
+			if (other != obj && other->kind == SG_OBJECT_HELPER_CHECK &&
+				!sg_object_validated(other) && sg_object_is_not_null(other))
+				appendStringInfo(&sql, ", VALIDATE CONSTRAINT %s",
+								 quote_identifier(sg_object_name(other)));
+		}
+	}
+	sg_exec_as_owner(job, sql.data, false);
 }
 
 /*
@@ -198,6 +228,18 @@ sg_translate_error(SgJob *job, ErrorData *edata)
 			edata->detail = psprintf("The fill expression %s yielded NULL for some row, "
 									 "so the column cannot be made NOT NULL.", col->fill_expr);
 			edata->hint = "Fill the NULLs by hand and retry the job, or revert it.";
+			return;
+		}
+		/* a staged SET NOT NULL: PostgreSQL's own error, as it scans the table */
+		if (sg_job_sets_not_null(job))
+		{
+			char	   *colname = sg_column_name(obj->relid, sg_object_column(obj));
+
+			edata->sqlerrcode = ERRCODE_NOT_NULL_VIOLATION;
+			edata->message = psprintf("column \"%s\" of relation \"%s\" contains null values",
+									  colname ? colname : obj->name, relname);
+			edata->detail = NULL;
+			edata->hint = "Fill the NULLs and retry the job, or revert it.";
 			return;
 		}
 	}
@@ -304,6 +346,26 @@ attach_partitioned_foreign_keys(SgJob *job)
 	}
 }
 
+/*
+ * SET NOT NULL of a column whose helper check is validated, then the
+ * helper dropped.  A validated NOT NULL constraint (18) is the column's
+ * own already.
+ */
+static void
+set_not_null(SgJob *job, const char *table, const char *column, SgJobObject *check)
+{
+	char	   *drop;
+
+	if (check && sg_object_is_not_null(check))
+		return;
+	drop = check ? sg_object_drop_sql(check) : NULL;
+	/* proven by the validated check: no scan */
+	sg_exec_as_owner(job, psprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",
+								   table, quote_identifier(column)), false);
+	if (drop)
+		sg_exec_as_owner(job, drop, false);
+}
+
 void
 sg_finalize_complete(SgJob *job, SgStepResult *result)
 {
@@ -322,28 +384,22 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 	{
 		SgJobColumn *col = lfirst(lc);
 		char	   *name = current_name(job, col);
-		SgJobObject *check;
-		char	   *drop;
 
-		if (name == NULL || col->check_name == NULL)
-			continue;
-		check = sg_job_object(job, SG_OBJECT_HELPER_CHECK, job->relid, col->check_name);
-		/* a validated NOT NULL constraint (18) is the column's own already */
-		if (check && sg_object_is_not_null(check))
-			continue;
-		drop = check ? sg_object_drop_sql(check) : NULL;
-		/* proven by the validated check: no scan */
-		sg_exec_as_owner(job, psprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",
-									   table, quote_identifier(name)), false);
-		if (drop)
-			sg_exec_as_owner(job, drop, false);
+		if (name != NULL && col->check_name != NULL)
+			set_not_null(job, table, name,
+						 sg_job_object(job, SG_OBJECT_HELPER_CHECK, job->relid, col->check_name));
 	}
 	foreach(lc, job->objects)
 	{
 		SgJobObject *obj = lfirst(lc);
+		char	   *name;
 
 		if (obj->kind == SG_OBJECT_INDEX)
 			attach_index_constraint(job, obj);
+		/* a staged SET NOT NULL: each of its columns */
+		else if (obj->kind == SG_OBJECT_HELPER_CHECK && sg_job_sets_not_null(job) &&
+				 (name = sg_column_name(obj->relid, sg_object_column(obj))) != NULL)
+			set_not_null(job, table, name, obj);
 	}
 	attach_partitioned_foreign_keys(job);
 	foreach(lc, job->columns)

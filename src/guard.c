@@ -121,12 +121,17 @@ static Oid	expected_drop = InvalidOid;
 static void
 refuse_during_job(Oid relid, int64 job_id, const char *what)
 {
+	SgJob	   *job = sg_job_load(job_id, true);
+
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_IN_USE),
 			 errmsg("table \"%s\" has an active schema_guard job", get_rel_name(relid)),
-			 errdetail("%s while job %lld is filling rows that predate its columns; "
-					   "rows not filled yet would then look filled.",
-					   what, (long long) job_id),
+			 job == NULL || job->leaves != NIL
+			 ? errdetail("%s while job %lld is filling rows that predate its columns; "
+						 "rows not filled yet would then look filled.",
+						 what, (long long) job_id)
+			 : errdetail("%s while job %lld is still checking or building what its statement added.",
+						 what, (long long) job_id),
 			 errhint("Wait for the job with CALL schema_guard.wait(%lld), or end it with schema_guard.cancel(%lld), first.",
 					 (long long) job_id, (long long) job_id)));
 }
@@ -198,6 +203,7 @@ check_alter_table(AlterTableStmt *stmt)
 		switch (cmd->subtype)
 		{
 			case AT_AlterColumnType:
+				sg_guard_not_null_column(stmt, cmd);
 				what = "ALTER COLUMN TYPE may rewrite the table";
 				break;
 			case AT_SetLogged:
@@ -221,9 +227,12 @@ check_alter_table(AlterTableStmt *stmt)
 			case AT_AttachPartition:
 				sg_guard_attach_partition(stmt->relation, castNode(PartitionCmd, cmd->def)->name);
 				break;
-			case AT_SetNotNull:
 			case AT_DropNotNull:
 			case AT_AddIdentity:
+				sg_guard_not_null_column(stmt, cmd);
+				sg_guard_column_change(stmt, cmd);
+				break;
+			case AT_SetNotNull:
 			case AT_SetIdentity:
 			case AT_DropIdentity:
 				sg_guard_column_change(stmt, cmd);
@@ -254,7 +263,9 @@ note_changed(Oid objectId)
  * Before a statement that may harm a job, in every mode: what it is about
  * to change that the object access hook cannot tell apart.  ALTER SEQUENCE
  * (new options, RESTART, OWNED BY) changes the values a job's rows get
- * from the sequence; a change of its owner or name does not.
+ * from the sequence; a change of its owner or name does not.  A DROP NOT
+ * NULL that got here (the guard refuses it in the other modes) drops
+ * what stands for a staged SET NOT NULL with it.
  */
 void
 sg_guard_note_statement(PlannedStmt *pstmt)
@@ -267,6 +278,16 @@ sg_guard_note_statement(PlannedStmt *pstmt)
 
 		if (OidIsValid(seq))
 			note_changed(seq);
+	}
+	if (IsA(parsetree, AlterTableStmt) &&
+		((AlterTableStmt *) parsetree)->objtype == OBJECT_TABLE)
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+			if (lfirst_node(AlterTableCmd, lc)->subtype == AT_DropNotNull)
+				sg_guard_not_null_dropped((AlterTableStmt *) parsetree,
+										  lfirst_node(AlterTableCmd, lc));
 	}
 }
 

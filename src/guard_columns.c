@@ -11,8 +11,11 @@
  * subcommands (the column becomes an identity column at the end), and
  * INHERIT into a table whose job has constraints of its own (the new child
  * would have to take them, and keep them).  Those are refused, naming the
- * job to wait for.  ATTACH PARTITION works: the new partition gets the
- * helper checks it must have.
+ * job to wait for.  So are DROP NOT NULL, ALTER COLUMN TYPE and ADD
+ * GENERATED AS IDENTITY of an existing column whose staged SET NOT NULL a
+ * job has not finished.
+ * ATTACH PARTITION works: the new partition gets the helper checks it
+ * must have.
  *
  *-------------------------------------------------------------------------
  */
@@ -180,6 +183,107 @@ sg_guard_column_change(AlterTableStmt *stmt, AlterTableCmd *cmd)
 }
 
 /*
+ * The oldest unfinished job on the table that works on its column attnum:
+ * adds it, fills it, or has a constraint on it; with not_null_only, a
+ * staged SET NOT NULL of it.  NULL if none.
+ */
+SgJob *
+sg_job_of_table_column(Oid relid, AttrNumber attnum, bool not_null_only)
+{
+	ListCell   *lc;
+
+	foreach(lc, sg_jobs_active_on(relid))
+	{
+		SgJob	   *job = sg_job_load(*(int64 *) lfirst(lc), true);
+		ListCell   *cc;
+
+		if (job == NULL || (not_null_only && !sg_job_sets_not_null(job)))
+			continue;
+		if (list_member_int(job->added_attnums, attnum))
+			return job;
+		foreach(cc, job->columns)
+			if (((SgJobColumn *) lfirst(cc))->attnum == attnum)
+				return job;
+		foreach(cc, job->constraints)
+			if (((SgJobConstraint *) lfirst(cc))->attnum == attnum)
+				return job;
+		foreach(cc, job->objects)
+		{
+			SgJobObject *obj = lfirst(cc);
+
+			if (obj->relid == relid && sg_object_column(obj) == attnum &&
+				(obj->kind == SG_OBJECT_HELPER_CHECK || !not_null_only))
+				return job;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * DROP NOT NULL, ALTER COLUMN TYPE or ADD GENERATED AS IDENTITY of a
+ * column that a staged SET NOT NULL makes NOT NULL: after the plain SET
+ * NOT NULL, PostgreSQL would drop the NOT NULL, keep it through the new
+ * type, or make the NOT NULL column an identity column; here the job's
+ * NOT VALID constraint would be dropped or rebuilt under the job, and an
+ * identity column needs the column NOT NULL already.  Refused, naming the
+ * job to wait for.
+ */
+void
+sg_guard_not_null_column(AlterTableStmt *stmt, AlterTableCmd *cmd)
+{
+	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	AttrNumber	attnum;
+	SgJob	   *job;
+
+	if (!OidIsValid(relid) || cmd->name == NULL ||
+		(attnum = get_attnum(relid, cmd->name)) == InvalidAttrNumber ||
+		(job = sg_job_of_table_column(relid, attnum, true)) == NULL)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_IN_USE),
+			 errmsg("column \"%s\" of table \"%s\" is being made NOT NULL by schema_guard job %lld",
+					cmd->name, get_rel_name(relid), (long long) job->job_id),
+			 cmd->subtype == AT_DropNotNull
+			 ? errdetail("The job makes the column NOT NULL once it has checked the existing rows, as the ALTER that set it asked.")
+			 : cmd->subtype == AT_AddIdentity
+			 ? errdetail("An identity column must be NOT NULL, and the column is only once the job has checked the existing rows.")
+			 : errdetail("Changing the column's type would rebuild the constraint that the job checks the existing rows with."),
+			 errhint("Wait for the job with CALL schema_guard.wait(%lld), or undo it with schema_guard.revert(%lld), then run the statement.",
+					 (long long) job->job_id, (long long) job->job_id)));
+}
+
+/*
+ * DROP NOT NULL, run as written (schema_guard.mode = off), of a column
+ * whose staged SET NOT NULL is unfinished: the column is to end nullable,
+ * as after the plain SET NOT NULL, so the job's helper check goes with its
+ * NOT NULL (before 18 PostgreSQL would not find one to drop; an 18 NOT
+ * NULL constraint it drops itself), and the job ends without it.
+ */
+void
+sg_guard_not_null_dropped(AlterTableStmt *stmt, AlterTableCmd *cmd)
+{
+	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	AttrNumber	attnum;
+	SgJob	   *job;
+	ListCell   *lc;
+
+	if (!OidIsValid(relid) || cmd->name == NULL ||
+		(attnum = get_attnum(relid, cmd->name)) == InvalidAttrNumber ||
+		(job = sg_job_of_table_column(relid, attnum, true)) == NULL)
+		return;
+	foreach(lc, job->objects)
+	{
+		SgJobObject *obj = lfirst(lc);
+		char	   *sql;
+
+		if (obj->kind == SG_OBJECT_HELPER_CHECK && obj->relid == relid &&
+			sg_object_column(obj) == attnum && !sg_object_is_not_null(obj) &&
+			(sql = sg_object_drop_sql(obj)) != NULL)
+			sg_run_own_sql(sql);
+	}
+}
+
+/*
  * INHERIT: the new parent's constraints must be the child's too, the
  * helper checks of its jobs included, which would then stay on the child.
  */
@@ -195,7 +299,7 @@ sg_guard_new_parent(RangeVar *parent_rv)
 	/* a job on the parent, or on an ancestor, whose tree the parent is in */
 	if (!OidIsValid(parent) || (job = job_of_column(parent, false, NULL, &attnum)) == NULL)
 		return;
-	has_helpers = job->constraints != NIL;
+	has_helpers = job->constraints != NIL || sg_job_sets_not_null(job);
 	foreach(lc, job->columns)
 		has_helpers |= ((SgJobColumn *) lfirst(lc))->check_name != NULL;
 	if (!has_helpers)

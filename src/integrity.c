@@ -167,7 +167,7 @@ rewrite_problem(SgJob *job, SgJobLeaf *leaf)
  * or, staged on 18, the column's NOT NULL constraint?
  */
 static char *
-helper_check_problem(SgJob *job, SgJobObject *obj, SgJobColumn *col)
+helper_check_problem(SgJob *job, SgJobObject *obj, AttrNumber attnum)
 {
 	HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(obj->objid));
 	Form_pg_constraint con;
@@ -181,7 +181,7 @@ helper_check_problem(SgJob *job, SgJobObject *obj, SgJobColumn *col)
 	con = (Form_pg_constraint) GETSTRUCT(tup);
 	bin = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conbin, &isnull);
 	if (con->conrelid == job->relid && SG_CONTYPE_IS_NOT_NULL(con->contype))
-		intact = sg_not_null_column(tup) == col->attnum;
+		intact = sg_not_null_column(tup) == attnum;
 	else if (con->conrelid == job->relid && con->contype == CONSTRAINT_CHECK &&
 		!con->connoinherit && !isnull)
 	{
@@ -189,7 +189,7 @@ helper_check_problem(SgJob *job, SgJobObject *obj, SgJobColumn *col)
 
 		intact = IsA(expr, NullTest) && ((NullTest *) expr)->nulltesttype == IS_NOT_NULL &&
 			IsA(((NullTest *) expr)->arg, Var) &&
-			((Var *) ((NullTest *) expr)->arg)->varattno == col->attnum;
+			((Var *) ((NullTest *) expr)->arg)->varattno == attnum;
 	}
 	ReleaseSysCache(tup);
 	return intact ? NULL
@@ -264,7 +264,7 @@ sg_job_integrity_problem(SgJob *job)
 			continue;
 		if (col->check_name &&
 			(obj = sg_job_object(job, SG_OBJECT_HELPER_CHECK, job->relid, col->check_name)) != NULL &&
-			(problem = helper_check_problem(job, obj, col)) != NULL)
+			(problem = helper_check_problem(job, obj, col->attnum)) != NULL)
 			return problem;
 		if ((problem = identity_default_problem(job, col)) != NULL)
 			return problem;
@@ -273,9 +273,15 @@ sg_job_integrity_problem(SgJob *job)
 	{
 		SgJobObject *obj = lfirst(lc);
 		char	   *name;
+		char	   *problem;
 
 		if (get_rel_name(obj->relid) == NULL)
 			continue;
+		/* a staged SET NOT NULL: its helpers, while they exist */
+		if (obj->kind == SG_OBJECT_HELPER_CHECK && !sg_job_adds_columns(job) &&
+			sg_object_name(obj) != NULL &&
+			(problem = helper_check_problem(job, obj, sg_object_column(obj))) != NULL)
+			return problem;
 		/* (the job of a CREATE INDEX or ADD CONSTRAINT just ends without them) */
 		if (obj->kind == SG_OBJECT_CONSTRAINT && sg_object_name(obj) == NULL &&
 			sg_job_adds_columns(job))

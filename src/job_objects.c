@@ -30,6 +30,7 @@
 #include "commands/trigger.h"
 #include "parser/parse_func.h"
 #include "storage/lmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -189,6 +190,34 @@ sg_object_is_not_null(const SgJobObject *obj)
 		ReleaseSysCache(tup);
 	}
 	return not_null;
+}
+
+/*
+ * The column a constraint of the job is on (its first), or
+ * InvalidAttrNumber if the constraint is gone or has no column.
+ */
+AttrNumber
+sg_object_column(const SgJobObject *obj)
+{
+	HeapTuple	tup;
+	AttrNumber	attnum = InvalidAttrNumber;
+
+	if (obj->kind != SG_OBJECT_HELPER_CHECK && obj->kind != SG_OBJECT_CONSTRAINT)
+		return InvalidAttrNumber;
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(obj->objid));
+	if (!HeapTupleIsValid(tup))
+		return InvalidAttrNumber;
+	if (((Form_pg_constraint) GETSTRUCT(tup))->conrelid == obj->relid)
+	{
+		bool		isnull;
+		Datum		conkey = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull);
+		ArrayType  *arr = isnull ? NULL : DatumGetArrayTypeP(conkey);
+
+		if (arr && ARR_NDIM(arr) == 1 && ARR_DIMS(arr)[0] > 0)
+			attnum = ((int16 *) ARR_DATA_PTR(arr))[0];
+	}
+	ReleaseSysCache(tup);
+	return attnum;
 }
 
 /*

@@ -20,6 +20,7 @@ extern bool sg_trigger_descends_from(Oid tgoid, List *triggers);
 extern char *sg_object_name(const SgJobObject *obj);
 extern bool sg_object_validated(const SgJobObject *obj);
 extern bool sg_object_is_not_null(const SgJobObject *obj);
+extern AttrNumber sg_object_column(const SgJobObject *obj);
 extern char *sg_object_drop_sql(const SgJobObject *obj);
 extern List *sg_job_drop_sqls(const SgJob *job, SgObjectKind kind);
 extern Oid	sg_object_find_by_name(const SgJob *job, const SgJobObject *obj);

@@ -3,8 +3,10 @@
  * job_revert.c
  *	  Undo a job's statement, leaving the table as it was before it: for an
  *	  ALTER, drop every column it added (with their constraints, indexes,
- *	  sequences and helper checks) and the fill trigger; for a CREATE INDEX
- *	  or an ADD CONSTRAINT, drop the index or the constraint.  Other subcommands of the statement stay done.
+ *	  sequences and helper checks) and the fill trigger; for a CREATE INDEX,
+ *	  an ADD CONSTRAINT or a SET NOT NULL, drop the index, the constraint or
+ *	  the helper (the column is nullable again).  Other subcommands of the
+ *	  statement stay done.
  *
  * revert() runs it in the caller's session, and the worker when a job
  * fails with schema_guard.on_failure = revert; each says how its
@@ -64,7 +66,8 @@ sg_job_revert(SgJob *job, SgRevertRun run)
 			if (obj->kind == SG_OBJECT_INDEX &&
 				sg_index_state(obj->objid, obj->relid) != SG_INDEX_MISSING)
 				drop_index(job, obj, run);
-			else if (obj->kind == SG_OBJECT_CONSTRAINT && name != NULL)
+			else if ((obj->kind == SG_OBJECT_CONSTRAINT ||
+					  obj->kind == SG_OBJECT_HELPER_CHECK) && name != NULL)
 				run(job, psprintf("ALTER TABLE %s DROP CONSTRAINT %s",
 								  sg_qualified_relname(obj->relid), quote_identifier(name)));
 		}

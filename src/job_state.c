@@ -207,3 +207,20 @@ sg_job_adds_columns(const SgJob *job)
 {
 	return job->columns != NIL || job->added_attnums != NIL;
 }
+
+/*
+ * Is the job a staged SET NOT NULL of existing columns?  It adds no
+ * columns and has only the constraints that stand for their NOT NULL.
+ */
+bool
+sg_job_sets_not_null(const SgJob *job)
+{
+	ListCell   *lc;
+
+	if (sg_job_adds_columns(job))
+		return false;
+	foreach(lc, job->objects)
+		if (((SgJobObject *) lfirst(lc))->kind == SG_OBJECT_HELPER_CHECK)
+			return true;
+	return false;
+}

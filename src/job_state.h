@@ -82,5 +82,6 @@ struct SgJob;
 extern SgJobPhase sg_phase_after(const struct SgJob *job, SgJobPhase from);
 extern bool sg_constraint_is_index(SgConstraintKind kind);
 extern bool sg_job_adds_columns(const struct SgJob *job);
+extern bool sg_job_sets_not_null(const struct SgJob *job);
 
 #endif							/* SG_JOB_STATE_H */

@@ -41,6 +41,7 @@
  *	  stage*.c         the staged equivalent of an ALTER, and its job
  *	  stage_index.c    a CREATE INDEX in a transaction block, staged as a job
  *	  stage_not_valid.c  ADD CONSTRAINT CHECK / FOREIGN KEY, NOT VALID, then validated
+ *	  stage_not_null.c   SET NOT NULL of an existing column, NOT VALID, then validated
  *	  guard.c          other DDL while jobs run
  *	  throttle.c       batch size, pauses, lag, WAL rate, reclaimed space
  *	  backfill.c       one batch

@@ -270,7 +270,8 @@ stage_column(Relation rel, SgAddColumn *col, int64 job_id,
 	staged->needs_fill = col->is_serial || col->identity || col->fill_volatile;
 	/* PostgreSQL names a column's NOT NULL before its other constraints */
 	if (staged->needs_fill && col->not_null)
-		staged->check_name = sg_not_null_constraint_name(rel, col, job_id, chosen);
+		staged->check_name = sg_not_null_constraint_name(rel, col->colname, col->not_null_name,
+															  job_id, chosen);
 	staged->constraints = sg_stage_constraints(rel, col, chosen, suffix);
 
 	/*

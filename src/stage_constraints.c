@@ -79,17 +79,19 @@ sg_not_null_constraint_cmd(const char *colname, const char *conname, bool no_inh
 
 /*
  * The name of that constraint: on 18 the one the plain ALTER gives the
- * column's NOT NULL, taken now; before 18 a helper's, of the job.
+ * column's NOT NULL (given_name, if the statement named it), taken now;
+ * before 18 a helper's, of the job.
  */
 char *
-sg_not_null_constraint_name(Relation rel, SgAddColumn *col, int64 job_id, List **chosen)
+sg_not_null_constraint_name(Relation rel, const char *colname, const char *given_name,
+							int64 job_id, List **chosen)
 {
 	char	   *name;
 
-	if (SG_NOT_NULL_CONSTRAINTS && col->not_null_name)
-		name = pstrdup(col->not_null_name);
+	if (SG_NOT_NULL_CONSTRAINTS && given_name)
+		name = pstrdup(given_name);
 	else
-		name = ChooseConstraintName(RelationGetRelationName(rel), col->colname,
+		name = ChooseConstraintName(RelationGetRelationName(rel), colname,
 									SG_NOT_NULL_CONSTRAINTS ? "not_null"
 									: psprintf("sg%lld_not_null", (long long) job_id),
 									RelationGetNamespace(rel), *chosen);

@@ -12,7 +12,8 @@
 
 #include "classify.h"
 
-extern char *sg_not_null_constraint_name(Relation rel, SgAddColumn *col, int64 job_id,
+extern char *sg_not_null_constraint_name(Relation rel, const char *colname,
+										 const char *given_name, int64 job_id,
 										 List **chosen);
 extern AlterTableCmd *sg_not_null_constraint_cmd(const char *colname, const char *conname,
 												 bool no_inherit);

@@ -126,6 +126,27 @@ job_constraint(Form_pg_constraint con, HeapTuple tup, Oid relid)
 }
 
 /*
+ * A new job for a statement on relid that adds no columns: it validates
+ * what the statement made, as the table's owner, and fills no rows.
+ */
+SgJob *
+sg_statement_job(Oid relid, const char *statement)
+{
+	SgJob	   *job = palloc0(sizeof(SgJob));
+
+	job->job_id = sg_job_next_id();
+	job->relid = relid;
+	job->role = sg_rel_owner(relid);
+	job->statement = pstrdup(statement);
+	job->search_path = sg_pinned_search_path();
+	job->settings = sg_capture_settings();
+	job->bound_to = sg_cluster_binding();
+	job->trigger_name = psprintf("~schema_guard_fill_%lld", (long long) job->job_id);
+	job->batch_blocks = Max(sg_batch_min_blocks, Min(16, sg_batch_max_blocks));
+	return job;
+}
+
+/*
  * After the statement ran: the job that validates the constraints it
  * added to relid (not those it added to children: validating the
  * parent's validates theirs).  On an error the caller's transaction ends,
@@ -143,16 +164,7 @@ sg_stage_not_valid_end(Oid relid, const char *statement)
 		created_constraints = NIL;	/* the statement failed */
 		return;
 	}
-	job = palloc0(sizeof(SgJob));
-	job->job_id = sg_job_next_id();
-	job->relid = relid;
-	job->role = sg_rel_owner(relid);
-	job->statement = pstrdup(statement);
-	job->search_path = sg_pinned_search_path();
-	job->settings = sg_capture_settings();
-	job->bound_to = sg_cluster_binding();
-	job->trigger_name = psprintf("~schema_guard_fill_%lld", (long long) job->job_id);
-	job->batch_blocks = Max(sg_batch_min_blocks, Min(16, sg_batch_max_blocks));
+	job = sg_statement_job(relid, statement);
 	foreach(lc, created_constraints)
 	{
 		HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(lfirst_oid(lc)));

@@ -47,6 +47,7 @@
 #include "settings.h"
 #include "stage.h"
 #include "stage_index.h"
+#include "stage_not_null.h"
 #include "stage_not_valid.h"
 #include "util.h"
 #include "utility_hook.h"
@@ -214,9 +215,10 @@ run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 }
 
 /*
- * An ALTER TABLE that only adds CHECK or FOREIGN KEY constraints, which
- * the plain statement validates under its lock: staged NOT VALID, and
- * validated by a job (stage_not_valid.c).  The table is locked already
+ * An ALTER TABLE that only adds CHECK or FOREIGN KEY constraints, or only
+ * sets NOT NULL on existing columns, which the plain statement validates
+ * under its lock: staged NOT VALID, and validated by a job
+ * (stage_not_valid.c, stage_not_null.c).  The table is locked already
  * (lock_before_running).  Returns true if it ran here.
  */
 static bool
@@ -228,7 +230,9 @@ handle_add_constraint(PlannedStmt *pstmt, const char *queryString,
 	AlterTableStmt *stmt = (AlterTableStmt *) pstmt->utilityStmt;
 	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 	Relation	rel;
-	bool		stage;
+	bool		checks = false;
+	bool		not_null = false;
+	SgJob	   *job = NULL;
 	PlannedStmt *copy;
 	bool		saved = sg_running_own_statement;
 	int			loc = Max(pstmt->stmt_location, 0);
@@ -237,27 +241,39 @@ handle_add_constraint(PlannedStmt *pstmt, const char *queryString,
 	if (!OidIsValid(relid) || sg_mode != SG_MODE_REWRITE)
 		return false;
 	rel = relation_open(relid, NoLock);
-	stage = sg_constraints_stageable(stmt, rel) &&
-		sg_decide_locking_alter(rel, stmt->relation->inh) == SG_ACTION_WARN;
-	relation_close(rel, NoLock);
-	if (!stage)
+	if (sg_decide_locking_alter(rel, stmt->relation->inh) == SG_ACTION_WARN)
+	{
+		checks = sg_constraints_stageable(stmt, rel);
+		not_null = !checks && sg_not_null_stageable(stmt, rel);
+	}
+	if (!checks && !not_null)
+	{
+		relation_close(rel, NoLock);
 		return false;
+	}
 
 	statement = pstmt->stmt_len > 0 ? pnstrdup(queryString + loc, pstmt->stmt_len)
 		: pstrdup(queryString + loc);
 	copy = copyObject(pstmt);
-	copy->utilityStmt = (Node *) sg_stage_not_valid_begin(stmt);
+	copy->utilityStmt = checks ? (Node *) sg_stage_not_valid_begin(stmt)
+		: (Node *) sg_stage_not_null_begin(stmt, rel, statement, &job);
+	/* ALTER TABLE refuses a table this session still has open */
+	relation_close(rel, NoLock);
 	sg_running_own_statement = true;
 	PG_TRY();
 	{
 		sg_next_ProcessUtility(copy, queryString, false, context, params,
 							   queryEnv, dest, qc);
 		CommandCounterIncrement();
-		sg_stage_not_valid_end(relid, statement);
+		if (checks)
+			sg_stage_not_valid_end(relid, statement);
+		else
+			sg_stage_not_null_end(job);
 	}
 	PG_CATCH();
 	{
-		sg_stage_not_valid_end(InvalidOid, NULL);
+		if (checks)
+			sg_stage_not_valid_end(InvalidOid, NULL);
 		sg_running_own_statement = saved;
 		PG_RE_THROW();
 	}

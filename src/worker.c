@@ -209,7 +209,7 @@ end_if_gone(SgJob *job, SgStepResult *result)
 				sg_column_name(job->relid, ((SgJobConstraint *) lfirst(lc))->attnum))
 				return false;
 		}
-		/* the job of a CREATE INDEX or ADD CONSTRAINT: while they exist */
+		/* the job of a CREATE INDEX, ADD CONSTRAINT, SET NOT NULL: while they exist */
 		foreach(lc, job->objects)
 		{
 			SgJobObject *obj = lfirst(lc);
@@ -217,7 +217,8 @@ end_if_gone(SgJob *job, SgStepResult *result)
 			if (!sg_job_adds_columns(job) &&
 				((obj->kind == SG_OBJECT_INDEX &&
 				  sg_index_state(obj->objid, obj->relid) != SG_INDEX_MISSING) ||
-				 (obj->kind == SG_OBJECT_CONSTRAINT && sg_object_name(obj) != NULL)))
+				 ((obj->kind == SG_OBJECT_CONSTRAINT || obj->kind == SG_OBJECT_HELPER_CHECK) &&
+				  sg_object_name(obj) != NULL)))
 				return false;
 		}
 		why = sg_job_adds_columns(job) ? "the columns were dropped"

@@ -762,12 +762,33 @@ sub make_statement
 		refusable => $state{refusable} };
 }
 
+# A statement that only sets NOT NULL on existing columns: "v" has NULLs
+# in every fifth row, "n" and "old" none, "id" is NOT NULL already.
+sub set_not_null_statement
+{
+	my ($self, $f) = @_;
+	my $cols = $self->pick([qw(n)], [qw(v)], [qw(old)], [qw(n old)], [qw(v n)], [qw(id)],
+		[qw(n n)]);
+	my $prefix = $self->chance(0.1) ? 'ONLY ' : '';
+
+	return {
+		sql => "ALTER TABLE $prefix$f->{rel} "
+		  . join(', ', map { 'ALTER COLUMN ' . qi($_) . ' SET NOT NULL' } @$cols),
+		others_sql => undef,
+		classes => {},
+		refusable => 0 };
+}
+
+# $opt{set_not_null} more cases after the others, of SET NOT NULL alone,
+# drawn from a generator of their own so the others stay as the seed
+# makes them.
 sub generate
 {
 	my (%opt) = @_;
 	my $seed = $opt{seed} // $DEFAULT_SEED;
 	my $count = $opt{count} // 100;
 	my $self = GenAddColumn->new($seed, $opt{server_version});
+	my $more = GenAddColumn->new($seed + 1, $opt{server_version});
 	my @cases;
 
 	for my $no (1 .. $count)
@@ -775,6 +796,11 @@ sub generate
 		my $f = $self->make_fixture($no);
 		my $st = $self->make_statement($f);
 		push @cases, { %$f, %$st };
+	}
+	for my $no ($count + 1 .. $count + ($opt{set_not_null} // 0))
+	{
+		my $f = $more->make_fixture($no);
+		push @cases, { %$f, %{ $more->set_not_null_statement($f) } };
 	}
 	return { seed => $seed, prelude => prelude_sql(), cases => \@cases };
 }

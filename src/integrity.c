@@ -232,6 +232,9 @@ sg_job_integrity_problem(SgJob *job)
 
 	if (get_rel_name(job->relid) == NULL || !sg_job_is_bound(job))
 		return NULL;
+	/* finalized: the table is complete, its helpers are gone */
+	if (job->phase == SG_PHASE_REINDEX)
+		return NULL;
 	foreach(lc, job->columns)
 		fills |= sg_column_name(job->relid, ((SgJobColumn *) lfirst(lc))->attnum) != NULL;
 	tree = find_all_inheritors(job->relid, NoLock, NULL);
@@ -246,8 +249,7 @@ sg_job_integrity_problem(SgJob *job)
 		if (!list_member_oid(tree, leaf->relid))
 			return psprintf("table \"%s\" is no longer part of table \"%s\"",
 							get_rel_name(leaf->relid), get_rel_name(job->relid));
-		/* the fill trigger is gone once the job has finalized */
-		if (fills && job->phase != SG_PHASE_DONE && job->phase != SG_PHASE_REINDEX &&
+		if (fills && job->phase != SG_PHASE_DONE &&
 			(problem = leaf_trigger_problem(job, leaf->relid, fill_fn)) != NULL)
 			return problem;
 		if (fills && (job->phase == SG_PHASE_BACKFILL || job->phase == SG_PHASE_VERIFY) &&

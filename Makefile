@@ -37,6 +37,7 @@ OBJS = \
 	src/guard_columns.o \
 	src/stage_index.o \
 	src/stage_not_valid.o \
+	src/stage_unique.o \
 	src/guard.o \
 	src/throttle.o \
 	src/backfill.o \

@@ -9,11 +9,12 @@ CREATE TABLE la.r (id int PRIMARY KEY);
 INSERT INTO la.r SELECT generate_series(1, 2000);
 
 -- warned: a validating CHECK or foreign key with other subcommands (alone,
--- they are staged: stage_not_valid), SET NOT NULL, UNIQUE, a type change
+-- they are staged: stage_not_valid), SET NOT NULL, UNIQUE with other
+-- subcommands (alone, staged: stage_unique), a type change
 ALTER TABLE la.t ADD CONSTRAINT t_v_positive CHECK (v > 0), ALTER COLUMN v SET STATISTICS 100;
 ALTER TABLE la.t ADD CONSTRAINT t_v_fkey FOREIGN KEY (v) REFERENCES la.r (id), ALTER COLUMN v SET STATISTICS 100;
 ALTER TABLE la.t ALTER COLUMN v SET NOT NULL;
-ALTER TABLE la.t ADD CONSTRAINT t_w_key UNIQUE (w);
+ALTER TABLE la.t ADD CONSTRAINT t_w_key UNIQUE (w), ALTER COLUMN w SET STATISTICS 100;
 ALTER TABLE la.t ALTER COLUMN w TYPE varchar(20);
 -- silent: NOT VALID, VALIDATE, USING INDEX, catalog-only changes
 ALTER TABLE la.t ADD CONSTRAINT t_id_positive CHECK (id > 0) NOT VALID;

@@ -37,6 +37,7 @@
 #include "settings.h"
 #include "stage.h"
 #include "stage_not_valid.h"
+#include "stage_unique.h"
 
 PG_FUNCTION_INFO_V1(sg_explain_v1);
 
@@ -162,6 +163,12 @@ explain_other_subcommand(ExplainRow *row, AlterTableCmd *cmd, AlterTableStmt *st
 			row->action = "stage";
 			row->steps = list_make2("ADD CONSTRAINT as written, NOT VALID: it holds for new rows at once",
 								   "background, once the transaction commits: VALIDATE CONSTRAINT (blocks neither reads nor writes)");
+		}
+		else if (locking == SG_ACTION_WARN && sg_mode == SG_MODE_REWRITE &&
+				 sg_unique_stageable(stmt, rel))
+		{
+			row->action = "stage";
+			row->steps = sg_describe_unique_steps(rel, cmd);
 		}
 	}
 }

@@ -48,6 +48,7 @@
 #include "stage.h"
 #include "stage_index.h"
 #include "stage_not_valid.h"
+#include "stage_unique.h"
 #include "util.h"
 #include "utility_hook.h"
 
@@ -213,11 +214,33 @@ run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 	PG_END_TRY();
 }
 
+/* Stage an ADD CONSTRAINT UNIQUE / PRIMARY KEY (stage_unique.c). */
+static void
+run_staged_unique(PlannedStmt *pstmt, const char *queryString,
+				  ProcessUtilityContext context)
+{
+	bool		saved = sg_running_own_statement;
+
+	sg_running_own_statement = true;
+	PG_TRY();
+	{
+		sg_stage_unique(pstmt, queryString, context);
+	}
+	PG_FINALLY();
+	{
+		sg_running_own_statement = saved;
+	}
+	PG_END_TRY();
+}
+
 /*
  * An ALTER TABLE that only adds CHECK or FOREIGN KEY constraints, which
  * the plain statement validates under its lock: staged NOT VALID, and
- * validated by a job (stage_not_valid.c).  The table is locked already
- * (lock_before_running).  Returns true if it ran here.
+ * validated by a job (stage_not_valid.c); or only UNIQUE and PRIMARY KEY
+ * constraints, whose index it builds under its lock: the index reserved
+ * and built by a job, which then adds the constraint USING INDEX
+ * (stage_unique.c).  The table is locked already (lock_before_running).
+ * Returns true if it ran here.
  */
 static bool
 handle_add_constraint(PlannedStmt *pstmt, const char *queryString,
@@ -229,6 +252,7 @@ handle_add_constraint(PlannedStmt *pstmt, const char *queryString,
 	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 	Relation	rel;
 	bool		stage;
+	bool		unique;
 	PlannedStmt *copy;
 	bool		saved = sg_running_own_statement;
 	int			loc = Max(pstmt->stmt_location, 0);
@@ -237,9 +261,15 @@ handle_add_constraint(PlannedStmt *pstmt, const char *queryString,
 	if (!OidIsValid(relid) || sg_mode != SG_MODE_REWRITE)
 		return false;
 	rel = relation_open(relid, NoLock);
-	stage = sg_constraints_stageable(stmt, rel) &&
-		sg_decide_locking_alter(rel, stmt->relation->inh) == SG_ACTION_WARN;
+	stage = sg_decide_locking_alter(rel, stmt->relation->inh) == SG_ACTION_WARN;
+	unique = stage && sg_unique_stageable(stmt, rel);
+	stage = stage && sg_constraints_stageable(stmt, rel);
 	relation_close(rel, NoLock);
+	if (unique)
+	{
+		run_staged_unique(pstmt, queryString, context);
+		return true;
+	}
 	if (!stage)
 		return false;
 
@@ -547,6 +577,10 @@ sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	{
 		HookCall	call = {context, params, queryEnv, dest, qc};
 
+		/* a foreign key to a constraint a job has not added yet */
+		if ((IsA(parsetree, AlterTableStmt) || IsA(parsetree, CreateStmt)) &&
+			context != PROCESS_UTILITY_SUBCOMMAND)
+			sg_warn_unfinished_unique(parsetree);
 		if (IsA(parsetree, IndexStmt) &&
 			handle_create_index(pstmt, queryString, &call))
 		{

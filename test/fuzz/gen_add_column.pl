@@ -32,6 +32,8 @@
 #	  statement, and other subcommands mixed in;
 #	- statements that fail in PostgreSQL, at once or while it fills the
 #	  rows;
+#	- then ALTER TABLE ... ADD UNIQUE / PRIMARY KEY alone, some that fail
+#	  on the data or the table;
 #	- with --server-version 18 (or more) also PostgreSQL 18's forms:
 #	  virtual generated columns, named NOT NULL and NOT NULL NO INHERIT,
 #	  NOT ENFORCED and ENFORCED constraints, NOT NULL and NOT ENFORCED
@@ -762,6 +764,33 @@ sub make_statement
 		refusable => $state{refusable} };
 }
 
+# An ALTER TABLE that only adds UNIQUE or PRIMARY KEY constraints: named
+# or not, with INCLUDE, NULLS NOT DISTINCT, DEFERRABLE, several at once;
+# some fail on the data (n repeats, v has NULLs), some on the table (a
+# second primary key), some are not staged (a primary key on a column that
+# may be NULL, a partitioned table).
+sub make_unique_statement
+{
+	my ($self, $f) = @_;
+	my $u = qi("$f->{name}_u$f->{no}");
+	my $cmds = $self->pick('ADD UNIQUE (id)',
+		"ADD CONSTRAINT $u UNIQUE (id, n) INCLUDE (v)",
+		'ADD UNIQUE (n)',
+		'ADD PRIMARY KEY (id)',
+		'ADD UNIQUE NULLS NOT DISTINCT (v) DEFERRABLE',
+		'ADD UNIQUE (v, id) DEFERRABLE INITIALLY DEFERRED, ADD UNIQUE (id)',
+		'ADD PRIMARY KEY (id, n)',
+		"ADD UNIQUE (id), ADD CONSTRAINT $u PRIMARY KEY (id)",
+		'ADD UNIQUE (id), ADD UNIQUE (id)');
+	my $prefix = $self->chance(0.1) ? 'ONLY ' : '';
+
+	return {
+		sql => "ALTER TABLE $prefix$f->{rel} $cmds",
+		others_sql => undef,
+		classes => {},
+		refusable => 0 };
+}
+
 sub generate
 {
 	my (%opt) = @_;
@@ -774,6 +803,14 @@ sub generate
 	{
 		my $f = $self->make_fixture($no);
 		my $st = $self->make_statement($f);
+		push @cases, { %$f, %$st };
+	}
+	# then the UNIQUE and PRIMARY KEY statements, on fixtures of their own
+	# (drawn after the others, so that a seed gives the same ADD COLUMNs)
+	for my $no ($count + 1 .. $count + 10 + int($count / 10))
+	{
+		my $f = $self->make_fixture($no);
+		my $st = $self->make_unique_statement($f);
 		push @cases, { %$f, %$st };
 	}
 	return { seed => $seed, prelude => prelude_sql(), cases => \@cases };

@@ -488,6 +488,7 @@ check_locking_alter(AlterTableStmt *stmt)
 	Oid			relid;
 	Relation	rel;
 	SgAction	action;
+	bool		online;
 
 	if (stmt->objtype != OBJECT_TABLE || sg_statement_has_add_column(stmt) ||
 		XactReadOnly || RecoveryInProgress() ||
@@ -498,20 +499,27 @@ check_locking_alter(AlterTableStmt *stmt)
 		return;
 	rel = relation_open(relid, NoLock);
 	action = sg_decide_locking_alter(rel, stmt->relation->inh);
+	/* a form rewrite mode stages (handle_add_constraint) */
+	online = sg_constraints_stageable(stmt, rel) || sg_unique_stageable(stmt, rel);
 	if (action == SG_ACTION_WARN)
 		ereport(WARNING,
 				(errcode(ERRCODE_WARNING),
 				 errmsg("ALTER TABLE locks table \"%s\" while PostgreSQL %s",
 						RelationGetRelationName(rel), lock_activity(risk)),
 				 errdetail("%s", sg_sentence(what)),
-				 errhint("schema_guard does not run this form online yet; it runs as written.")));
+				 online && sg_mode == SG_MODE_WARN
+				 ? errhint("Set schema_guard.mode to \"rewrite\" to run it online.")
+				 : errhint("schema_guard does not run this form online yet; it runs as written.")));
 	else if (action == SG_ACTION_REFUSE)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("ALTER TABLE would lock table \"%s\" while PostgreSQL %s",
 						RelationGetRelationName(rel), lock_activity(risk)),
 				 errdetail("%s", sg_sentence(what)),
-				 errhint("schema_guard.mode is \"block\". Set it to \"off\" to run it as written.")));
+				 online
+				 ? errhint("schema_guard.mode is \"block\". Set it to \"rewrite\" to run it online, "
+						   "or to \"off\" to run it as written.")
+				 : errhint("schema_guard.mode is \"block\". Set it to \"off\" to run it as written.")));
 	relation_close(rel, NoLock);
 }
 

@@ -38,6 +38,7 @@ OBJS = \
 	src/stage_index.o \
 	src/stage_not_valid.o \
 	src/stage_not_null.o \
+	src/stage_unique.o \
 	src/guard.o \
 	src/throttle.o \
 	src/backfill.o \

@@ -8,13 +8,13 @@ INSERT INTO la.t SELECT g, g, 'w' || g FROM generate_series(1, 2000) g;
 CREATE TABLE la.r (id int PRIMARY KEY);
 INSERT INTO la.r SELECT generate_series(1, 2000);
 
--- warned: a validating CHECK or foreign key or a SET NOT NULL with other
--- subcommands (alone, they are staged: stage_not_valid, stage_set_not_null),
--- UNIQUE, a type change
+-- warned: a validating CHECK or foreign key, a SET NOT NULL or a UNIQUE
+-- with other subcommands (alone, they are staged: stage_not_valid,
+-- stage_set_not_null, stage_unique), a type change
 ALTER TABLE la.t ADD CONSTRAINT t_v_positive CHECK (v > 0), ALTER COLUMN v SET STATISTICS 100;
 ALTER TABLE la.t ADD CONSTRAINT t_v_fkey FOREIGN KEY (v) REFERENCES la.r (id), ALTER COLUMN v SET STATISTICS 100;
 ALTER TABLE la.t ALTER COLUMN v SET NOT NULL, ALTER COLUMN v SET STATISTICS 100;
-ALTER TABLE la.t ADD CONSTRAINT t_w_key UNIQUE (w);
+ALTER TABLE la.t ADD CONSTRAINT t_w_key UNIQUE (w), ALTER COLUMN w SET STATISTICS 100;
 ALTER TABLE la.t ALTER COLUMN w TYPE varchar(20);
 -- silent: NOT VALID, VALIDATE, USING INDEX, catalog-only changes
 ALTER TABLE la.t ADD CONSTRAINT t_id_positive CHECK (id > 0) NOT VALID;

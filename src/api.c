@@ -335,24 +335,46 @@ load_fresh(int64 job_id, MemoryContext cxt)
 	return job;
 }
 
+/*
+ * What a job with no rows to fill (its statement made indexes or
+ * constraints) does in a phase, for wait()'s progress.
+ */
+static const char *
+phase_activity(SgJobPhase phase)
+{
+	switch (phase)
+	{
+		case SG_PHASE_INDEX:
+			return "building its indexes concurrently";
+		case SG_PHASE_VALIDATE:
+		case SG_PHASE_REFERENCES:
+			return "validating its constraints";
+		case SG_PHASE_FINALIZE:
+			return "finishing (a UNIQUE or PRIMARY KEY is added USING INDEX)";
+		default:
+			return sg_phase_name(phase);
+	}
+}
+
 static void
 report_progress(SgJob *job)
 {
 	double		percent = job->blocks_total > 0
 	? 100.0 * Min(job->blocks_done, job->blocks_total) / job->blocks_total : 100.0;
 
-	/* a job that fills no rows (an index, constraints, a SET NOT NULL) */
-	if (job->leaves == NIL)
+	if (!sg_job_adds_columns(job))
+	{
 		ereport(NOTICE,
 				(errmsg("schema_guard job %lld: %s, %s",
 						(long long) job->job_id, sg_state_name(job->state),
-						sg_phase_name(job->phase))));
-	else
-		ereport(NOTICE,
-				(errmsg("schema_guard job %lld: %s, %s, %.1f%% of %lld blocks, %lld rows filled",
-						(long long) job->job_id, sg_state_name(job->state),
-						sg_phase_name(job->phase), percent,
-						(long long) job->blocks_total, (long long) job->rows_done)));
+						phase_activity(job->phase))));
+		return;
+	}
+	ereport(NOTICE,
+			(errmsg("schema_guard job %lld: %s, %s, %.1f%% of %lld blocks, %lld rows filled",
+					(long long) job->job_id, sg_state_name(job->state),
+					sg_phase_name(job->phase), percent,
+					(long long) job->blocks_total, (long long) job->rows_done)));
 }
 
 static int64 wait_for_job(FunctionCallInfo fcinfo, int64 job_id,
@@ -415,7 +437,8 @@ sg_wait_v1(PG_FUNCTION_ARGS)
 
 /*
  * The polling loop of wait(); returns the rows the job filled, -1 for a
- * job that fills none.
+ * job that fills none (its statement made indexes or constraints, or set
+ * NOT NULL).
  */
 static int64
 wait_for_job(FunctionCallInfo fcinfo, int64 job_id, TimestampTz deadline,
@@ -501,7 +524,8 @@ wait_for_job(FunctionCallInfo fcinfo, int64 job_id, TimestampTz deadline,
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
-	rows_done = job->leaves != NIL ? job->rows_done : -1;
+	/* a job with no rows to fill: -1 */
+	rows_done = sg_job_adds_columns(job) ? job->rows_done : -1;
 	if (nonatomic)
 		SPI_finish();
 	return rows_done;

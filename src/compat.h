@@ -179,6 +179,7 @@ sg_guc_variables(int *num_vars)
  */
 #define SG_PARTITIONED_FK_NOT_VALID (PG_VERSION_NUM >= 180000)
 
+#include "access/htup_details.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_constraint.h"
 #include "nodes/makefuncs.h"
@@ -271,6 +272,33 @@ sg_generated_virtual(const Constraint *con)
 #define SG_ATTR_IS_VIRTUAL(att) ((att)->attgenerated == ATTRIBUTE_GENERATED_VIRTUAL)
 #else
 #define SG_ATTR_IS_VIRTUAL(att) false
+#endif
+
+/*
+ * Is a column's NOT NULL one a primary key can rely on without a scan?
+ * Before 18, attnotnull is; 18 also has NOT VALID NOT NULL constraints,
+ * which set attnotnull but prove nothing about the rows.
+ */
+static inline bool
+sg_not_null_validated(Oid relid, AttrNumber attnum)
+{
+#if PG_VERSION_NUM >= 180000
+	HeapTuple	tup = findNotNullConstraintAttnum(relid, attnum);
+	bool		valid = tup != NULL && ((Form_pg_constraint) GETSTRUCT(tup))->convalidated;
+
+	if (tup != NULL)
+		heap_freetuple(tup);
+	return valid;
+#else
+	return true;
+#endif
+}
+
+/* 18's UNIQUE and PRIMARY KEY (..., c WITHOUT OVERLAPS): a GiST index. */
+#if PG_VERSION_NUM >= 180000
+#define SG_WITHOUT_OVERLAPS(con) ((con)->without_overlaps)
+#else
+#define SG_WITHOUT_OVERLAPS(con) false
 #endif
 
 #endif							/* SCHEMA_GUARD_COMPAT_H */

@@ -38,6 +38,7 @@
 #include "stage.h"
 #include "stage_not_null.h"
 #include "stage_not_valid.h"
+#include "stage_unique.h"
 
 PG_FUNCTION_INFO_V1(sg_explain_v1);
 
@@ -170,6 +171,12 @@ explain_other_subcommand(ExplainRow *row, AlterTableCmd *cmd, AlterTableStmt *st
 			row->action = "stage";
 			row->reason = "SET NOT NULL scans the table under its lock; schema_guard checks the rows in the background instead";
 			row->steps = sg_describe_not_null_steps(rel, cmd->name);
+		}
+		else if (locking == SG_ACTION_WARN && sg_mode == SG_MODE_REWRITE &&
+				 sg_unique_stageable(stmt, rel))
+		{
+			row->action = "stage";
+			row->steps = sg_describe_unique_steps(rel, cmd);
 		}
 	}
 }

@@ -82,15 +82,29 @@ sg_reserve_index(Oid relid, const char *index_sql)
 {
 	List	   *raw = raw_parser(index_sql, RAW_PARSE_DEFAULT);
 	IndexStmt  *stmt;
-	ObjectAddress address;
 
 	if (list_length(raw) != 1 || !IsA(linitial_node(RawStmt, raw)->stmt, IndexStmt))
 		elog(ERROR, "not a CREATE INDEX statement: %s", index_sql);
 	stmt = (IndexStmt *) linitial_node(RawStmt, raw)->stmt;
 	stmt->concurrent = false;
-	stmt = transformIndexStmt(relid, stmt, index_sql);
+	return sg_reserve_index_stmt(relid, stmt, index_sql);
+}
+
+/*
+ * The same, from a CREATE INDEX statement's node (transformed or not), as
+ * DefineIndex makes the entry for CREATE INDEX.  Returns InvalidOid when IF
+ * NOT EXISTS found the name taken.
+ */
+Oid
+sg_reserve_index_stmt(Oid relid, IndexStmt *stmt, const char *queryString)
+{
+	ObjectAddress address;
+
+	if (!stmt->transformed)
+		stmt = transformIndexStmt(relid, stmt, queryString);
 	address = sg_define_index(relid, stmt, true);
-	sg_index_make_reserved(relid, address.objectId);
+	if (OidIsValid(address.objectId))
+		sg_index_make_reserved(relid, address.objectId);
 	return address.objectId;
 }
 

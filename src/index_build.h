@@ -8,6 +8,8 @@
 #ifndef SG_INDEX_BUILD_H
 #define SG_INDEX_BUILD_H
 
+#include "nodes/parsenodes.h"
+
 typedef enum SgIndexState
 {
 	SG_INDEX_MISSING,
@@ -17,6 +19,7 @@ typedef enum SgIndexState
 
 extern void sg_index_make_reserved(Oid relid, Oid indexoid);
 extern Oid	sg_reserve_index(Oid relid, const char *index_sql);
+extern Oid	sg_reserve_index_stmt(Oid relid, IndexStmt *stmt, const char *queryString);
 extern SgIndexState sg_index_state(Oid indexoid, Oid relid);
 extern void sg_build_index_concurrently(Oid relid, Oid indexoid, void (*waiting) (bool));
 

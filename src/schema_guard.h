@@ -42,6 +42,8 @@
  *	  stage_index.c    a CREATE INDEX in a transaction block, staged as a job
  *	  stage_not_valid.c  ADD CONSTRAINT CHECK / FOREIGN KEY, NOT VALID, then validated
  *	  stage_not_null.c   SET NOT NULL of an existing column, NOT VALID, then validated
+ *	  stage_unique.c   ADD CONSTRAINT UNIQUE / PRIMARY KEY: the index reserved, built
+ *	                   by a job, the constraint added USING INDEX
  *	  guard.c          other DDL while jobs run
  *	  throttle.c       batch size, pauses, lag, WAL rate, reclaimed space
  *	  backfill.c       one batch

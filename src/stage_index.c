@@ -25,6 +25,7 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/namespace.h"
 #include "commands/defrem.h"
 #include "commands/event_trigger.h"
@@ -49,35 +50,23 @@
 #include "util.h"
 
 /*
- * The index's catalog entry, as ProcessUtilitySlow makes it for CREATE
- * INDEX (event triggers included), without the build.  Returns InvalidOid
- * when IF NOT EXISTS found the name taken.
+ * Run body(arg), what stands for a DDL statement, as ProcessUtilitySlow
+ * runs the statement for users' event triggers: ddl_command_start first,
+ * then sql_drop and ddl_command_end, unless it is a subcommand of another
+ * statement (whose events they are).
  */
-static Oid
-define_unbuilt_index(Oid relid, IndexStmt *stmt, const char *queryString,
-					 ProcessUtilityContext context)
+void
+sg_as_ddl_command(Node *parsetree, ProcessUtilityContext context,
+				  void (*body) (void *arg), void *arg)
 {
 	bool		complete = context != PROCESS_UTILITY_SUBCOMMAND;
 	bool		cleanup = complete && EventTriggerBeginCompleteQuery();
-	ObjectAddress address = InvalidObjectAddress;
-	Node	   *parsetree = (Node *) stmt;
 
 	PG_TRY();
 	{
-		Relation	rel;
-
 		if (complete)
 			EventTriggerDDLCommandStart(parsetree);
-		rel = table_open(relid, NoLock);
-		CheckTableNotInUse(rel, "CREATE INDEX");
-		table_close(rel, NoLock);
-		stmt = transformIndexStmt(relid, stmt, queryString);
-		EventTriggerAlterTableStart(parsetree);
-		address = sg_define_index(relid, stmt, true);
-		EventTriggerCollectSimpleCommand(address, InvalidObjectAddress, parsetree);
-		EventTriggerAlterTableEnd();
-		if (OidIsValid(address.objectId))
-			sg_index_make_reserved(relid, address.objectId);
+		body(arg);
 		if (complete)
 		{
 			EventTriggerSQLDrop(parsetree);
@@ -90,17 +79,64 @@ define_unbuilt_index(Oid relid, IndexStmt *stmt, const char *queryString,
 			EventTriggerEndCompleteQuery();
 	}
 	PG_END_TRY();
-	return address.objectId;
 }
 
-/* The job that builds the index: no rows to fill, one index. */
-static SgJob *
-index_job(Oid relid, Oid indexoid, PlannedStmt *pstmt, const char *queryString,
-		  TimestampTz locked_at)
+/* What define_unbuilt_index hands its body, and gets back. */
+typedef struct UnbuiltIndex
+{
+	Oid			relid;
+	IndexStmt  *stmt;
+	const char *queryString;
+	Oid			indexoid;
+} UnbuiltIndex;
+
+static void
+define_unbuilt_index_body(void *arg)
+{
+	UnbuiltIndex *ui = arg;
+	ObjectAddress address = InvalidObjectAddress;
+	Node	   *parsetree = (Node *) ui->stmt;
+	Relation	rel;
+	IndexStmt  *stmt;
+
+	rel = table_open(ui->relid, NoLock);
+	CheckTableNotInUse(rel, "CREATE INDEX");
+	table_close(rel, NoLock);
+	stmt = transformIndexStmt(ui->relid, ui->stmt, ui->queryString);
+	EventTriggerAlterTableStart(parsetree);
+	ui->indexoid = sg_reserve_index_stmt(ui->relid, stmt, ui->queryString);
+	if (OidIsValid(ui->indexoid))
+		ObjectAddressSet(address, RelationRelationId, ui->indexoid);
+	EventTriggerCollectSimpleCommand(address, InvalidObjectAddress, parsetree);
+	EventTriggerAlterTableEnd();
+}
+
+/*
+ * The index's catalog entry, as ProcessUtilitySlow makes it for CREATE
+ * INDEX (event triggers included), without the build.  Returns InvalidOid
+ * when IF NOT EXISTS found the name taken.
+ */
+static Oid
+define_unbuilt_index(Oid relid, IndexStmt *stmt, const char *queryString,
+					 ProcessUtilityContext context)
+{
+	UnbuiltIndex ui = {relid, stmt, queryString, InvalidOid};
+
+	sg_as_ddl_command((Node *) stmt, context, define_unbuilt_index_body, &ui);
+	return ui.indexoid;
+}
+
+/*
+ * The job of a statement that only makes indexes (a CREATE INDEX, an ADD
+ * CONSTRAINT UNIQUE or PRIMARY KEY): no rows to fill; its indexes are
+ * added with sg_index_job_add.
+ */
+SgJob *
+sg_index_job(Oid relid, PlannedStmt *pstmt, const char *queryString,
+			 TimestampTz locked_at)
 {
 	SgJob	   *job = palloc0(sizeof(SgJob));
 	int			loc = Max(pstmt->stmt_location, 0);
-	SgJobObject *obj;
 
 	job->job_id = sg_job_next_id();
 	job->relid = relid;
@@ -114,10 +150,18 @@ index_job(Oid relid, Oid indexoid, PlannedStmt *pstmt, const char *queryString,
 	job->trigger_name = psprintf("~schema_guard_fill_%lld", (long long) job->job_id);
 	job->locked_at = locked_at;
 	job->batch_blocks = Max(sg_batch_min_blocks, Min(16, sg_batch_max_blocks));
-	obj = sg_new_object(SG_OBJECT_INDEX, relid, get_rel_name(indexoid), indexoid);
-	obj->definition = pg_get_indexdef_string(indexoid);
-	job->objects = list_make1(obj);
 	return job;
+}
+
+/* An index the job builds, known by OID and by its definition. */
+void
+sg_index_job_add(SgJob *job, Oid indexoid)
+{
+	SgJobObject *obj = sg_new_object(SG_OBJECT_INDEX, job->relid,
+									 get_rel_name(indexoid), indexoid);
+
+	obj->definition = pg_get_indexdef_string(indexoid);
+	job->objects = lappend(job->objects, obj);
 }
 
 /*
@@ -143,7 +187,8 @@ sg_stage_create_index(PlannedStmt *pstmt, const char *queryString,
 	if (!OidIsValid(indexoid))
 		return;					/* IF NOT EXISTS: PostgreSQL said so */
 
-	job = index_job(relid, indexoid, pstmt, queryString, locked_at);
+	job = sg_index_job(relid, pstmt, queryString, locked_at);
+	sg_index_job_add(job, indexoid);
 	sg_stage_job(job, psprintf("CREATE INDEX \"%s\" on table \"%s\"",
 							   get_rel_name(indexoid), get_rel_name(relid)),
 				 "The index is built concurrently in the background once this transaction commits; until then queries do not use it.");

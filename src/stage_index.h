@@ -11,6 +11,13 @@
 #include "nodes/plannodes.h"
 #include "tcop/utility.h"
 
+#include "job.h"
+
+extern void sg_as_ddl_command(Node *parsetree, ProcessUtilityContext context,
+							  void (*body) (void *arg), void *arg);
+extern SgJob *sg_index_job(Oid relid, PlannedStmt *pstmt, const char *queryString,
+						   TimestampTz locked_at);
+extern void sg_index_job_add(SgJob *job, Oid indexoid);
 extern void sg_stage_create_index(PlannedStmt *pstmt, const char *queryString,
 								  ProcessUtilityContext context);
 

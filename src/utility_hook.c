@@ -49,6 +49,7 @@
 #include "stage_index.h"
 #include "stage_not_null.h"
 #include "stage_not_valid.h"
+#include "stage_unique.h"
 #include "util.h"
 #include "utility_hook.h"
 
@@ -214,12 +215,34 @@ run_staged(Oid relid, SgAlterPlan *plan, PlannedStmt *pstmt,
 	PG_END_TRY();
 }
 
+/* Stage an ADD CONSTRAINT UNIQUE / PRIMARY KEY (stage_unique.c). */
+static void
+run_staged_unique(PlannedStmt *pstmt, const char *queryString,
+				  ProcessUtilityContext context)
+{
+	bool		saved = sg_running_own_statement;
+
+	sg_running_own_statement = true;
+	PG_TRY();
+	{
+		sg_stage_unique(pstmt, queryString, context);
+	}
+	PG_FINALLY();
+	{
+		sg_running_own_statement = saved;
+	}
+	PG_END_TRY();
+}
+
 /*
  * An ALTER TABLE that only adds CHECK or FOREIGN KEY constraints, or only
  * sets NOT NULL on existing columns, which the plain statement validates
  * under its lock: staged NOT VALID, and validated by a job
- * (stage_not_valid.c, stage_not_null.c).  The table is locked already
- * (lock_before_running).  Returns true if it ran here.
+ * (stage_not_valid.c, stage_not_null.c); or only UNIQUE and PRIMARY KEY
+ * constraints, whose index it builds under its lock: the index reserved
+ * and built by a job, which then adds the constraint USING INDEX
+ * (stage_unique.c).  The table is locked already (lock_before_running).
+ * Returns true if it ran here.
  */
 static bool
 handle_add_constraint(PlannedStmt *pstmt, const char *queryString,
@@ -230,6 +253,7 @@ handle_add_constraint(PlannedStmt *pstmt, const char *queryString,
 	AlterTableStmt *stmt = (AlterTableStmt *) pstmt->utilityStmt;
 	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 	Relation	rel;
+	bool		stage;
 	bool		checks = false;
 	bool		not_null = false;
 	SgJob	   *job = NULL;
@@ -241,11 +265,15 @@ handle_add_constraint(PlannedStmt *pstmt, const char *queryString,
 	if (!OidIsValid(relid) || sg_mode != SG_MODE_REWRITE)
 		return false;
 	rel = relation_open(relid, NoLock);
-	if (sg_decide_locking_alter(rel, stmt->relation->inh) == SG_ACTION_WARN)
+	stage = sg_decide_locking_alter(rel, stmt->relation->inh) == SG_ACTION_WARN;
+	if (stage && sg_unique_stageable(stmt, rel))
 	{
-		checks = sg_constraints_stageable(stmt, rel);
-		not_null = !checks && sg_not_null_stageable(stmt, rel);
+		relation_close(rel, NoLock);
+		run_staged_unique(pstmt, queryString, context);
+		return true;
 	}
+	checks = stage && sg_constraints_stageable(stmt, rel);
+	not_null = stage && !checks && sg_not_null_stageable(stmt, rel);
 	if (!checks && !not_null)
 	{
 		relation_close(rel, NoLock);
@@ -474,6 +502,7 @@ check_locking_alter(AlterTableStmt *stmt)
 	Oid			relid;
 	Relation	rel;
 	SgAction	action;
+	bool		online;
 
 	if (stmt->objtype != OBJECT_TABLE || sg_statement_has_add_column(stmt) ||
 		XactReadOnly || RecoveryInProgress() ||
@@ -484,20 +513,27 @@ check_locking_alter(AlterTableStmt *stmt)
 		return;
 	rel = relation_open(relid, NoLock);
 	action = sg_decide_locking_alter(rel, stmt->relation->inh);
+	/* a form rewrite mode stages (handle_add_constraint) */
+	online = sg_constraints_stageable(stmt, rel) || sg_unique_stageable(stmt, rel);
 	if (action == SG_ACTION_WARN)
 		ereport(WARNING,
 				(errcode(ERRCODE_WARNING),
 				 errmsg("ALTER TABLE locks table \"%s\" while PostgreSQL %s",
 						RelationGetRelationName(rel), lock_activity(risk)),
 				 errdetail("%s", sg_sentence(what)),
-				 errhint("schema_guard does not run this form online yet; it runs as written.")));
+				 online && sg_mode == SG_MODE_WARN
+				 ? errhint("Set schema_guard.mode to \"rewrite\" to run it online.")
+				 : errhint("schema_guard does not run this form online yet; it runs as written.")));
 	else if (action == SG_ACTION_REFUSE)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("ALTER TABLE would lock table \"%s\" while PostgreSQL %s",
 						RelationGetRelationName(rel), lock_activity(risk)),
 				 errdetail("%s", sg_sentence(what)),
-				 errhint("schema_guard.mode is \"block\". Set it to \"off\" to run it as written.")));
+				 online
+				 ? errhint("schema_guard.mode is \"block\". Set it to \"rewrite\" to run it online, "
+						   "or to \"off\" to run it as written.")
+				 : errhint("schema_guard.mode is \"block\". Set it to \"off\" to run it as written.")));
 	relation_close(rel, NoLock);
 }
 
@@ -563,6 +599,10 @@ sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	{
 		HookCall	call = {context, params, queryEnv, dest, qc};
 
+		/* a foreign key to a constraint a job has not added yet */
+		if ((IsA(parsetree, AlterTableStmt) || IsA(parsetree, CreateStmt)) &&
+			context != PROCESS_UTILITY_SUBCOMMAND)
+			sg_warn_unfinished_unique(parsetree);
 		if (IsA(parsetree, IndexStmt) &&
 			handle_create_index(pstmt, queryString, &call))
 		{

@@ -59,17 +59,24 @@ EOF
 	drop_table s3
 }
 
-# Record a job's time from the ALTER to done, and its first pass alone.
+# Record a job's time from the ALTER to the table complete (done, or the
+# start of the indexes' rebuild), its first pass alone, and the rebuild.
 record_job_throughput() {		# method, job, state
 	local row
 	row=$(psql_t -q -At -F , -P null=NULL -c "
-	        SELECT j.rows_done, 1000 * extract(epoch FROM j.finished_at - j.created_at),
+	        SELECT j.rows_done,
+	               1000 * extract(epoch FROM coalesce(
+	                   (SELECT min(at) FROM schema_guard.job_events WHERE job_id = j.job_id AND event = 'reindex'),
+	                   j.finished_at) - j.created_at),
 	               1000 * extract(epoch FROM
 	                   (SELECT min(at) FROM schema_guard.job_events WHERE job_id = j.job_id AND event = 'verify') -
 	                   (SELECT min(at) FROM schema_guard.job_events WHERE job_id = j.job_id AND event = 'running')),
-	               j.batches
+	               j.batches,
+	               1000 * extract(epoch FROM j.finished_at -
+	                   (SELECT min(at) FROM schema_guard.job_events WHERE job_id = j.job_id AND event = 'reindex'))
 	          FROM schema_guard.jobs j WHERE j.job_id = $2")
-	q "INSERT INTO r.throughput VALUES ('$1', ${row:-NULL, NULL, NULL, NULL}, '$3')" >/dev/null
+	row=${row:-NULL, NULL, NULL, NULL, NULL}
+	q "INSERT INTO r.throughput VALUES ('$1', ${row%,*}, '$3', ${row##*,})" >/dev/null
 }
 
 # Scenario 4: sizes of a table as left, then after a plain VACUUM.

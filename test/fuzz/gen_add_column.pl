@@ -762,6 +762,33 @@ sub make_statement
 		refusable => $state{refusable} };
 }
 
+# An ALTER TABLE that only adds UNIQUE or PRIMARY KEY constraints: named
+# or not, with INCLUDE, NULLS NOT DISTINCT, DEFERRABLE, several at once;
+# some fail on the data (n repeats, v has NULLs), some on the table (a
+# second primary key), some are not staged (a primary key on a column that
+# may be NULL, a partitioned table).
+sub make_unique_statement
+{
+	my ($self, $f) = @_;
+	my $u = qi("$f->{name}_u$f->{no}");
+	my $cmds = $self->pick('ADD UNIQUE (id)',
+		"ADD CONSTRAINT $u UNIQUE (id, n) INCLUDE (v)",
+		'ADD UNIQUE (n)',
+		'ADD PRIMARY KEY (id)',
+		'ADD UNIQUE NULLS NOT DISTINCT (v) DEFERRABLE',
+		'ADD UNIQUE (v, id) DEFERRABLE INITIALLY DEFERRED, ADD UNIQUE (id)',
+		'ADD PRIMARY KEY (id, n)',
+		"ADD UNIQUE (id), ADD CONSTRAINT $u PRIMARY KEY (id)",
+		'ADD UNIQUE (id), ADD UNIQUE (id)');
+	my $prefix = $self->chance(0.1) ? 'ONLY ' : '';
+
+	return {
+		sql => "ALTER TABLE $prefix$f->{rel} $cmds",
+		others_sql => undef,
+		classes => {},
+		refusable => 0 };
+}
+
 # A statement that only sets NOT NULL on existing columns: "v" has NULLs
 # in every fifth row, "n" and "old" none, "id" is NOT NULL already.
 sub set_not_null_statement
@@ -779,9 +806,10 @@ sub set_not_null_statement
 		refusable => 0 };
 }
 
-# $opt{set_not_null} more cases after the others, of SET NOT NULL alone,
-# drawn from a generator of their own so the others stay as the seed
-# makes them.
+# After the ADD COLUMN statements: UNIQUE and PRIMARY KEY statements,
+# drawn from the same generator after them (so that a seed gives the same
+# ADD COLUMNs), then $opt{set_not_null} cases of SET NOT NULL alone, drawn
+# from a generator of their own so the others stay as the seed makes them.
 sub generate
 {
 	my (%opt) = @_;
@@ -797,7 +825,14 @@ sub generate
 		my $st = $self->make_statement($f);
 		push @cases, { %$f, %$st };
 	}
-	for my $no ($count + 1 .. $count + ($opt{set_not_null} // 0))
+	my $unique = 10 + int($count / 10);
+	for my $no ($count + 1 .. $count + $unique)
+	{
+		my $f = $self->make_fixture($no);
+		my $st = $self->make_unique_statement($f);
+		push @cases, { %$f, %$st };
+	}
+	for my $no ($count + $unique + 1 .. $count + $unique + ($opt{set_not_null} // 0))
 	{
 		my $f = $more->make_fixture($no);
 		push @cases, { %$f, %{ $more->set_not_null_statement($f) } };

@@ -1,8 +1,9 @@
 # Full run (300 statements): SG_FUZZ_COUNT=300 make installcheck REGRESS= ISOLATION= PROVE_TESTS=test/t/030_differential.pl
 #
-# Differential test: generated ALTER TABLE ... ADD COLUMN statements
-# (test/fuzz/gen_add_column.pl), and after them statements that only SET
-# NOT NULL on existing columns, run once on PostgreSQL's own behaviour and
+# Differential test: generated ALTER TABLE ... ADD COLUMN statements, and
+# after them ALTER TABLE ... ADD UNIQUE / PRIMARY KEY statements and
+# statements that only SET NOT NULL on existing columns
+# (test/fuzz/gen_add_column.pl), run once on PostgreSQL's own behaviour and
 # once under schema_guard, and must end in the same state.
 #
 # One cluster preloads schema_guard and holds two copies of one database of

@@ -114,6 +114,21 @@ is( $node->safe_psql('postgres',
 		"SELECT last_error || ' ' || error_sqlstate FROM schema_guard.jobs WHERE job_id = $job"),
 	'could not create unique index "t_v2" 23505', 'the job still tells why');
 
+# an ADD CONSTRAINT UNIQUE: its index is dropped, and there is no constraint
+$node->psql('postgres', 'ALTER TABLE t ADD CONSTRAINT t_v_u UNIQUE (v)',
+	stderr => \$stderr, on_error_die => 1);
+($job) = $stderr =~ /as job (\d+)/;
+ok($job, 'the ADD CONSTRAINT UNIQUE is staged');
+ok(poll_job_state($node, 'postgres', $job, 'reverted'), 'its failed job is reverted');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_class WHERE relname = 't_v_u'")
+	  . $node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_constraint WHERE conname = 't_v_u'"),
+	'00', 'neither its index nor the constraint is left, as after the plain statement');
+is( $node->safe_psql('postgres',
+		"SELECT last_error || ' ' || error_sqlstate FROM schema_guard.jobs WHERE job_id = $job"),
+	'could not create unique index "t_v_u" 23505', 'the job tells why');
+
 # an ADD COLUMN whose default fails for a row: the column is dropped again
 $node->psql('postgres', 'ALTER TABLE t ADD COLUMN p int DEFAULT picky()',
 	stderr => \$stderr, on_error_die => 1);

@@ -1,0 +1,532 @@
+/*-------------------------------------------------------------------------
+ *
+ * stage_unique.c
+ *	  ALTER TABLE ... ADD [CONSTRAINT name] UNIQUE (cols) or PRIMARY KEY
+ *	  (cols), staged: the constraint's index is made in the user's
+ *	  transaction, empty, invalid and not ready for inserts, as a staged
+ *	  CREATE INDEX makes its own (index_build.c); a job builds it the way
+ *	  CREATE INDEX CONCURRENTLY does once the transaction commits, and then,
+ *	  in one short lock-bounded transaction, adds the constraint USING
+ *	  INDEX, which takes the index without a scan (finalize.c).
+ *
+ * The finished table is the plain statement's.  The index is made from
+ * PostgreSQL's own transformation of the statement (the same columns,
+ * INCLUDE, NULLS NOT DISTINCT, storage parameters and tablespace, the same
+ * errors for a column that does not exist), under the name PostgreSQL
+ * gives the constraint and its index (the constraint's name, or
+ * ChooseRelationName's as DefineIndex chooses it: t_a_key, t_pkey, with
+ * the same suffix on a clash), so that USING INDEX renames nothing.  It is
+ * a plain unique index until then: immediate (a DEFERRABLE constraint's
+ * index becomes deferrable when USING INDEX adds the constraint), not
+ * marked primary (USING INDEX marks it).  The checks PostgreSQL makes when
+ * it creates the constraint are made here: a constraint of that name on
+ * the table, a second primary key (also one an unfinished job is adding).
+ *
+ * A duplicate key fails the job with PostgreSQL's error and SQLSTATE
+ * (23505); the index stays invalid for retry(), revert() drops it.  Only
+ * a statement whose every subcommand is such a constraint, on a table that
+ * is not partitioned, is staged; a primary key only where its columns are
+ * NOT NULL already (on 18, with validated NOT NULL constraints), since
+ * otherwise the plain statement sets them NOT NULL with a scan.
+ *
+ * Until the job ends the constraint does not exist, only its invalid
+ * index: a foreign key that references its columns finds no unique
+ * constraint (PostgreSQL's error, 42830).  Such a statement, and any that
+ * adds a foreign key to a table with such an unfinished job, is let
+ * through as written, after a warning that names the job and says what to
+ * do: commit, wait for the job, then add the foreign key.  It does not
+ * wait itself: in the migration's own transaction the job cannot start
+ * before that transaction commits.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_index.h"
+#include "commands/defrem.h"
+#include "commands/event_trigger.h"
+#include "commands/tablecmds.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "parser/parse_utilcmd.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "schema_guard.h"
+#include "index_build.h"
+#include "job.h"
+#include "job_lookup.h"
+#include "job_objects.h"
+#include "stage.h"
+#include "stage_index.h"
+#include "stage_unique.h"
+#include "util.h"
+
+/* Is this subcommand ADD [CONSTRAINT] UNIQUE / PRIMARY KEY (cols)? */
+static Constraint *
+unique_constraint(AlterTableCmd *cmd)
+{
+	Constraint *con = (Constraint *) cmd->def;
+
+	if (cmd->subtype != AT_AddConstraint || con == NULL || !IsA(con, Constraint) ||
+		(con->contype != CONSTR_UNIQUE && con->contype != CONSTR_PRIMARY) ||
+		con->indexname != NULL || con->keys == NIL || SG_WITHOUT_OVERLAPS(con))
+		return NULL;
+	return con;
+}
+
+/* Is every column of a primary key NOT NULL already (validated, on 18)? */
+static bool
+columns_not_null(Relation rel, List *keys)
+{
+	ListCell   *lc;
+
+	foreach(lc, keys)
+	{
+		AttrNumber	attnum = get_attnum(RelationGetRelid(rel), strVal(lfirst(lc)));
+
+		if (attnum <= 0 ||
+			!TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attnotnull ||
+			!sg_not_null_validated(RelationGetRelid(rel), attnum))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Can the statement be staged: is every subcommand a UNIQUE or PRIMARY KEY
+ * constraint that the plain statement builds an index for, on a table that
+ * is not partitioned, every primary key's columns NOT NULL already?
+ */
+bool
+sg_unique_stageable(AlterTableStmt *stmt, Relation rel)
+{
+	ListCell   *lc;
+
+	if (stmt->objtype != OBJECT_TABLE || stmt->cmds == NIL ||
+		rel->rd_rel->relkind != RELKIND_RELATION)
+		return false;
+	foreach(lc, stmt->cmds)
+	{
+		Constraint *con = unique_constraint(lfirst_node(AlterTableCmd, lc));
+
+		if (con == NULL ||
+			(con->contype == CONSTR_PRIMARY && !columns_not_null(rel, con->keys)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The name DefineIndex chooses for a constraint's index, and so for the
+ * constraint: t_pkey, or t_<columns>_key from the key and INCLUDE columns
+ * (each name made distinct, as ChooseIndexColumnNames does, joined while
+ * shorter than NAMEDATALEN, as ChooseIndexNameAddition does), with
+ * ChooseRelationName's suffix where that name is taken.
+ */
+static char *
+constraint_index_name(Relation rel, bool primary, List *colnames)
+{
+	List	   *names = NIL;
+	StringInfoData addition;
+	ListCell   *lc;
+
+	if (primary)
+		return ChooseRelationName(RelationGetRelationName(rel), NULL, "pkey",
+								  RelationGetNamespace(rel), true);
+	foreach(lc, colnames)
+	{
+		const char *orig = strVal(lfirst(lc));
+		char	   *name = pstrdup(orig);
+		int			i;
+
+		for (i = 1; list_member(names, makeString(name)); i++)
+		{
+			char		suffix[32];
+			int			len;
+
+			snprintf(suffix, sizeof(suffix), "%d", i);
+			len = pg_mbcliplen(orig, strlen(orig), NAMEDATALEN - 1 - strlen(suffix));
+			name = psprintf("%.*s%s", len, orig, suffix);
+		}
+		names = lappend(names, makeString(name));
+	}
+	initStringInfo(&addition);
+	foreach(lc, names)
+	{
+		if (addition.len > 0)
+			appendStringInfoChar(&addition, '_');
+		appendStringInfoString(&addition, strVal(lfirst(lc)));
+		if (addition.len >= NAMEDATALEN)
+			break;
+	}
+	return ChooseRelationName(RelationGetRelationName(rel), addition.data, "key",
+							  RelationGetNamespace(rel), true);
+}
+
+/* The constraint's key and INCLUDE columns, as names. */
+static List *
+constraint_columns(Constraint *con)
+{
+	return list_concat_copy(con->keys, con->including);
+}
+
+/* The constraint's name as the plain statement gives it. */
+static char *
+constraint_name(Relation rel, Constraint *con)
+{
+	if (con->conname)
+		return pstrdup(con->conname);
+	return constraint_index_name(rel, con->contype == CONSTR_PRIMARY,
+								 constraint_columns(con));
+}
+
+/* Does the index have exactly these key columns, in any order? */
+static bool
+index_has_keys(Oid indexoid, List *attnums)
+{
+	HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+	Form_pg_index form;
+	bool		same;
+	int			i;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	form = (Form_pg_index) GETSTRUCT(tup);
+	same = form->indnkeyatts == list_length(attnums);
+	for (i = 0; same && i < form->indnkeyatts; i++)
+		same = list_member_int(attnums, form->indkey.values[i]);
+	ReleaseSysCache(tup);
+	return same;
+}
+
+/* The index's first key column (the job's constraint lasts while it does). */
+static AttrNumber
+first_key_column(Oid indexoid)
+{
+	HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+	AttrNumber	attnum;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for index %u", indexoid);
+	attnum = ((Form_pg_index) GETSTRUCT(tup))->indkey.values[0];
+	ReleaseSysCache(tup);
+	return attnum;
+}
+
+/*
+ * The oldest unfinished job with a UNIQUE or PRIMARY KEY constraint on
+ * relid that is not there yet (only a primary key if primary, only one on
+ * these key columns if attnums is not NIL), and that constraint's name in
+ * *conname; NULL if none.
+ */
+static SgJob *
+pending_constraint(Oid relid, bool primary, List *attnums, char **conname)
+{
+	ListCell   *lc;
+
+	foreach(lc, sg_jobs_active_on(relid))
+	{
+		SgJob	   *job = sg_job_load(*(int64 *) lfirst(lc), true);
+		ListCell   *cc;
+
+		if (job == NULL || job->relid != relid)
+			continue;
+		foreach(cc, job->constraints)
+		{
+			SgJobConstraint *con = lfirst(cc);
+			SgJobObject *obj = sg_job_object(job, SG_OBJECT_INDEX, relid, con->conname);
+
+			if (!sg_constraint_is_index(con->kind) || obj == NULL ||
+				sg_object_name(obj) == NULL ||
+				OidIsValid(get_index_constraint(obj->objid)) ||
+				(primary && con->kind != SG_CONSTRAINT_PRIMARY_KEY) ||
+				(attnums != NIL && !index_has_keys(obj->objid, attnums)))
+				continue;
+			*conname = con->conname;
+			return job;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * What PostgreSQL checks when it creates the constraint, which a plain
+ * unique index does not: a second primary key (one on the table, one an
+ * unfinished job is adding, one an earlier subcommand is), a constraint of
+ * that name on the table.
+ */
+static void
+check_as_constraint(SgJob *job, Oid relid, const char *name, bool primary)
+{
+	Relation	rel = relation_open(relid, NoLock);
+	char	   *pending;
+	bool		has_primary = false;
+	ListCell   *lc;
+
+	if (primary)
+	{
+		foreach(lc, RelationGetIndexList(rel))
+		{
+			HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+
+			if (!HeapTupleIsValid(tup))
+				continue;
+			has_primary |= ((Form_pg_index) GETSTRUCT(tup))->indisprimary;
+			ReleaseSysCache(tup);
+		}
+		foreach(lc, job->constraints)
+			has_primary |= ((SgJobConstraint *) lfirst(lc))->kind == SG_CONSTRAINT_PRIMARY_KEY;
+		if (has_primary || pending_constraint(relid, true, NIL, &pending) != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+					 errmsg("multiple primary keys for table \"%s\" are not allowed",
+							RelationGetRelationName(rel))));
+	}
+	if (ConstraintNameIsUsed(CONSTRAINT_RELATION, relid, name))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("constraint \"%s\" for relation \"%s\" already exists",
+						name, RelationGetRelationName(rel))));
+	relation_close(rel, NoLock);
+}
+
+/*
+ * A key or INCLUDE column that does not exist: PostgreSQL's error for a
+ * constraint's index (DefineIndex words it otherwise for a plain index).
+ */
+static void
+check_key_columns(Oid relid, IndexStmt *index)
+{
+	ListCell   *lc;
+
+	foreach(lc, list_concat_copy(index->indexParams, index->indexIncludingParams))
+	{
+		IndexElem  *elem = lfirst_node(IndexElem, lc);
+
+		if (elem->name && !SearchSysCacheExistsAttName(relid, elem->name))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" named in key does not exist", elem->name)));
+	}
+}
+
+/* The name of the constraint an IndexStmt of ADD CONSTRAINT is for. */
+static char *
+name_of(Oid relid, IndexStmt *index, Constraint *con)
+{
+	Relation	rel;
+	char	   *name;
+
+	if (index->idxname)
+		return pstrdup(index->idxname);
+	rel = relation_open(relid, NoLock);
+	name = constraint_index_name(rel, index->primary, constraint_columns(con));
+	relation_close(rel, NoLock);
+	return name;
+}
+
+/*
+ * One subcommand: PostgreSQL's transformation of it into the index to
+ * build, that index reserved under the constraint's name, the job's
+ * constraint.  Event triggers see the subcommand as the plain ALTER
+ * lists it (its index).  The table is not open here: DefineIndex checks
+ * that nothing of this session uses it.
+ */
+static void
+reserve_constraint_index(SgJob *job, Oid relid, AlterTableStmt *stmt,
+						 AlterTableCmd *cmd, const char *queryString)
+{
+	AlterTableStmt *one = copyObject(stmt);
+	List	   *before = NIL;
+	List	   *after = NIL;
+	SgJobConstraint *jc = palloc0(sizeof(SgJobConstraint));
+	ListCell   *lc;
+
+	one->cmds = list_make1(copyObject(cmd));
+	one = transformAlterTableStmt(relid, one, queryString, &before, &after);
+	foreach(lc, one->cmds)
+	{
+		AlterTableCmd *sub = lfirst_node(AlterTableCmd, lc);
+		IndexStmt  *index = (IndexStmt *) sub->def;
+		ObjectAddress address;
+		Oid			indexoid;
+
+		if (sub->subtype != AT_AddIndex)
+			continue;			/* SET NOT NULL of a NOT NULL column */
+		check_key_columns(relid, index);
+		jc->kind = index->primary ? SG_CONSTRAINT_PRIMARY_KEY : SG_CONSTRAINT_UNIQUE;
+		jc->deferrable = index->deferrable;
+		jc->initdeferred = index->initdeferred;
+		jc->conname = name_of(relid, index, (Constraint *) cmd->def);
+		/* a unique index until USING INDEX makes it the constraint's */
+		index->idxname = jc->conname;
+		index->isconstraint = index->primary = false;
+		index->deferrable = index->initdeferred = false;
+		indexoid = sg_reserve_index_stmt(relid, index, queryString);
+		check_as_constraint(job, relid, jc->conname, jc->kind == SG_CONSTRAINT_PRIMARY_KEY);
+		ObjectAddressSet(address, RelationRelationId, indexoid);
+		EventTriggerCollectAlterTableSubcmd((Node *) sub, address);
+
+		jc->attnum = first_key_column(indexoid);
+		jc->colname = get_attname(relid, jc->attnum, false);
+		job->constraints = lappend(job->constraints, jc);
+		sg_index_job_add(job, indexoid);
+		return;
+	}
+	elog(ERROR, "ADD CONSTRAINT made no index");
+}
+
+/* What sg_stage_unique hands its body. */
+typedef struct StagedUnique
+{
+	PlannedStmt *pstmt;
+	const char *queryString;
+} StagedUnique;
+
+static void
+stage_unique_body(void *arg)
+{
+	StagedUnique *su = arg;
+	AlterTableStmt *stmt = castNode(AlterTableStmt, su->pstmt->utilityStmt);
+	Oid			relid;
+	Relation	rel;
+	SgJob	   *job;
+	ListCell   *lc;
+
+	relid = AlterTableLookupRelation(stmt, AlterTableGetLockLevel(stmt->cmds));
+	job = sg_index_job(relid, su->pstmt, su->queryString, GetCurrentTimestamp());
+	rel = relation_open(relid, NoLock);
+	CheckTableNotInUse(rel, "ALTER TABLE");
+	relation_close(rel, NoLock);
+	EventTriggerAlterTableStart((Node *) stmt);
+	EventTriggerAlterTableRelid(relid);
+	foreach(lc, stmt->cmds)
+		reserve_constraint_index(job, relid, stmt, lfirst_node(AlterTableCmd, lc),
+								 su->queryString);
+	EventTriggerAlterTableEnd();
+	sg_stage_job(job, psprintf("ALTER TABLE \"%s\"", get_rel_name(relid)),
+				 "The constraint's index is built concurrently in the background once this transaction commits, "
+				 "then the constraint is added USING INDEX; until then the constraint does not exist.");
+}
+
+/*
+ * Stage the statement (sg_unique_stageable said it can be); the table is
+ * locked as the plain statement locks it (lockwait.c), and looked up
+ * again here as AlterTable looks it up (its owner, its kind).  Users'
+ * event triggers see one ALTER TABLE, as for the plain statement.
+ */
+void
+sg_stage_unique(PlannedStmt *pstmt, const char *queryString,
+				ProcessUtilityContext context)
+{
+	StagedUnique su = {pstmt, queryString};
+
+	sg_as_ddl_command(pstmt->utilityStmt, context, stage_unique_body, &su);
+}
+
+/* explain(): the steps of one such subcommand. */
+List *
+sg_describe_unique_steps(Relation rel, AlterTableCmd *cmd)
+{
+	Constraint *con = unique_constraint(cmd);
+	char	   *table = sg_qualified_relname(RelationGetRelid(rel));
+	const char *name;
+	StringInfoData keys;
+	ListCell   *lc;
+
+	if (con == NULL)
+		return NIL;
+	name = quote_identifier(constraint_name(rel, con));
+	initStringInfo(&keys);
+	foreach(lc, con->keys)
+		appendStringInfo(&keys, "%s%s", keys.len ? ", " : "", quote_identifier(strVal(lfirst(lc))));
+	return list_make3(psprintf("CREATE UNIQUE INDEX %s ON %s (%s)%s, its catalog entry only: empty, invalid, not ready for inserts",
+							   name, table, keys.data, con->including ? " INCLUDE (...)" : ""),
+					  "background, once the transaction commits: build it as CREATE INDEX CONCURRENTLY does, then mark it valid",
+					  psprintf("then, in one short transaction: ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s",
+							   table, name,
+							   con->contype == CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE", name));
+}
+
+/* The foreign keys a statement adds, as their Constraint nodes. */
+static List *
+foreign_keys_of(Node *parsetree)
+{
+	List	   *elements = NIL;
+	List	   *fks = NIL;
+	ListCell   *lc;
+
+	if (IsA(parsetree, AlterTableStmt))
+	{
+		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+			if (lfirst_node(AlterTableCmd, lc)->def)
+				elements = lappend(elements, lfirst_node(AlterTableCmd, lc)->def);
+	}
+	else if (IsA(parsetree, CreateStmt))
+		elements = list_concat_copy(((CreateStmt *) parsetree)->tableElts,
+									((CreateStmt *) parsetree)->constraints);
+	foreach(lc, elements)
+	{
+		Node	   *elem = lfirst(lc);
+
+		if (IsA(elem, ColumnDef))
+		{
+			ListCell   *cc;
+
+			foreach(cc, ((ColumnDef *) elem)->constraints)
+				if (lfirst_node(Constraint, cc)->contype == CONSTR_FOREIGN)
+					fks = lappend(fks, lfirst(cc));
+		}
+		else if (IsA(elem, Constraint) && ((Constraint *) elem)->contype == CONSTR_FOREIGN)
+			fks = lappend(fks, elem);
+	}
+	return fks;
+}
+
+/*
+ * A statement that adds a foreign key referencing columns whose UNIQUE or
+ * PRIMARY KEY constraint an unfinished job is adding: a warning, before
+ * PostgreSQL finds no such constraint.
+ */
+void
+sg_warn_unfinished_unique(Node *parsetree)
+{
+	ListCell   *lc;
+
+	foreach(lc, foreign_keys_of(parsetree))
+	{
+		Constraint *fk = lfirst(lc);
+		Oid			pkrelid = RangeVarGetRelid(fk->pktable, NoLock, true);
+		List	   *attnums = NIL;
+		ListCell   *ac;
+		SgJob	   *job;
+		char	   *conname;
+
+		if (!OidIsValid(pkrelid))
+			continue;
+		foreach(ac, fk->pk_attrs)
+			attnums = lappend_int(attnums, get_attnum(pkrelid, strVal(lfirst(ac))));
+		job = pending_constraint(pkrelid, fk->pk_attrs == NIL, attnums, &conname);
+		if (job == NULL)
+			continue;
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("constraint \"%s\" of table \"%s\" that the foreign key references is not there yet",
+						conname, get_rel_name(pkrelid)),
+				 errdetail("schema_guard job %lld adds it once it has built its index, after the transaction that staged it commits.",
+						   (long long) job->job_id),
+				 errhint("Commit, wait for the job with CALL schema_guard.wait(%lld), then add the foreign key; "
+						 "or run the ADD CONSTRAINT with schema_guard.mode = off where the constraint is needed at once.",
+						 (long long) job->job_id)));
+	}
+}

@@ -234,6 +234,16 @@ run_staged_unique(PlannedStmt *pstmt, const char *queryString,
 	PG_END_TRY();
 }
 
+/* What the hook was called with, for statements it runs in its place. */
+typedef struct HookCall
+{
+	ProcessUtilityContext context;
+	ParamListInfo params;
+	QueryEnvironment *queryEnv;
+	DestReceiver *dest;
+	QueryCompletion *qc;
+} HookCall;
+
 /*
  * An ALTER TABLE that only adds CHECK or FOREIGN KEY constraints, or only
  * sets NOT NULL on existing columns, which the plain statement validates
@@ -246,9 +256,7 @@ run_staged_unique(PlannedStmt *pstmt, const char *queryString,
  */
 static bool
 handle_add_constraint(PlannedStmt *pstmt, const char *queryString,
-					  ProcessUtilityContext context, ParamListInfo params,
-					  QueryEnvironment *queryEnv, DestReceiver *dest,
-					  QueryCompletion *qc)
+					  const HookCall *call)
 {
 	AlterTableStmt *stmt = (AlterTableStmt *) pstmt->utilityStmt;
 	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
@@ -269,7 +277,7 @@ handle_add_constraint(PlannedStmt *pstmt, const char *queryString,
 	if (stage && sg_unique_stageable(stmt, rel))
 	{
 		relation_close(rel, NoLock);
-		run_staged_unique(pstmt, queryString, context);
+		run_staged_unique(pstmt, queryString, call->context);
 		return true;
 	}
 	checks = stage && sg_constraints_stageable(stmt, rel);
@@ -290,8 +298,8 @@ handle_add_constraint(PlannedStmt *pstmt, const char *queryString,
 	sg_running_own_statement = true;
 	PG_TRY();
 	{
-		sg_next_ProcessUtility(copy, queryString, false, context, params,
-							   queryEnv, dest, qc);
+		sg_next_ProcessUtility(copy, queryString, false, call->context, call->params,
+							   call->queryEnv, call->dest, call->qc);
 		CommandCounterIncrement();
 		if (checks)
 			sg_stage_not_valid_end(relid, statement);
@@ -316,9 +324,7 @@ handle_add_constraint(PlannedStmt *pstmt, const char *queryString,
  */
 static bool
 handle_alter_table(PlannedStmt *pstmt, const char *queryString,
-				   ProcessUtilityContext context, ParamListInfo params,
-				   QueryEnvironment *queryEnv, DestReceiver *dest,
-				   QueryCompletion *qc)
+				   const HookCall *call)
 {
 	AlterTableStmt *stmt = (AlterTableStmt *) pstmt->utilityStmt;
 	PlannedStmt *copy;
@@ -333,8 +339,7 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 	if (stmt->objtype != OBJECT_TABLE || XactReadOnly || RecoveryInProgress())
 		return false;
 	if (!sg_statement_has_add_column(stmt))
-		return handle_add_constraint(pstmt, queryString, context, params,
-									 queryEnv, dest, qc);
+		return handle_add_constraint(pstmt, queryString, call);
 
 	/* before the lock: a session's first staged ALTER loads a lot */
 	sg_warm_caches();
@@ -385,8 +390,8 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 		case SG_ACTION_STAGE:
 			relation_close(rel, NoLock);
 			rel = NULL;
-			run_staged(relid, plan, copy, queryString, context, params,
-					   queryEnv, dest, qc);
+			run_staged(relid, plan, copy, queryString, call->context, call->params,
+					   call->queryEnv, call->dest, call->qc);
 			staged = true;
 			break;
 	}
@@ -394,16 +399,6 @@ handle_alter_table(PlannedStmt *pstmt, const char *queryString,
 		relation_close(rel, NoLock);
 	return staged;
 }
-
-/* What the hook was called with, for statements it runs in its place. */
-typedef struct HookCall
-{
-	ProcessUtilityContext context;
-	ParamListInfo params;
-	QueryEnvironment *queryEnv;
-	DestReceiver *dest;
-	QueryCompletion *qc;
-} HookCall;
 
 /*
  * Run a statement at top level in the hook's place: the user's (with the
@@ -623,10 +618,11 @@ sg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	{
 		if (!sg_hook_is_inert())
 		{
+			HookCall	call = {context, params, queryEnv, dest, qc};
+
 			sg_guard_before(pstmt);
 			if (IsA(parsetree, AlterTableStmt) &&
-				handle_alter_table(pstmt, queryString, context, params, queryEnv,
-								   dest, qc))
+				handle_alter_table(pstmt, queryString, &call))
 			{
 				sg_guard_after_staged(pstmt);
 				return;

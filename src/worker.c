@@ -547,43 +547,8 @@ publish_index_wait(bool waiting)
 }
 
 /*
- * Build one index the job reserved, concurrently, at top level
- * (index_build.c), then record that it is built.  When the build fails (a
- * duplicate key) the job fails with PostgreSQL's error; the index stays,
- * invalid, for retry().
- */
-static int
-build_index(int64 job_id, const SgStepResult *step, MemoryContext loopcxt)
-{
-	volatile int delay = 0;
-	Oid			save_userid;
-	int			save_sec_context;
-
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	building_job = job_id;
-	building_batch_blocks = my_state.batch_blocks;
-	PG_TRY();
-	{
-		SetCurrentStatementStartTimestamp();
-		pgstat_report_activity(STATE_RUNNING, "schema_guard: building an index concurrently");
-		sg_build_index_concurrently(step->build_relid, step->build_index, publish_index_wait);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata = recover_from_error(job_id, loopcxt);
-
-		SetUserIdAndSecContext(save_userid, save_sec_context);
-		delay = after_step_error(job_id, edata);
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(loopcxt);
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return delay;
-}
-
-/*
- * Leave an index the phase could not rebuild; what fails meanwhile (a
- * leftover that cannot be dropped now) is logged, and retried with the
+ * Leave an index the reindex phase could not rebuild; what fails meanwhile
+ * (a leftover that cannot be dropped now) is logged, and retried with the
  * next index's rebuild.
  */
 static void
@@ -602,33 +567,46 @@ give_up_rebuild(int64 job_id, Oid indexoid, const char *error, MemoryContext loo
 }
 
 /*
- * Rebuild one index of a job that finalized, concurrently, at top level
- * (reindex.c).  A lock timeout or a deadlock is retried; any other error
- * leaves the index as it is, and the job goes on: it is complete already.
+ * The index work a step left for the top level, concurrently, outside any
+ * transaction: build an index the job reserved (index_build.c), or rebuild
+ * one of a job that finalized (reindex.c).  A build that fails (a
+ * duplicate key) fails the job with PostgreSQL's error, the index staying
+ * invalid for retry().  A rebuild that fails other than by a lock timeout
+ * or a deadlock (which are retried) leaves the index as it is, and the job
+ * goes on: it is complete already.
  */
 static int
-rebuild_index(int64 job_id, const SgStepResult *step, MemoryContext loopcxt)
+index_at_top_level(int64 job_id, const SgStepResult *step, MemoryContext loopcxt)
 {
 	volatile int delay = 0;
+	bool		rebuild = OidIsValid(step->rebuild_index);
 	Oid			save_userid;
 	int			save_sec_context;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	building_job = job_id;
+	building_batch_blocks = my_state.batch_blocks;
 	PG_TRY();
 	{
 		SetCurrentStatementStartTimestamp();
-		pgstat_report_activity(STATE_RUNNING, "schema_guard: rebuilding an index concurrently");
-		sg_reindex_concurrently(job_id, step->rebuild_index);
+		pgstat_report_activity(STATE_RUNNING, rebuild
+							   ? "schema_guard: rebuilding an index concurrently"
+							   : "schema_guard: building an index concurrently");
+		if (rebuild)
+			sg_reindex_concurrently(job_id, step->rebuild_index);
+		else
+			sg_build_index_concurrently(step->build_relid, step->build_index,
+										publish_index_wait);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata = recover_from_error(job_id, loopcxt);
 
 		SetUserIdAndSecContext(save_userid, save_sec_context);
-		if (is_retryable(edata->sqlerrcode))
-			delay = after_step_error(job_id, edata);
-		else
+		if (rebuild && !is_retryable(edata->sqlerrcode))
 			give_up_rebuild(job_id, step->rebuild_index, edata->message, loopcxt);
+		else
+			delay = after_step_error(job_id, edata);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(loopcxt);
@@ -774,10 +752,8 @@ sg_worker_main(Datum main_arg)
 
 		memset(&build, 0, sizeof(build));
 		delay = run_step(job_id, loopcxt, &build);
-		if (OidIsValid(build.build_index))
-			delay = build_index(job_id, &build, loopcxt);
-		else if (OidIsValid(build.rebuild_index))
-			delay = rebuild_index(job_id, &build, loopcxt);
+		if (OidIsValid(build.build_index) || OidIsValid(build.rebuild_index))
+			delay = index_at_top_level(job_id, &build, loopcxt);
 		/* so that pg_stat_user_tables and autovacuum see the backfill as it goes */
 		pgstat_report_stat(false);
 		if (delay > 0)

@@ -471,6 +471,11 @@ wait_for_job(FunctionCallInfo fcinfo, int64 job_id, TimestampTz deadline,
 	{
 		TimestampTz now;
 
+		/*
+		 * The whole wait, polls included, shows as waiting for schema_guard:
+		 * the worker's throttle does not take it for the application at work.
+		 */
+		pgstat_report_wait_start(PG_WAIT_EXTENSION);
 		job = load_fresh(job_id, pollcxt);
 		if (job->state == SG_STATE_DONE)
 			break;
@@ -524,6 +529,7 @@ wait_for_job(FunctionCallInfo fcinfo, int64 job_id, TimestampTz deadline,
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
+	pgstat_report_wait_end();
 	/* a job with no rows to fill: -1 */
 	rows_done = sg_job_adds_columns(job) ? job->rows_done : -1;
 	if (nonatomic)

@@ -79,6 +79,20 @@ ALTER TABLE ia.shrink ADD COLUMN v float8 DEFAULT random();
 SELECT schema_guard.pause(3003);
 COMMIT;
 DELETE FROM ia.shrink WHERE id > 1000;
+-- the rows deleted are removable once no other transaction's snapshot is
+-- older than the DELETE (a worker or the launcher looking for jobs)
+DO $$
+DECLARE
+  horizon xid := pg_current_xact_id()::xid;
+BEGIN
+  FOR i IN 1 .. 3000 LOOP
+    PERFORM pg_stat_clear_snapshot();
+    EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity
+                           WHERE pid <> pg_backend_pid() AND backend_xmin IS NOT NULL
+                             AND age(backend_xmin) > age(horizon));
+    PERFORM pg_sleep(0.01);
+  END LOOP;
+END $$;
 VACUUM ia.shrink;
 SELECT pg_relation_size('ia.shrink') < 100 * 8192 AS truncated;
 SELECT schema_guard.resume(3003);

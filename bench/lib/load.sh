@@ -15,27 +15,39 @@ load_lead=10
 load_tail=3
 load_probe=10
 
-load_record() {		# label, from, to, alter_ms, job, state, errors
-	local t_stop
-	t_stop=$(now)
-	q "INSERT INTO r.load VALUES ('$1', $pgb_t0, $t_stop, $2, $3, ${4:-NULL}, ${5:-NULL},
-	     '${6:-}', $7)" >/dev/null
+# Start the application on s2, as fast as it goes (saturating) or at a
+# fixed rate (half), and return after $load_lead seconds of it.
+load_start() {		# label, shape, rate
+	local rate_opt=()
+	[ "$2" = half ] && rate_opt=(-R "$3")
+	start_pgbench "$1" -n -M prepared -c "$load_clients" -j "$load_clients" -T 86400 "${rate_opt[@]}" \
+		-P 1 --progress-timestamp -l --log-prefix="$work/pgb-$1-log" -D rows="$table_rows" \
+		-f "$work/s2-update.sql@5" -f "$work/s2-insert.sql@2" -f "$work/s2-select.sql@3"
+	pgbench_running "$1"
+	sleep_until "$(calc "\"%f\", $pgb_t0 + $load_lead")"
+}
+
+# Every transaction of a window's pgbench log into r.txlog.
+load_copy_log() {		# label
 	# without -R the log has no schedule lag column
 	cat "$work/pgb-$1-log".* |
 		awk -v l="$1" 'NF >= 6 && $3 ~ /^[0-9]+$/ { print l, $1, $2, $3, $4, $5, $6, (NF >= 7 ? $7 : 0) }' |
 		psql_bench -q -c "\\copy r.txlog FROM STDIN WITH (DELIMITER ' ')"
 }
 
+load_record() {		# label, from, to, alter_ms, job, state, errors
+	local t_stop
+	t_stop=$(now)
+	q "INSERT INTO r.load VALUES ('$1', $pgb_t0, $t_stop, $2, $3, ${4:-NULL}, ${5:-NULL},
+	     '${6:-}', $7)" >/dev/null
+	load_copy_log "$1"
+}
+
 load_window() {		# shape (saturating | half), side (sg | stock), rate
-	local label="load-$1-$2" n=$table_rows from ms to job= state= errors rate_opt=()
-	[ "$1" = half ] && rate_opt=(-R "$3")
+	local label="load-$1-$2" n=$table_rows from ms to job= state= errors
 	make_copy "$n" s2
 	errors=$(server_errors)
-	start_pgbench "$label" -n -M prepared -c "$load_clients" -j "$load_clients" -T 86400 "${rate_opt[@]}" \
-		-P 1 --progress-timestamp -l --log-prefix="$work/pgb-$label-log" -D rows="$n" \
-		-f "$work/s2-update.sql@5" -f "$work/s2-insert.sql@2" -f "$work/s2-select.sql@3"
-	pgbench_running "$label"
-	sleep_until "$(calc "\"%f\", $pgb_t0 + $load_lead")"
+	load_start "$label" "$1" "$3"
 	if [ "$2" = sg ]; then
 		read -r from ms < <(impact_run_alter "")
 		job=$(last_job s2)

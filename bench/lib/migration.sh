@@ -55,9 +55,8 @@ migration_catalog() {
 }
 
 migration_window() {		# shape (saturating | half), side (sg | stock), rate
-	local label="mig-$1-$2" n=$table_rows rate_opt=() set= out from ms to job last state=done errors jobs s
+	local label="mig-$1-$2" n=$table_rows set= out from ms to job last state=done errors jobs s
 	local njobs=0
-	[ "$1" = half ] && rate_opt=(-R "$3")
 	[ "$2" = stock ] && set="SET schema_guard.mode = off;"
 	make_copy "$n" s2
 	psql_t -q >>"$work/psql.log" 2>&1 <<EOF || die "could not prepare scenario 7"
@@ -69,11 +68,7 @@ INSERT INTO s2_customers SELECT generate_series(1, 100000);
 EOF
 	last=$(qt "SELECT coalesce(max(job_id), 0) FROM schema_guard.jobs")
 	errors=$(server_errors)
-	start_pgbench "$label" -n -M prepared -c "$load_clients" -j "$load_clients" -T 86400 "${rate_opt[@]}" \
-		-P 1 --progress-timestamp -l --log-prefix="$work/pgb-$label-log" -D rows="$n" \
-		-f "$work/s2-update.sql@5" -f "$work/s2-insert.sql@2" -f "$work/s2-select.sql@3"
-	pgbench_running "$label"
-	sleep_until "$(calc "\"%f\", $pgb_t0 + $load_lead")"
+	load_start "$label" "$1" "$3"
 	out=$(psql_t -q -v ON_ERROR_STOP=1 2>&1 <<EOF
 $set
 SELECT extract(epoch FROM clock_timestamp()) AS mig_from \\gset
@@ -104,9 +99,7 @@ EOF
 	     '$state', $(($(server_errors) - errors)), \$cat\$$(migration_catalog)\$cat\$,
 	     $(qt "SELECT count(*) FILTER (WHERE token IS NULL) + count(*) - count(DISTINCT token) FROM s2"),
 	     $njobs)" >/dev/null
-	cat "$work/pgb-$label-log".* |
-		awk -v l="$label" 'NF >= 6 && $3 ~ /^[0-9]+$/ { print l, $1, $2, $3, $4, $5, $6, (NF >= 7 ? $7 : 0) }' |
-		psql_bench -q -c "\\copy r.txlog FROM STDIN WITH (DELIMITER ' ')"
+	load_copy_log "$label"
 	say "  $1, $2: migration $ms ms, window $(calc "\"%.1f\", $to - $from") s${jobs:+, jobs $jobs $state}"
 	drop_table s2
 	drop_table s2_customers

@@ -106,23 +106,9 @@ EOF
 }
 
 scenario_migration() {
-	local cap half
-	load_clients=$(nproc)
-	impact_scripts
-	cap=$(q "SELECT value FROM r.meta WHERE key = 'load_capacity'")
-	if [ -z "$cap" ]; then
-		say "scenario 7: the application's capacity ($load_clients clients as fast as they go)"
-		make_copy "$table_rows" s2
-		cap=$(run_pgbench mig-capacity -n -M prepared -c "$load_clients" -j "$load_clients" -T "$load_probe" \
-			-D rows="$table_rows" \
-			-f "$work/s2-update.sql@5" -f "$work/s2-insert.sql@2" -f "$work/s2-select.sql@3")
-		drop_table s2
-		set_meta load_capacity "$cap"
-		set_meta load_clients "$load_clients"
-		set_meta load_lead "$load_lead"
-	fi
-	half=$(calc "\"%d\", $cap / 2")
-	set_meta load_half "$half"
+	local half
+	load_capacity 7
+	half=$load_half
 	say "scenario 7: a whole migration, $table_rows rows, $load_clients clients"
 	for shape in saturating half; do
 		for side in sg stock; do

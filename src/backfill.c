@@ -61,6 +61,7 @@
 #include "job.h"
 #include "job_leaves.h"
 #include "job_lookup.h"
+#include "settings.h"
 #include "throttle.h"
 #include "util.h"
 
@@ -277,6 +278,23 @@ check_not_rewritten(SgJob *job, SgJobLeaf *leaf, Relation rel)
 					 (long long) job->job_id)));
 }
 
+/*
+ * The blocks of the leaf's next batch.  Each batch's new row versions go
+ * mostly into the pages the batch before it emptied (reclaimed, see
+ * throttle.c); the pages the last batch empties stay empty, as a hole in
+ * the finished table the size of that batch.  So towards a pass's end a
+ * batch covers at most a quarter of the blocks left: the batches shrink,
+ * each refilling most of what the one before emptied.
+ */
+static int64
+tail_batch_blocks(SgJob *job, SgJobLeaf *leaf)
+{
+	int64		left = leaf->end_block - leaf->next_block;
+	int64		blocks = Max(job->batch_blocks, 1);
+
+	return Min(blocks, Max((left + 3) / 4, Max(sg_batch_min_blocks, 1)));
+}
+
 void
 sg_backfill_step(SgJob *job, SgStepResult *result)
 {
@@ -324,7 +342,7 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 	check_not_rewritten(job, leaf, rel);
 
 	start = (BlockNumber) leaf->next_block;
-	end = (BlockNumber) Min(leaf->next_block + Max(job->batch_blocks, 1),
+	end = (BlockNumber) Min(leaf->next_block + tail_batch_blocks(job, leaf),
 							leaf->end_block);
 	reclaim_processed(job, leaf, rel, start);
 	/* past the table's end (a VACUUM truncated it) there is no row to fill */

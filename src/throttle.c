@@ -14,20 +14,24 @@
  * backfill's own WAL exceeds schema_guard.max_wal_rate.
  *
  * The worker yields to the application (schema_guard.yield_to_load).  It
- * watches three signals, each cheap to read between batches: whether its
+ * watches four signals, each cheap to read between batches: whether its
  * last batch made anyone wait for a row lock (the cost it imposes, seen
  * directly); whether client backends are running statements (the
- * application is there at all); and how much of the CPU time the worker
- * left free the other processes used (from /proc/stat and the worker's own
- * rusage: whether the application needs the machine).  While the
- * application is there, batches are kept short, so that a transaction
- * that meets a row of the batch in flight waits milliseconds; CPU used by
- * others counts only then, so that autovacuum or a checkpoint on an idle
- * machine does not slow the job.  While the application needs the machine
- * (it waited, or used most of the CPU left to it), the worker runs only a
- * share of the time (its duty cycle), halving towards
- * schema_guard.min_backfill_share and growing back as the load goes.  At
- * idle it runs at full speed, with batches of schema_guard.batch_time.
+ * application is there at all); how much of the CPU time the worker left
+ * free the other processes used (from /proc/stat and the worker's own
+ * rusage: whether the application needs the CPU); and how long a batch's
+ * commit record takes to reach the disk, flushed by the application's own
+ * commits, which wait behind the backfill's WAL (whether the application
+ * needs the disk).  While the application is there, batches are kept
+ * short, so that a transaction that meets a row of the batch in flight
+ * waits milliseconds; CPU used by others counts only then, so that
+ * autovacuum or a checkpoint on an idle machine does not slow the job.
+ * While the application needs the machine (it waited, used most of the
+ * CPU left to it, or the flush was slow), the worker runs only a share of
+ * the time (its duty cycle), halving towards schema_guard.min_backfill_share
+ * and growing back as the load goes.  At idle it runs at full speed, with
+ * batches of schema_guard.batch_time.  Index builds start parallel workers
+ * only at idle: those run at the server's priority, not the worker's.
  *
  * Every backfilled row leaves its old version behind.  A plain UPDATE of a
  * whole table doubles it; here the pages a committed batch emptied are
@@ -45,12 +49,17 @@
 #include <unistd.h>
 
 #include "access/heapam.h"
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "storage/freespace.h"
+#include "storage/latch.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "schema_guard.h"
@@ -68,6 +77,15 @@
 #define LOAD_BATCH_TIME_MS	20.0
 
 /*
+ * A WAL flush after a batch that takes this long means the disk, not the
+ * CPU, is what the application waits for: its commits queue behind the
+ * backfill's WAL.
+ */
+#define SLOW_FLUSH_MS		10.0
+/* how long to watch for it at most */
+#define MAX_FLUSH_WATCH_MS	100
+
+/*
  * How long the application counts as present after it was last seen: a
  * few samples, so that sessions between two statements still count.
  */
@@ -78,6 +96,8 @@ static double duty = 1.0;
 static bool under_load = false;
 /* when the application was last seen at work; 0: not yet */
 static TimestampTz app_seen_at = 0;
+/* how long flushing the WAL took after the last batch committed */
+static double last_flush_ms = 0;
 
 /* Has the application been seen at work within the last APP_LINGER_MS? */
 static bool
@@ -300,6 +320,7 @@ sg_throttle_yield_ms(const SgStepResult *result, char **event, char **detail)
 	double		load;
 	double		floor_share = sg_min_backfill_share / 100.0;
 	bool		was_under_load = under_load;
+	bool		slow_disk;
 
 	*event = *detail = NULL;
 	if (!sg_yield_to_load)
@@ -312,7 +333,8 @@ sg_throttle_yield_ms(const SgStepResult *result, char **event, char **detail)
 	load = others_load();
 	if (!application_present())
 		load = Min(load, 0.0);
-	if (load >= LOAD_HIGH || result->waiters > 0)
+	slow_disk = application_present() && last_flush_ms >= SLOW_FLUSH_MS;
+	if (load >= LOAD_HIGH || result->waiters > 0 || slow_disk)
 	{
 		under_load = true;
 		duty = Max(floor_share, duty / 2);
@@ -325,14 +347,75 @@ sg_throttle_yield_ms(const SgStepResult *result, char **event, char **detail)
 	if (under_load && !was_under_load)
 	{
 		*event = "yielding to the application's load";
-		*detail = psprintf("Other processes used %.0f%% of the CPU time left to them, and %d waited for the last batch's row locks.",
-						   Max(load, 0) * 100, result->waiters);
+		*detail = psprintf("Other processes used %.0f%% of the CPU time left to them, %d waited for the last batch's row locks, and flushing the WAL after it took %.0f ms.",
+						   Max(load, 0) * 100, result->waiters, last_flush_ms);
 	}
 	else if (!under_load && was_under_load)
 		*event = "back to full speed";
 	if (duty >= 1.0)
 		return 0;
 	return (int) Min(result->elapsed_ms * (1.0 - duty) / duty, 10000.0);
+}
+
+/*
+ * After a batch committed (asynchronously, so that its row locks went at
+ * once), while the application is at work: how long until the batch's
+ * commit record is on disk.  The application's own commits flush it, and
+ * wait for it behind the backfill's WAL: a slow flush is the disk telling
+ * the worker to yield (sg_throttle_yield_ms), and waiting for it keeps the
+ * worker from writing WAL faster than the disk takes it.  The worker only
+ * watches; flushing itself would hold the WAL write lock at the worker's
+ * lowered priority, making every commit wait for the scheduler.
+ */
+void
+sg_throttle_after_batch_commit(void)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	TimestampTz now = start;
+
+	last_flush_ms = 0;
+	if (!sg_yield_to_load || !application_present() || XLogRecPtrIsInvalid(XactLastCommitEnd))
+		return;
+	while (GetFlushRecPtr(NULL) < XactLastCommitEnd &&
+		   !TimestampDifferenceExceeds(start, now, MAX_FLUSH_WATCH_MS))
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		now = GetCurrentTimestamp();
+	}
+	last_flush_ms = (double) (now - start) / 1000.0;
+}
+
+/*
+ * Before an index build or rebuild, outside a transaction.  CREATE INDEX's
+ * sort may start parallel workers of its own, and they run at the
+ * server's priority, not at the worker's lowered one: while the
+ * application is at work the worker builds alone; at idle, with as many
+ * parallel workers as the server allows.
+ */
+void
+sg_throttle_before_build(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		alone = false;
+
+	if (sg_yield_to_load)
+	{
+		SgStepResult sample = {0};
+
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		sg_throttle_observe(&sample);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(cxt);
+		alone = under_load || application_present();
+	}
+	/* NULL: back to the server's setting */
+	SetConfigOption("max_parallel_maintenance_workers", alone ? "0" : NULL,
+					PGC_SUSET, PGC_S_SESSION);
 }
 
 /*

@@ -24,6 +24,8 @@ extern void sg_throttle_observe(SgStepResult *result);
 extern int	sg_throttle_yield_ms(const SgStepResult *result, char **event,
 								 char **detail);
 extern void sg_throttle_lower_priority(void);
+extern void sg_throttle_before_build(void);
+extern void sg_throttle_after_batch_commit(void);
 extern void sg_throttle_account_wal(XLogRecPtr before, XLogRecPtr after);
 extern void sg_reclaim_space(Relation rel, BlockNumber start, BlockNumber end);
 

@@ -76,6 +76,7 @@
 #include "util.h"
 #include "worker.h"
 
+
 /* What this worker publishes about itself. */
 static SgWorkerState my_state;
 
@@ -592,6 +593,7 @@ index_at_top_level(int64 job_id, const SgStepResult *step, MemoryContext loopcxt
 		pgstat_report_activity(STATE_RUNNING, rebuild
 							   ? "schema_guard: rebuilding an index concurrently"
 							   : "schema_guard: building an index concurrently");
+		sg_throttle_before_build();
 		if (rebuild)
 			sg_reindex_concurrently(job_id, step->rebuild_index);
 		else
@@ -666,7 +668,11 @@ run_step(int64 job_id, MemoryContext loopcxt, SgStepResult *build)
 		}
 		PopActiveSnapshot();
 		if (result.committed)
+		{
 			CommitTransactionCommand();
+			if (result.batch)
+				sg_throttle_after_batch_commit();
+		}
 		else
 			AbortCurrentTransaction();
 		if (retrying_job == job_id && why != SG_WAIT_LOCK)

@@ -2,7 +2,8 @@
 # the backfill as it runs (so autovacuum sees its updates and dead rows),
 # and while the application's sessions keep every CPU busy the worker
 # yields to them, saying so in progress, down to a share of the time that
-# still ends the job; CPU used while no session is at work does not count.
+# still ends the job; CPU used while no session is at work does not count;
+# and its index builds use parallel workers only while nobody else works.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -22,6 +23,8 @@ $node->safe_psql(
 	INSERT INTO t SELECT g, repeat('p', 200) FROM generate_series(1, 6000) g;
 	CREATE TABLE u (id int, pad text);
 	INSERT INTO u SELECT g, repeat('p', 200) FROM generate_series(1, 3000) g;
+	CREATE TABLE v (id int, pad text);
+	INSERT INTO v SELECT g, repeat('p', 200) FROM generate_series(1, 600) g;
 	SELECT pg_stat_force_next_flush();
 	-- about a millisecond a row: batches long enough that yielding shows
 	CREATE FUNCTION slow_random() RETURNS float8 VOLATILE LANGUAGE plpgsql
@@ -61,7 +64,7 @@ for my $i (1 .. $cpus)
 	push @burners,
 	  IPC::Run::start(
 		[ 'psql', '-X', '-d', $node->connstr('postgres'), '-c',
-			"SELECT /* load */ count(*) FROM generate_series(1, 100000000000)" ],
+			"SELECT /* load */ sum(i) FROM (SELECT generate_series(1, 100000000000) i) s" ],
 		\$in, \$out, \$err);
 }
 ok( $node->poll_query_until(
@@ -71,7 +74,7 @@ ok( $node->poll_query_until(
 	'the load runs');
 
 my ($job2) = stage_paused($node, 'postgres',
-	'ALTER TABLE u ADD COLUMN w float8 DEFAULT slow_random()');
+	'ALTER TABLE v ADD COLUMN w float8 DEFAULT slow_random()');
 $node->safe_psql('postgres', "SELECT schema_guard.resume($job2)");
 ok( $node->poll_query_until(
 		'postgres', qq{
@@ -86,12 +89,11 @@ ok( $node->poll_query_until(
 	         WHERE query LIKE 'SELECT /* load */%' AND state = 'active') = $cpus
 	  FROM schema_guard.jobs j WHERE j.job_id = $job2}),
 	'the job still ends while the load goes on');
-is($node->safe_psql('postgres', 'SELECT count(*) FROM u WHERE w IS NULL'),
+is($node->safe_psql('postgres', 'SELECT count(*) FROM v WHERE w IS NULL'),
 	'0', 'every row was filled');
 
 # Without the throttle the worker never yields.
 set_setting($node, 'schema_guard.yield_to_load', 'off');
-$node->safe_psql('postgres', 'ALTER TABLE u DROP COLUMN w');
 my ($job3) = stage_paused($node, 'postgres',
 	'ALTER TABLE u ADD COLUMN w float8 DEFAULT random()');
 $node->safe_psql('postgres', "SELECT schema_guard.resume($job3)");
@@ -120,5 +122,66 @@ is($node->safe_psql('postgres', "SELECT state FROM schema_guard.jobs WHERE job_i
 ok(!$node->log_contains(qr/schema_guard job $job4: yielding/),
 	'and never yielded: no session of the application was at work');
 $_->kill_kill for @spinners;
+
+# Index builds: CREATE INDEX's sort may start parallel workers, which run
+# at the server's priority, not at worker_nice.  At idle the worker's
+# build uses them; while the application is at work it builds alone.  The
+# index's expression takes a millisecond a row, so that a build lasts
+# seconds; the watch spends nearly all its time asleep, which does not
+# count as the application at work.
+set_setting($node, 'min_parallel_table_scan_size', '0');
+set_setting($node, 'maintenance_work_mem', '256MB');
+$node->safe_psql('postgres', q{
+	CREATE FUNCTION slow_key(int) RETURNS int IMMUTABLE PARALLEL SAFE LANGUAGE plpgsql
+	  AS $$ BEGIN PERFORM pg_sleep(0.001); RETURN $1; END $$;
+	-- commits as it goes: the build waits for older snapshots, as CREATE
+	-- INDEX CONCURRENTLY does, and the watch must hold none
+	CREATE PROCEDURE watch_build(job bigint, INOUT seen boolean DEFAULT false) LANGUAGE plpgsql AS $$
+	BEGIN
+	  LOOP
+	    seen := EXISTS (SELECT FROM pg_stat_activity p JOIN pg_stat_activity w ON p.leader_pid = w.pid
+	                     WHERE p.backend_type = 'parallel worker'
+	                       AND w.application_name = 'schema_guard worker');
+	    EXIT WHEN seen OR (SELECT state FROM schema_guard.jobs j WHERE j.job_id = job) NOT IN ('queued', 'running');
+	    COMMIT;
+	    PERFORM pg_sleep(0.02);
+	  END LOOP;
+	END $$;
+});
+sub stage_index
+{
+	my ($name) = @_;
+	$node->safe_psql('postgres', "BEGIN; CREATE INDEX $name ON u (slow_key(id)); COMMIT;");
+	return $node->safe_psql('postgres',
+		"SELECT max(job_id) FROM schema_guard.jobs WHERE relid = 'u'::regclass");
+}
+my $idle_build = stage_index('u_idle_idx');
+is($node->safe_psql('postgres', "CALL watch_build($idle_build)"),
+	't', 'at idle, the worker builds an index with parallel workers');
+ok(poll_job_state($node, 'postgres', $idle_build, 'done'), 'and the build ends');
+
+# The application's session commits often: the build waits for older
+# snapshots, as CREATE INDEX CONCURRENTLY does, and this one holds none long.
+my ($in, $out, $err) = ('', '', '');
+my $app = IPC::Run::start(
+	[ 'psql', '-X', '-d', $node->connstr('postgres'), '-c',
+		"DO /* app */ \$\$ BEGIN LOOP PERFORM sum(i) FROM (SELECT generate_series(1, 100000) i) s; COMMIT; END LOOP; END \$\$" ],
+	\$in, \$out, \$err);
+ok( $node->poll_query_until(
+		'postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE query LIKE 'DO /* app */%' AND state = 'active'}),
+	'a session of the application is at work');
+my $busy_build = stage_index('u_busy_idx');
+is($node->safe_psql('postgres', "CALL watch_build($busy_build)"),
+	'f', 'while the application is at work, the worker builds the index alone');
+ok(poll_job_state($node, 'postgres', $busy_build, 'done'), 'and the build ends');
+is( $node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_index WHERE indrelid = 'u'::regclass AND indisvalid}),
+	'2', 'both indexes are valid');
+$node->safe_psql('postgres', q{
+	SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	 WHERE query LIKE 'DO /* app */%' AND pid <> pg_backend_pid()});
+$app->finish;
 
 done_testing();

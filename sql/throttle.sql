@@ -5,7 +5,7 @@ SELECT sg_test.number_jobs_from(1100);
 CREATE TABLE thr_slow (id int, pad text);
 INSERT INTO thr_slow SELECT g, repeat('p', 200) FROM generate_series(1, 1000) g;
 CREATE TABLE thr_fast (id int, pad text);
-INSERT INTO thr_fast SELECT g, repeat('p', 200) FROM generate_series(1, 3000) g;
+INSERT INTO thr_fast SELECT g, repeat('p', 200) FROM generate_series(1, 10000) g;
 SELECT pg_relation_size('thr_fast') / current_setting('block_size')::int AS blocks;
 
 -- each row takes about a millisecond to fill
@@ -25,7 +25,9 @@ RESET client_min_messages;
 SELECT detail FROM schema_guard.history WHERE job = 1100 AND event = 'verify';
 
 -- a generous target with fast fills: batches grow from 16 blocks, by at
--- most half each time (16, 24, 36, 54 cover the table; the next would be 81)
+-- most half each time (16, 24, 36, 54, then 81); towards the end of the
+-- pass each batch covers at most a quarter of the blocks left, and a batch
+-- cut short does not grow the size further
 BEGIN;
 ALTER TABLE thr_fast ADD COLUMN fast float8 DEFAULT random();
 SELECT schema_guard.pause(1101);

@@ -125,12 +125,17 @@ sg_next_batch_blocks(SgJob *job, const SgStepResult *result)
 	if (result->blocks <= 0)
 		return (int) current;
 	if (result->elapsed_ms <= 0.1)
-		next = current * 1.5;
+		next = result->blocks * 1.5;
 	else
-		next = current * target / result->elapsed_ms;
+		next = result->blocks * target / result->elapsed_ms;
 
-	/* grow gently, shrink fast */
+	/*
+	 * Grow gently, shrink fast.  A batch cut short towards a pass's end
+	 * (backfill.c) says nothing of how a longer one would go.
+	 */
 	next = Min(next, ceil(current * 1.5));
+	if (result->blocks < current)
+		next = Min(next, current);
 	next = Max(next, floor(current / 4));
 	return (int) Max(lo, Min(hi, next));
 }
@@ -365,7 +370,9 @@ sg_throttle_yield_ms(const SgStepResult *result, char **event, char **detail)
  * the worker to yield (sg_throttle_yield_ms), and waiting for it keeps the
  * worker from writing WAL faster than the disk takes it.  The worker only
  * watches; flushing itself would hold the WAL write lock at the worker's
- * lowered priority, making every commit wait for the scheduler.
+ * lowered priority, making every commit wait for the scheduler.  An
+ * application that commits asynchronously waits for no flush, and is
+ * yielded to all the same where the flush is slow.
  */
 void
 sg_throttle_after_batch_commit(void)
@@ -385,7 +392,12 @@ sg_throttle_after_batch_commit(void)
 		CHECK_FOR_INTERRUPTS();
 		now = GetCurrentTimestamp();
 	}
-	last_flush_ms = (double) (now - start) / 1000.0;
+	/*
+	 * Where nobody else wrote WAL since (a read-only application), no
+	 * commit waits for this flush: the WAL writer makes it in its own time.
+	 */
+	if (GetXLogInsertRecPtr() > XactLastCommitEnd)
+		last_flush_ms = (double) (now - start) / 1000.0;
 }
 
 /*

@@ -76,7 +76,6 @@
 #include "util.h"
 #include "worker.h"
 
-
 /* What this worker publishes about itself. */
 static SgWorkerState my_state;
 

@@ -279,6 +279,12 @@ check_not_rewritten(SgJob *job, SgJobLeaf *leaf, Relation rel)
 }
 
 /*
+ * A pass's last batches are no smaller than this: a hole of 128 kB is left
+ * at most, and a small table or partition is not filled a block at a time.
+ */
+#define TAIL_MIN_BLOCKS 16
+
+/*
  * The blocks of the leaf's next batch.  Each batch's new row versions go
  * mostly into the pages the batch before it emptied (reclaimed, see
  * throttle.c); the pages the last batch empties stay empty, as a hole in
@@ -292,7 +298,7 @@ tail_batch_blocks(SgJob *job, SgJobLeaf *leaf)
 	int64		left = leaf->end_block - leaf->next_block;
 	int64		blocks = Max(job->batch_blocks, 1);
 
-	return Min(blocks, Max((left + 3) / 4, Max(sg_batch_min_blocks, 1)));
+	return Min(blocks, Max((left + 3) / 4, Max(sg_batch_min_blocks, TAIL_MIN_BLOCKS)));
 }
 
 void

@@ -107,6 +107,33 @@ application_present(void)
 		!TimestampDifferenceExceeds(app_seen_at, GetCurrentTimestamp(), APP_LINGER_MS);
 }
 
+/*
+ * Sleep the whole of ms, however often the latch is set meanwhile; a
+ * latch set during the sleep stays set, for the worker's main loop.
+ */
+static void
+sleep_keeping_latch(long ms)
+{
+	TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+	bool		was_set = false;
+	long		left;
+
+	while ((left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), end)) > 0)
+	{
+		int			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								   left, PG_WAIT_EXTENSION);
+
+		if (rc & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			was_set = true;
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (was_set)
+		SetLatch(MyLatch);
+}
+
 int
 sg_next_batch_blocks(SgJob *job, const SgStepResult *result)
 {
@@ -386,10 +413,7 @@ sg_throttle_after_batch_commit(void)
 	while (GetFlushRecPtr(NULL) < XactLastCommitEnd &&
 		   !TimestampDifferenceExceeds(start, now, MAX_FLUSH_WATCH_MS))
 	{
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 1L, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		sleep_keeping_latch(1);
 		now = GetCurrentTimestamp();
 	}
 	/*
@@ -406,7 +430,16 @@ sg_throttle_after_batch_commit(void)
  * server's priority, not at the worker's lowered one: while the
  * application is at work the worker builds alone; at idle, with as many
  * parallel workers as the server allows.
+ *
+ * A build may last minutes, so one glance does not decide it.  The job
+ * often starts the instant the session that staged it commits, while that
+ * session, or a DBA's next statement, is still running: the application is
+ * taken to be at work when it is seen on most of a few samples some
+ * milliseconds apart, as its sessions are.
  */
+#define BUILD_SAMPLES		3
+#define BUILD_SAMPLE_GAP_MS	50
+
 void
 sg_throttle_before_build(void)
 {
@@ -415,15 +448,28 @@ sg_throttle_before_build(void)
 
 	if (sg_yield_to_load)
 	{
-		SgStepResult sample = {0};
+		int			seen = 0;
 
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		sg_throttle_observe(&sample);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(cxt);
-		alone = under_load || application_present();
+		for (int i = 0; i < BUILD_SAMPLES; i++)
+		{
+			SgStepResult sample = {0};
+
+			if (i > 0)
+				sleep_keeping_latch(BUILD_SAMPLE_GAP_MS);
+			StartTransactionCommand();
+			PushActiveSnapshot(GetTransactionSnapshot());
+			sg_throttle_observe(&sample);
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+			MemoryContextSwitchTo(cxt);
+			if (sample.waiters > 0 || sample.app_backends > 0)
+				seen++;
+		}
+		alone = under_load || seen * 2 > BUILD_SAMPLES;
+		ereport(DEBUG1,
+				(errmsg_internal("schema_guard: the application was at work in %d of %d samples; building %s",
+								 seen, BUILD_SAMPLES,
+								 alone ? "without parallel workers" : "with parallel workers")));
 	}
 	/* NULL: back to the server's setting */
 	SetConfigOption("max_parallel_maintenance_workers", alone ? "0" : NULL,

@@ -135,9 +135,11 @@ $node->safe_psql('postgres', q{
 	CREATE FUNCTION slow_key(int) RETURNS int IMMUTABLE PARALLEL SAFE LANGUAGE plpgsql
 	  AS $$ BEGIN PERFORM pg_sleep(0.001); RETURN $1; END $$;
 	-- commits as it goes: the build waits for older snapshots, as CREATE
-	-- INDEX CONCURRENTLY does, and the watch must hold none
+	-- INDEX CONCURRENTLY does, and the watch must hold none.  It first
+	-- sleeps while the worker samples the sessions at the job's start.
 	CREATE PROCEDURE watch_build(job bigint, INOUT seen boolean DEFAULT false) LANGUAGE plpgsql AS $$
 	BEGIN
+	  PERFORM pg_sleep(0.3);
 	  LOOP
 	    seen := EXISTS (SELECT FROM pg_stat_activity p JOIN pg_stat_activity w ON p.leader_pid = w.pid
 	                     WHERE p.backend_type = 'parallel worker'
@@ -151,9 +153,11 @@ $node->safe_psql('postgres', q{
 sub stage_index
 {
 	my ($name) = @_;
-	$node->safe_psql('postgres', "BEGIN; CREATE INDEX $name ON u (slow_key(id)); COMMIT;");
-	return $node->safe_psql('postgres',
-		"SELECT max(job_id) FROM schema_guard.jobs WHERE relid = 'u'::regclass");
+	return $node->safe_psql('postgres', qq{
+		BEGIN;
+		CREATE INDEX $name ON u (slow_key(id));
+		SELECT max(job_id) FROM schema_guard.jobs WHERE relid = 'u'::regclass;
+		COMMIT;});
 }
 my $idle_build = stage_index('u_idle_idx');
 is($node->safe_psql('postgres', "CALL watch_build($idle_build)"),

@@ -32,6 +32,9 @@
 #	  statement, and other subcommands mixed in;
 #	- statements that fail in PostgreSQL, at once or while it fills the
 #	  rows;
+#	- after them, ADD UNIQUE and PRIMARY KEY, SET NOT NULL alone, and
+#	  CREATE INDEX, ADD CHECK and ADD FOREIGN KEY on existing columns, in
+#	  a transaction block or not;
 #	- with --server-version 18 (or more) also PostgreSQL 18's forms:
 #	  virtual generated columns, named NOT NULL and NOT NULL NO INHERIT,
 #	  NOT ENFORCED and ENFORCED constraints, NOT NULL and NOT ENFORCED
@@ -806,10 +809,61 @@ sub set_not_null_statement
 		refusable => 0 };
 }
 
+# A CREATE INDEX, or an ALTER TABLE that adds CHECK or FOREIGN KEY
+# constraints, on a fixture's existing columns: named or not, unique,
+# expression, partial, INCLUDE, IF NOT EXISTS, other access methods; some
+# fail on the data ("n" repeats and is 0 in every seventh row, "v" has
+# NULLs, "id" goes past fx.parent's 10), some on the table (ONLY on a
+# table with children).  Half of them run inside a transaction block,
+# where schema_guard stages them; outside one a CREATE INDEX is built
+# concurrently in place.
+sub index_or_constraint_statement
+{
+	my ($self, $f) = @_;
+	my $rel = $f->{rel};
+	my $i = qi("$f->{name}_i$f->{no}");
+	my $c = qi("$f->{name}_c$f->{no}");
+	my $only = $self->chance(0.1) ? 'ONLY ' : '';
+	my $sql;
+
+	if ($self->chance(0.5))
+	{
+		my $what = $self->pick('(n)', '(v, id)', '(v DESC NULLS LAST)',
+			'(lower(v)) WHERE n > 2', '(id) INCLUDE (v)', 'USING hash (v)',
+			'((100 / n))', '(n) WHERE v IS NOT NULL');
+		my $unique = $what !~ /hash/ && $self->chance(0.4) ? 'UNIQUE ' : '';
+		my $name = $self->pick('', "$i ", "IF NOT EXISTS $i ");
+		$sql = "CREATE ${unique}INDEX ${name}ON $only$rel $what";
+		# the same name twice: the second is skipped, or fails
+		$sql .= ";
+CREATE INDEX ${name}ON $only$rel (id)" if $name ne '' && $self->chance(0.15);
+	}
+	else
+	{
+		my @cons = ('ADD CHECK (n >= 0)', "ADD CONSTRAINT $c CHECK (n < 5)",
+			'ADD CHECK (v IS NOT NULL)', "ADD CONSTRAINT $c CHECK (n >= 0) NO INHERIT",
+			'ADD CHECK (n > 100) NOT VALID', 'ADD FOREIGN KEY (n) REFERENCES fx.parent (id)',
+			"ADD CONSTRAINT $c FOREIGN KEY (id) REFERENCES fx.parent",
+			'ADD FOREIGN KEY (n) REFERENCES fx.parent ON DELETE CASCADE NOT VALID');
+		my @picked = ($self->pick(@cons));
+		push @picked, $self->pick(grep { $_ !~ /\Q$c\E/ } @cons) if $self->chance(0.3);
+		$sql = "ALTER TABLE $only$rel " . join(', ', @picked);
+	}
+	return {
+		sql => $sql,
+		block => $self->chance(0.5),
+		others_sql => undef,
+		classes => {},
+		refusable => 0 };
+}
+
 # After the ADD COLUMN statements: UNIQUE and PRIMARY KEY statements,
 # drawn from the same generator after them (so that a seed gives the same
-# ADD COLUMNs), then $opt{set_not_null} cases of SET NOT NULL alone, drawn
-# from a generator of their own so the others stay as the seed makes them.
+# ADD COLUMNs), then $opt{set_not_null} cases of SET NOT NULL alone (by
+# default a tenth of the count, plus 5), drawn
+# from a generator of their own so the others stay as the seed makes them,
+# then $opt{indexes} cases of CREATE INDEX, CHECK and FOREIGN KEY (a
+# tenth of the count, plus 10), from another.
 sub generate
 {
 	my (%opt) = @_;
@@ -832,10 +886,20 @@ sub generate
 		my $st = $self->make_unique_statement($f);
 		push @cases, { %$f, %$st };
 	}
-	for my $no ($count + $unique + 1 .. $count + $unique + ($opt{set_not_null} // 0))
+	my $set_not_null = $opt{set_not_null} // int($count / 10) + 5;
+	my $indexes = $opt{indexes} // int($count / 10) + 10;
+	my $next = $count + $unique;
+	for my $no ($next + 1 .. $next + $set_not_null)
 	{
 		my $f = $more->make_fixture($no);
 		push @cases, { %$f, %{ $more->set_not_null_statement($f) } };
+	}
+	$next += $set_not_null;
+	my $other = GenAddColumn->new($seed + 2, $opt{server_version});
+	for my $no ($next + 1 .. $next + $indexes)
+	{
+		my $f = $other->make_fixture($no);
+		push @cases, { %$f, %{ $other->index_or_constraint_statement($f) } };
 	}
 	return { seed => $seed, prelude => prelude_sql(), cases => \@cases };
 }
@@ -864,7 +928,7 @@ sub main
 	print "RESET schema_guard.mode;\n";
 	for my $c (@{ $g->{cases} })
 	{
-		print "-- case $c->{no}\n$c->{sql};\n";
+		print "-- case $c->{no}\n", $c->{block} ? "BEGIN;\n$c->{sql};\nCOMMIT;\n" : "$c->{sql};\n";
 	}
 	return 0;
 }

@@ -1,9 +1,10 @@
 # Full run (300 statements): SG_FUZZ_COUNT=300 make installcheck REGRESS= ISOLATION= PROVE_TESTS=test/t/030_differential.pl
 #
 # Differential test: generated ALTER TABLE ... ADD COLUMN statements, and
-# after them ALTER TABLE ... ADD UNIQUE / PRIMARY KEY statements and
-# statements that only SET NOT NULL on existing columns
-# (test/fuzz/gen_add_column.pl), run once on PostgreSQL's own behaviour and
+# after them ALTER TABLE ... ADD UNIQUE / PRIMARY KEY statements,
+# statements that only SET NOT NULL on existing columns, and CREATE INDEX,
+# ADD CHECK and ADD FOREIGN KEY on existing columns, half of them in a
+# transaction block (test/fuzz/gen_add_column.pl), run once on PostgreSQL's own behaviour and
 # once under schema_guard, and must end in the same state.
 #
 # One cluster preloads schema_guard and holds two copies of one database of
@@ -57,7 +58,7 @@ my $node = new_node('differential');
 my $major = $node->pg_version->major;
 # and after them, statements of SET NOT NULL alone on existing columns
 my $gen = GenAddColumn::generate(seed => $ENV{SG_FUZZ_SEED}, count => $count,
-	server_version => $major, set_not_null => int($count / 10) + 5);
+	server_version => $major);
 my $seed = $gen->{seed};
 my @cases = @{ $gen->{cases} };
 my %case = map { $_->{no} => $_ } @cases;
@@ -187,12 +188,22 @@ $node->safe_psql('postgres', "CREATE DATABASE $_ TEMPLATE fixtures") for qw(stoc
 is($node->safe_psql('guarded', 'SHOW schema_guard.mode'), 'rewrite',
 	'guarded runs in the default mode');
 
+# A statement and the record of its outcome.  In a transaction block the
+# outcome is the statement's error, or else COMMIT's.
+sub run_sql
+{
+	my ($c) = @_;
+	return "$c->{sql};\nSELECT fuzz.record($c->{no}, :'SQLSTATE', :'LAST_ERROR_MESSAGE');\n"
+	  unless $c->{block};
+	return "BEGIN;\n$c->{sql};\n\\set stmt_state :SQLSTATE\nCOMMIT;\n"
+	  . "SELECT fuzz.record($c->{no}, CASE WHEN :'stmt_state' <> '00000' THEN :'stmt_state' ELSE :'SQLSTATE' END, :'LAST_ERROR_MESSAGE');\n";
+}
+
 # Run every statement, recording its SQLSTATE and message.
 sub run_statements
 {
 	my ($db, $header, @nos) = @_;
-	my $script = $header
-	  . join('', map { "$case{$_}{sql};\nSELECT fuzz.record($_, :'SQLSTATE', :'LAST_ERROR_MESSAGE');\n" } @nos);
+	my $script = $header . join('', map { run_sql($case{$_}) } @nos);
 	my ($stdout, $stderr);
 	$node->psql($db, $script, stdout => \$stdout, stderr => \$stderr,
 		on_error_stop => 0);

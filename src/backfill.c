@@ -370,8 +370,7 @@ sg_backfill_step(SgJob *job, SgStepResult *result)
 	 * row rule finds its rows unfilled.  So it need not wait for its WAL to
 	 * reach the disk, which keeps its row locks short.
 	 */
-	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
+	sg_commit_without_flush();
 	sg_throttle_account_wal(wal_before, GetXLogInsertRecPtr());
 	INSTR_TIME_SET_CURRENT(after);
 	INSTR_TIME_SUBTRACT(after, before);

@@ -412,6 +412,13 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 	}
 	foreach(lc, sg_job_drop_sqls(job, SG_OBJECT_FILL_TRIGGER))
 		sg_exec_as_owner(job, lfirst(lc), false);
+
+	/*
+	 * The ACCESS EXCLUSIVE lock taken above queues every session of the
+	 * table: it goes at commit, not after the disk took the commit.  A
+	 * finalize that a crash loses is done again, the table as it was.
+	 */
+	sg_commit_without_flush();
 	next = sg_phase_after(job, SG_PHASE_FINALIZE);
 	result->committed = sg_job_advance(job, next,
 									   next == SG_PHASE_DONE ? SG_STATE_DONE : SG_STATE_UNCHANGED,

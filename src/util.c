@@ -22,6 +22,7 @@
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -149,6 +150,19 @@ sg_spi_finish(void)
 {
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
+}
+
+/*
+ * The current transaction commits without waiting for its WAL to reach
+ * the disk, for a worker's step that a crash may lose: it is lost with
+ * every commit after it (whose flush would have carried it), and the
+ * worker does it again.  Its locks go the moment it commits.
+ */
+void
+sg_commit_without_flush(void)
+{
+	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
 }
 
 /*

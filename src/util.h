@@ -23,6 +23,7 @@ extern void sg_run_own_utility(const char *sql);
 extern ErrorData *sg_in_subxact(void (*fn) (void *arg), void *arg, bool keep);
 extern void sg_spi_connect(void);
 extern void sg_spi_finish(void);
+extern void sg_commit_without_flush(void);
 
 typedef struct SgSavedRole
 {

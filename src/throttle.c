@@ -92,22 +92,11 @@
  */
 #define APP_LINGER_MS		1000
 
-/*
- * While the application is at work, the longest the worker waits for a
- * lock at a time: a wait for ACCESS EXCLUSIVE queues every session of the
- * table behind it, so the worker gives up soon and retries.
- */
-#define LOAD_LOCK_TIMEOUT_MS	20
-/* a sample older than this is taken again before a step's locks */
-#define SAMPLE_MAX_AGE_MS		200
-
 /* The worker's duty cycle: the share of time it runs batches. */
 static double duty = 1.0;
 static bool under_load = false;
 /* when the application was last seen at work; 0: not yet */
 static TimestampTz app_seen_at = 0;
-/* when it was last looked for */
-static TimestampTz observed_at = 0;
 /* how long flushing the WAL took after the last batch committed */
 static double last_flush_ms = 0;
 
@@ -347,29 +336,8 @@ sg_throttle_observe(SgStepResult *result)
 														   SPI_tuptable->tupdesc, 2, &isnull));
 	}
 	sg_spi_finish();
-	observed_at = GetCurrentTimestamp();
 	if (result->waiters > 0 || result->app_backends > 0)
-		app_seen_at = observed_at;
-}
-
-/*
- * The lock_timeout for a step, inside its transaction: schema_guard.lock_timeout,
- * shortened to LOAD_LOCK_TIMEOUT_MS while the application is at work.  A
- * step after a long one (a validating scan, an index build) looks again.
- */
-int
-sg_throttle_lock_timeout_ms(void)
-{
-	if (!sg_yield_to_load)
-		return sg_lock_timeout_ms;
-	if (TimestampDifferenceExceeds(observed_at, GetCurrentTimestamp(), SAMPLE_MAX_AGE_MS))
-	{
-		SgStepResult sample = {0};
-
-		sg_throttle_observe(&sample);
-	}
-	return application_present() ? Min(sg_lock_timeout_ms, LOAD_LOCK_TIMEOUT_MS)
-		: sg_lock_timeout_ms;
+		app_seen_at = GetCurrentTimestamp();
 }
 
 /*

@@ -21,7 +21,6 @@ extern int	sg_next_batch_blocks(SgJob *job, const SgStepResult *result);
 extern int	sg_job_batch_delay(SgJob *job);
 extern SgWaitReason sg_throttle_before_batch(SgJob *job, int *wait_ms);
 extern void sg_throttle_observe(SgStepResult *result);
-extern int	sg_throttle_lock_timeout_ms(void);
 extern int	sg_throttle_yield_ms(const SgStepResult *result, char **event,
 								 char **detail);
 extern void sg_throttle_lower_priority(void);

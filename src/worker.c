@@ -174,17 +174,12 @@ next_runnable_job(bool first)
 	return job_id;
 }
 
-/* the lock_timeout of the last step: its retries back off from it */
-static int	step_lock_timeout_ms;
-
-/* Inside a step's transaction, with a snapshot. */
 static void
 set_step_settings(void)
 {
 	char		buf[32];
 
-	step_lock_timeout_ms = sg_throttle_lock_timeout_ms();
-	snprintf(buf, sizeof(buf), "%dms", step_lock_timeout_ms);
+	snprintf(buf, sizeof(buf), "%dms", sg_lock_timeout_ms);
 	(void) set_config_option("lock_timeout", buf, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 }
@@ -486,7 +481,7 @@ after_step_error(int64 job_id, ErrorData *edata)
 			consecutive_retries = 0;
 		retrying_job = job_id;
 		consecutive_retries++;
-		delay = Min(Max(step_lock_timeout_ms, 1) * (1 << Min(consecutive_retries, 10)), 10000);
+		delay = Min(sg_lock_timeout_ms * (1 << Min(consecutive_retries, 10)), 10000);
 		sg_job_count_retry(job_id, edata->message, sg_batch_min_blocks);
 		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
 			note_lock_blockers(job_id);

@@ -267,7 +267,8 @@ drop_helpers(SgJob *job)
 		SgJobObject *obj = lfirst(lc);
 
 		if (obj->kind != SG_OBJECT_INDEX ||
-			sg_index_state(obj->objid, obj->relid) != SG_INDEX_INVALID)
+			sg_index_state(obj->objid, obj->relid) != SG_INDEX_INVALID ||
+			get_rel_relispartition(obj->objid))
 			continue;
 		sg_expect_drop(obj->objid);
 		PG_TRY();

@@ -128,11 +128,9 @@ sg_decide_create_index(Relation rel, bool recurse, const char **why)
 		sg_storage_blocks(RelationGetRelid(rel), partitioned && recurse, AccessShareLock) *
 		(BLCKSZ / 1024) < sg_min_table_size_kb)
 		return SG_ACTION_PASS;
-	action = action_in_mode(partitioned ? SG_ACTION_WARN : SG_ACTION_STAGE);
+	action = action_in_mode(SG_ACTION_STAGE);
 	if (action == SG_ACTION_WARN)
-		*why = sg_mode == SG_MODE_WARN
-			? "Set schema_guard.mode to \"rewrite\" to build it without blocking writes."
-			: "schema_guard does not build the index of a partitioned table online yet; it runs as written.";
+		*why = "Set schema_guard.mode to \"rewrite\" to build it without blocking writes.";
 	return action;
 }
 

@@ -321,9 +321,15 @@ explain_create_index(ReturnSetInfo *rsinfo, int stmtno, IndexStmt *stmt, bool in
 	{
 		case SG_ACTION_STAGE:
 			row.action = "stage";
-			row.steps = in_block
+			row.steps = in_block && rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE
+				? list_make2("CREATE INDEX as written, with the index of every partition attached: catalog entries only, empty and invalid",
+							 "background, once the transaction commits: build each partition's index as CREATE INDEX CONCURRENTLY does, then mark the partitioned ones valid")
+				: in_block
 				? list_make2("CREATE INDEX as written, its catalog entry only: empty, invalid, not ready for inserts",
 							 "background, once the transaction commits: build it as CREATE INDEX CONCURRENTLY does, then mark it valid")
+				: rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE
+				? list_make2("CREATE INDEX as written, with the index of every partition attached: catalog entries only, empty and invalid, committed",
+							 "then, as CREATE INDEX CONCURRENTLY would: build each partition's index concurrently, mark the partitioned ones valid (a failed build drops them all)")
 				: list_make1("CREATE INDEX CONCURRENTLY as written (a failed build drops its INVALID index)");
 			break;
 		case SG_ACTION_WARN:

@@ -92,7 +92,9 @@ is_foreign_key_object(SgJob *job, SgJobObject *obj)
 
 /*
  * The next index of the job that is not built yet (invalid, as the ALTER
- * reserved it or as a failed build left it), or NULL.
+ * reserved it or as a failed build left it), or NULL.  A partitioned
+ * index is not built but made valid by sg_validate_partitioned_indexes;
+ * a partition's index that is gone went with its partition.
  */
 SgJobObject *
 sg_next_index(SgJob *job)
@@ -102,12 +104,41 @@ sg_next_index(SgJob *job)
 	foreach(lc, job->objects)
 	{
 		SgJobObject *obj = lfirst(lc);
+		SgIndexState state;
 
-		if (obj->kind == SG_OBJECT_INDEX &&
-			sg_index_state(obj->objid, obj->relid) != SG_INDEX_VALID)
-			return obj;
+		if (obj->kind != SG_OBJECT_INDEX)
+			continue;
+		state = sg_index_state(obj->objid, obj->relid);
+		if (state == SG_INDEX_VALID ||
+			(state == SG_INDEX_MISSING && obj->relid != job->relid) ||
+			(state == SG_INDEX_INVALID &&
+			 get_rel_relkind(obj->objid) == RELKIND_PARTITIONED_INDEX))
+			continue;
+		return obj;
 	}
 	return NULL;
+}
+
+/*
+ * Once every leaf's index is built: the job's partitioned indexes made
+ * valid, each once all of its partitions' are, the deepest first.  One
+ * whose partitions lack an index (one attached invalid, as PostgreSQL
+ * leaves it too) stays invalid.
+ */
+void
+sg_validate_partitioned_indexes(SgJob *job)
+{
+	int			i;
+
+	for (i = list_length(job->objects) - 1; i >= 0; i--)
+	{
+		SgJobObject *obj = list_nth(job->objects, i);
+
+		if (obj->kind == SG_OBJECT_INDEX &&
+			sg_index_state(obj->objid, obj->relid) == SG_INDEX_INVALID &&
+			get_rel_relkind(obj->objid) == RELKIND_PARTITIONED_INDEX)
+			sg_validate_partitioned_index(obj->objid);
+	}
 }
 
 /*

@@ -13,6 +13,7 @@
 
 extern void sg_finalize_validate(SgJob *job, SgStepResult *result);
 extern SgJobObject *sg_next_index(SgJob *job);
+extern void sg_validate_partitioned_indexes(SgJob *job);
 extern void sg_finalize_complete(SgJob *job, SgStepResult *result);
 extern void sg_translate_error(SgJob *job, ErrorData *edata);
 

@@ -756,8 +756,11 @@ guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (prev_object_access)
 		prev_object_access(access, classId, objectId, subId, arg);
 
+	/* (a partitioned index takes its partitions' with it) */
 	if (access == OAT_DROP && OidIsValid(expected_drop) && classId == RelationRelationId &&
-		objectId != expected_drop)
+		objectId != expected_drop &&
+		!(get_rel_relispartition(objectId) &&
+		  list_member_oid(get_partition_ancestors(objectId), expected_drop)))
 		elog(ERROR, "schema_guard refuses to drop relation %u: it expected to drop %u only",
 			 objectId, expected_drop);
 

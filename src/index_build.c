@@ -27,9 +27,12 @@
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/indexing.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
 #include "commands/defrem.h"
 #include "nodes/parsenodes.h"
+#include "partitioning/partdesc.h"
 #include "parser/parser.h"
 #include "parser/parse_utilcmd.h"
 #include "pgstat.h"
@@ -45,12 +48,12 @@
 #include "index_build.h"
 
 /*
- * Leave an index just made (its catalog entry, not built) invalid and not
- * ready for inserts: the state CREATE INDEX CONCURRENTLY leaves after its
- * first transaction.
+ * Set an index's valid and ready flags, in its pg_index row (an update
+ * that invalidates the index's relcache entry); the table's entry is
+ * invalidated too.
  */
-void
-sg_index_make_reserved(Oid relid, Oid indexoid)
+static void
+set_index_flags(Oid relid, Oid indexoid, bool valid, bool ready)
 {
 	Relation	pg_index;
 	HeapTuple	tup;
@@ -62,13 +65,70 @@ sg_index_make_reserved(Oid relid, Oid indexoid)
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for index %u", indexoid);
 	form = (Form_pg_index) GETSTRUCT(tup);
-	form->indisvalid = false;
-	form->indisready = false;
+	form->indisvalid = valid;
+	form->indisready = ready;
 	CatalogTupleUpdate(pg_index, &tup->t_self, tup);
 	heap_freetuple(tup);
 	table_close(pg_index, RowExclusiveLock);
 	CacheInvalidateRelcacheByRelid(relid);
 	CommandCounterIncrement();
+}
+
+/*
+ * Leave an index just made (its catalog entry, not built) invalid and not
+ * ready for inserts: the state CREATE INDEX CONCURRENTLY leaves after its
+ * first transaction.
+ */
+void
+sg_index_make_reserved(Oid relid, Oid indexoid)
+{
+	set_index_flags(relid, indexoid, false, false);
+}
+
+/* Every index of the tables of relid's partition tree. */
+static List *
+tree_indexes(Oid relid)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		Relation	rel = relation_open(lfirst_oid(lc), NoLock);
+
+		result = list_concat(result, RelationGetIndexList(rel));
+		relation_close(rel, NoLock);
+	}
+	return result;
+}
+
+/*
+ * The index of a partitioned table just made, with the index DefineIndex
+ * gave each partition: those it made (not among before) are left as a
+ * concurrent build's first transaction would leave them, the leaves' not
+ * ready for inserts, and every one invalid, so that the parent's becomes
+ * valid only once every leaf's is built.  Indexes the partitions had
+ * already, which DefineIndex attached instead, stay as they are.  Returns
+ * the indexes made, the parent's first.
+ */
+static List *
+reserve_index_tree(Oid indexoid, List *before)
+{
+	List	   *made = NIL;
+	ListCell   *lc;
+
+	CommandCounterIncrement();
+	foreach(lc, find_all_inheritors(indexoid, NoLock, NULL))
+	{
+		Oid			oid = lfirst_oid(lc);
+
+		if (list_member_oid(before, oid))
+			continue;
+		set_index_flags(IndexGetRelation(oid, false), oid, false,
+						get_rel_relkind(oid) == RELKIND_PARTITIONED_INDEX);
+		made = lappend_oid(made, oid);
+	}
+	return made;
 }
 
 /*
@@ -87,25 +147,69 @@ sg_reserve_index(Oid relid, const char *index_sql)
 		elog(ERROR, "not a CREATE INDEX statement: %s", index_sql);
 	stmt = (IndexStmt *) linitial_node(RawStmt, raw)->stmt;
 	stmt->concurrent = false;
-	return sg_reserve_index_stmt(relid, stmt, index_sql);
+	return sg_reserve_index_stmt(relid, stmt, index_sql, NULL);
 }
 
 /*
  * The same, from a CREATE INDEX statement's node (transformed or not), as
- * DefineIndex makes the entry for CREATE INDEX.  Returns InvalidOid when IF
- * NOT EXISTS found the name taken.
+ * DefineIndex makes the entry for CREATE INDEX; on a partitioned table,
+ * with an index on every partition, as reserve_index_tree leaves them.
+ * Returns InvalidOid when IF NOT EXISTS found the name taken.  made, if
+ * not NULL, gets the indexes made (this one first).
  */
 Oid
-sg_reserve_index_stmt(Oid relid, IndexStmt *stmt, const char *queryString)
+sg_reserve_index_stmt(Oid relid, IndexStmt *stmt, const char *queryString,
+					  List **made)
 {
+	bool		partitioned = get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE;
+	List	   *before = partitioned ? tree_indexes(relid) : NIL;
 	ObjectAddress address;
+	List	   *indexes;
 
 	if (!stmt->transformed)
 		stmt = transformIndexStmt(relid, stmt, queryString);
 	address = sg_define_index(relid, stmt, true);
-	if (OidIsValid(address.objectId))
+	if (!OidIsValid(address.objectId))
+		return InvalidOid;
+	if (partitioned)
+		indexes = reserve_index_tree(address.objectId, before);
+	else
+	{
 		sg_index_make_reserved(relid, address.objectId);
+		indexes = list_make1_oid(address.objectId);
+	}
+	if (made)
+		*made = indexes;
 	return address.objectId;
+}
+
+/*
+ * Mark a partitioned index valid once every partition of its table has a
+ * valid index attached to it, as ALTER INDEX ... ATTACH PARTITION does.
+ * The SHARE UPDATE EXCLUSIVE locks keep partitions from being attached or
+ * detached meanwhile, and block no reads or writes.
+ */
+void
+sg_validate_partitioned_index(Oid indexoid)
+{
+	Oid			relid = IndexGetRelation(indexoid, false);
+	Relation	rel;
+	int			valid = 0;
+	ListCell   *lc;
+
+	rel = table_open(relid, ShareUpdateExclusiveLock);
+	LockRelationOid(indexoid, ShareUpdateExclusiveLock);
+	foreach(lc, find_inheritance_children(indexoid, NoLock))
+	{
+		Oid			child = lfirst_oid(lc);
+
+		if (sg_index_state(child, IndexGetRelation(child, false)) == SG_INDEX_VALID)
+			valid++;
+	}
+	if (valid == RelationGetPartitionDesc(rel, true)->nparts &&
+		sg_index_state(indexoid, relid) != SG_INDEX_VALID)
+		set_index_flags(relid, indexoid, true, true);
+	table_close(rel, NoLock);
 }
 
 /* Is the index there, on that table, valid? */

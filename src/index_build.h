@@ -19,7 +19,9 @@ typedef enum SgIndexState
 
 extern void sg_index_make_reserved(Oid relid, Oid indexoid);
 extern Oid	sg_reserve_index(Oid relid, const char *index_sql);
-extern Oid	sg_reserve_index_stmt(Oid relid, IndexStmt *stmt, const char *queryString);
+extern Oid	sg_reserve_index_stmt(Oid relid, IndexStmt *stmt, const char *queryString,
+								  List **made);
+extern void sg_validate_partitioned_index(Oid indexoid);
 extern SgIndexState sg_index_state(Oid indexoid, Oid relid);
 extern void sg_build_index_concurrently(Oid relid, Oid indexoid, void (*waiting) (bool));
 

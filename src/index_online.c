@@ -4,7 +4,8 @@
  *	  CREATE INDEX sent outside a transaction block, built concurrently in
  *	  place: the client waits for it, as it expects, and writes go on.
  *
- * The statement runs as CREATE INDEX CONCURRENTLY, through PostgreSQL's own
+ * On a table that is not partitioned the statement runs as CREATE INDEX
+ * CONCURRENTLY, through PostgreSQL's own
  * code: same name, same definition, same errors (a duplicate key is
  * PostgreSQL's 23505 on that index).  Where PostgreSQL's concurrent build
  * fails after its first transaction it leaves an INVALID index behind; the
@@ -13,11 +14,18 @@
  * created), and on any error it is dropped concurrently before the error
  * is raised again.
  *
+ * PostgreSQL has no concurrent build of a partitioned table's index.  It
+ * is built here the way a staged one is (stage_index.c): the tree of
+ * indexes reserved in the statement's transaction, which commits, each
+ * leaf's built concurrently, then the partitioned ones marked valid; on
+ * an error the tree is dropped and the error raised again.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
 #include "nodes/makefuncs.h"
@@ -29,7 +37,9 @@
 #include "utils/syscache.h"
 
 #include "schema_guard.h"
+#include "index_build.h"
 #include "index_online.h"
+#include "stage_index.h"
 
 static object_access_hook_type prev_object_access_hook = NULL;
 
@@ -49,7 +59,8 @@ note_new_index(ObjectAccessType access, Oid classId, Oid objectId, int subId,
 
 /*
  * Drop what a failed build left, concurrently, as DROP INDEX CONCURRENTLY
- * would: the index is locked first so that its name stays its own.  Runs
+ * would (a partitioned index with a plain DROP INDEX, its lock bounded):
+ * the index is locked first so that its name stays its own.  Runs
  * in a fresh transaction, commits the drop's last one, and leaves a new
  * transaction started.
  */
@@ -65,7 +76,8 @@ drop_failed_build(Oid indexoid, SgRunUtility run, void *arg)
 		return;
 	LockRelationOid(indexoid, ShareUpdateExclusiveLock);
 	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(indexoid)) ||
-		get_rel_relkind(indexoid) != RELKIND_INDEX)
+		(get_rel_relkind(indexoid) != RELKIND_INDEX &&
+		 get_rel_relkind(indexoid) != RELKIND_PARTITIONED_INDEX))
 		return;					/* rolled back with its first transaction */
 	nspname = get_namespace_name(get_rel_namespace(indexoid));
 	relname = get_rel_name(indexoid);
@@ -75,16 +87,20 @@ drop_failed_build(Oid indexoid, SgRunUtility run, void *arg)
 	drop->objects = list_make1(list_make2(makeString(nspname), makeString(relname)));
 	drop->behavior = DROP_RESTRICT;
 	drop->missing_ok = true;
-	drop->concurrent = true;
+	/* a partitioned index (with its partitions') has no concurrent drop */
+	drop->concurrent = get_rel_relkind(indexoid) == RELKIND_INDEX;
 	pstmt = makeNode(PlannedStmt);
 	pstmt->commandType = CMD_UTILITY;
 	pstmt->utilityStmt = (Node *) drop;
 	pstmt->stmt_location = -1;
 	/* as PortalRunUtility gives it: DROP INDEX CONCURRENTLY pops it */
 	PushActiveSnapshot(GetTransactionSnapshot());
-	run(pstmt, psprintf("DROP INDEX CONCURRENTLY IF EXISTS %s",
+	run(pstmt, psprintf("DROP INDEX%s IF EXISTS %s", drop->concurrent ? " CONCURRENTLY" : "",
 						quote_qualified_identifier(nspname, relname)),
 		true, arg);
+	/* (a plain DROP INDEX leaves it) */
+	if (ActiveSnapshotSet())
+		PopActiveSnapshot();
 	/* the drop's last transaction removes the catalog entry: keep it */
 	CommitTransactionCommand();
 	StartTransactionCommand();
@@ -128,6 +144,93 @@ sg_create_index_concurrently(PlannedStmt *pstmt, const char *queryString,
 	StartTransactionCommand();
 	MemoryContextSwitchTo(cxt);
 	drop_failed_build(built_index, run, arg);
+	MemoryContextSwitchTo(cxt);
+	ReThrowError(edata);
+}
+
+/* a build in place reports no waits: the client's session shows them */
+static void
+no_wait_report(bool waiting)
+{
+}
+
+/*
+ * Run a CREATE INDEX on a partitioned table (at top level, outside a
+ * transaction block) online: the tree of indexes reserved and committed,
+ * each leaf's built concurrently, the partitioned ones marked valid,
+ * deepest first.  On an error, the tree is dropped and the error raised
+ * again, from a new transaction.
+ */
+void
+sg_create_partitioned_index_in_place(PlannedStmt *pstmt, const char *queryString,
+									 ProcessUtilityContext context,
+									 SgRunUtility run, void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;	/* the portal's */
+	ErrorData  *edata = NULL;
+	volatile Oid top = InvalidOid;
+
+	PG_TRY();
+	{
+		Oid			relid;
+		TimestampTz locked_at;
+		List	   *made;
+		List	   *leaves = NIL;
+		List	   *tables = NIL;
+		List	   *partitioned = NIL;
+		ListCell   *lc;
+		ListCell   *tc;
+
+		made = sg_reserve_create_index(pstmt, queryString, context, &relid, &locked_at);
+		MemoryContextSwitchTo(cxt);
+		/* looked up now: between the builds there is no transaction */
+		foreach(lc, made)
+		{
+			Oid			indexoid = lfirst_oid(lc);
+
+			if (get_rel_relkind(indexoid) == RELKIND_PARTITIONED_INDEX)
+				partitioned = lcons_oid(indexoid, partitioned);
+			else
+			{
+				leaves = lappend_oid(leaves, indexoid);
+				tables = lappend_oid(tables, IndexGetRelation(indexoid, false));
+			}
+		}
+		if (made != NIL)
+		{
+			top = linitial_oid(made);
+			/* as CREATE INDEX CONCURRENTLY ends its first transaction */
+			if (ActiveSnapshotSet())
+				PopActiveSnapshot();
+			CommitTransactionCommand();
+			forboth(lc, leaves, tc, tables)
+			{
+				sg_build_index_concurrently(lfirst_oid(tc), lfirst_oid(lc), no_wait_report);
+				MemoryContextSwitchTo(cxt);
+			}
+			/* the deepest first */
+			StartTransactionCommand();
+			foreach(lc, partitioned)
+				sg_validate_partitioned_index(lfirst_oid(lc));
+			CommitTransactionCommand();
+			StartTransactionCommand();
+			MemoryContextSwitchTo(cxt);
+		}
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	if (edata == NULL)
+		return;
+
+	AbortCurrentTransaction();
+	StartTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+	drop_failed_build(top, run, arg);
 	MemoryContextSwitchTo(cxt);
 	ReThrowError(edata);
 }

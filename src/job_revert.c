@@ -63,8 +63,10 @@ sg_job_revert(SgJob *job, SgRevertRun run)
 			SgJobObject *obj = lfirst(lc);
 			char	   *name = sg_object_name(obj);
 
+			/* a partition's index attached to the job's goes with it */
 			if (obj->kind == SG_OBJECT_INDEX &&
-				sg_index_state(obj->objid, obj->relid) != SG_INDEX_MISSING)
+				sg_index_state(obj->objid, obj->relid) != SG_INDEX_MISSING &&
+				!get_rel_relispartition(obj->objid))
 				drop_index(job, obj, run);
 			else if ((obj->kind == SG_OBJECT_CONSTRAINT ||
 					  obj->kind == SG_OBJECT_HELPER_CHECK) && name != NULL)

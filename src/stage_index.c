@@ -18,6 +18,12 @@
  * The job is one with no rows to fill: its only phase is the index
  * (job_state.c orders the phases by what a job has).
  *
+ * On a partitioned table the index is made as PostgreSQL makes it, on the
+ * parent and on every partition (attaching a partition's matching index
+ * instead, where it has one), all attached at once and all invalid; the
+ * job builds each leaf's in turn, then marks the partitioned ones valid,
+ * bottom up, as attaching the last partition's index would.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -25,6 +31,7 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/pg_class.h"
 #include "catalog/namespace.h"
 #include "commands/defrem.h"
@@ -88,6 +95,7 @@ typedef struct UnbuiltIndex
 	IndexStmt  *stmt;
 	const char *queryString;
 	Oid			indexoid;
+	List	   *made;
 } UnbuiltIndex;
 
 static void
@@ -104,7 +112,7 @@ define_unbuilt_index_body(void *arg)
 	table_close(rel, NoLock);
 	stmt = transformIndexStmt(ui->relid, ui->stmt, ui->queryString);
 	EventTriggerAlterTableStart(parsetree);
-	ui->indexoid = sg_reserve_index_stmt(ui->relid, stmt, ui->queryString);
+	ui->indexoid = sg_reserve_index_stmt(ui->relid, stmt, ui->queryString, &ui->made);
 	if (OidIsValid(ui->indexoid))
 		ObjectAddressSet(address, RelationRelationId, ui->indexoid);
 	EventTriggerCollectSimpleCommand(address, InvalidObjectAddress, parsetree);
@@ -113,17 +121,18 @@ define_unbuilt_index_body(void *arg)
 
 /*
  * The index's catalog entry, as ProcessUtilitySlow makes it for CREATE
- * INDEX (event triggers included), without the build.  Returns InvalidOid
- * when IF NOT EXISTS found the name taken.
+ * INDEX (event triggers included), without the build; on a partitioned
+ * table, with its partitions' indexes.  Returns the indexes made, this
+ * one first: none when IF NOT EXISTS found the name taken.
  */
-static Oid
+static List *
 define_unbuilt_index(Oid relid, IndexStmt *stmt, const char *queryString,
 					 ProcessUtilityContext context)
 {
-	UnbuiltIndex ui = {relid, stmt, queryString, InvalidOid};
+	UnbuiltIndex ui = {relid, stmt, queryString, InvalidOid, NIL};
 
 	sg_as_ddl_command((Node *) stmt, context, define_unbuilt_index_body, &ui);
-	return ui.indexoid;
+	return OidIsValid(ui.indexoid) ? ui.made : NIL;
 }
 
 /*
@@ -153,11 +162,14 @@ sg_index_job(Oid relid, PlannedStmt *pstmt, const char *queryString,
 	return job;
 }
 
-/* An index the job builds, known by OID and by its definition. */
+/*
+ * An index the job builds, known by OID and by its definition: on the
+ * job's table, or on one of its partitions.
+ */
 void
 sg_index_job_add(SgJob *job, Oid indexoid)
 {
-	SgJobObject *obj = sg_new_object(SG_OBJECT_INDEX, job->relid,
+	SgJobObject *obj = sg_new_object(SG_OBJECT_INDEX, IndexGetRelation(indexoid, false),
 									 get_rel_name(indexoid), indexoid);
 
 	obj->definition = pg_get_indexdef_string(indexoid);
@@ -165,30 +177,49 @@ sg_index_job_add(SgJob *job, Oid indexoid)
 }
 
 /*
- * Stage a CREATE INDEX (not CONCURRENTLY) on relid inside a transaction
- * block: the table's lock as the plain statement takes it (bounded, as
- * every lock, lockwait.c), the index reserved, the job recorded.
+ * The catalog entries of a CREATE INDEX (not CONCURRENTLY), as the
+ * statement makes them but without the build, under the statement's lock
+ * (bounded, as every lock, lockwait.c): the indexes made, the statement's
+ * first, or none (IF NOT EXISTS found the name taken).  *relid says on
+ * which table, *locked_at since when it is locked.
+ */
+List *
+sg_reserve_create_index(PlannedStmt *pstmt, const char *queryString,
+						ProcessUtilityContext context, Oid *relid,
+						TimestampTz *locked_at)
+{
+	IndexStmt  *stmt = copyObject(castNode(IndexStmt, pstmt->utilityStmt));
+
+	sg_lock_statement(sg_lock_targets((Node *) stmt), "CREATE INDEX");
+	*relid = RangeVarGetRelidExtended(stmt->relation, ShareLock, 0,
+									  RangeVarCallbackOwnsRelation, NULL);
+	*locked_at = GetCurrentTimestamp();
+	return define_unbuilt_index(*relid, stmt, queryString, context);
+}
+
+/*
+ * Stage a CREATE INDEX (not CONCURRENTLY) inside a transaction block: the
+ * index reserved (with its partitions'), the job recorded.
  */
 void
 sg_stage_create_index(PlannedStmt *pstmt, const char *queryString,
 					  ProcessUtilityContext context)
 {
-	IndexStmt  *stmt = copyObject(castNode(IndexStmt, pstmt->utilityStmt));
 	Oid			relid;
+	List	   *made;
 	Oid			indexoid;
 	TimestampTz locked_at;
 	SgJob	   *job;
+	ListCell   *lc;
 
-	sg_lock_statement(sg_lock_targets((Node *) stmt), "CREATE INDEX");
-	relid = RangeVarGetRelidExtended(stmt->relation, ShareLock, 0,
-									 RangeVarCallbackOwnsRelation, NULL);
-	locked_at = GetCurrentTimestamp();
-	indexoid = define_unbuilt_index(relid, stmt, queryString, context);
-	if (!OidIsValid(indexoid))
+	made = sg_reserve_create_index(pstmt, queryString, context, &relid, &locked_at);
+	if (made == NIL)
 		return;					/* IF NOT EXISTS: PostgreSQL said so */
+	indexoid = linitial_oid(made);
 
 	job = sg_index_job(relid, pstmt, queryString, locked_at);
-	sg_index_job_add(job, indexoid);
+	foreach(lc, made)
+		sg_index_job_add(job, lfirst_oid(lc));
 	sg_stage_job(job, psprintf("CREATE INDEX \"%s\" on table \"%s\"",
 							   get_rel_name(indexoid), get_rel_name(relid)),
 				 "The index is built concurrently in the background once this transaction commits; until then queries do not use it.");

@@ -18,6 +18,9 @@ extern void sg_as_ddl_command(Node *parsetree, ProcessUtilityContext context,
 extern SgJob *sg_index_job(Oid relid, PlannedStmt *pstmt, const char *queryString,
 						   TimestampTz locked_at);
 extern void sg_index_job_add(SgJob *job, Oid indexoid);
+extern List *sg_reserve_create_index(PlannedStmt *pstmt, const char *queryString,
+									 ProcessUtilityContext context, Oid *relid,
+									 TimestampTz *locked_at);
 extern void sg_stage_create_index(PlannedStmt *pstmt, const char *queryString,
 								  ProcessUtilityContext context);
 

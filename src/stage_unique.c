@@ -372,7 +372,7 @@ reserve_constraint_index(SgJob *job, Oid relid, AlterTableStmt *stmt,
 		index->idxname = jc->conname;
 		index->isconstraint = index->primary = false;
 		index->deferrable = index->initdeferred = false;
-		indexoid = sg_reserve_index_stmt(relid, index, queryString);
+		indexoid = sg_reserve_index_stmt(relid, index, queryString, NULL);
 		check_as_constraint(job, relid, jc->conname, jc->kind == SG_CONSTRAINT_PRIMARY_KEY);
 		ObjectAddressSet(address, RelationRelationId, indexoid);
 		EventTriggerCollectAlterTableSubcmd((Node *) sub, address);

@@ -434,6 +434,7 @@ handle_create_index(PlannedStmt *pstmt, const char *queryString, HookCall *call)
 {
 	IndexStmt  *stmt = (IndexStmt *) pstmt->utilityStmt;
 	bool		in_block;
+	bool		partitioned;
 	Oid			relid;
 	Relation	rel;
 	SgAction	action;
@@ -461,17 +462,22 @@ handle_create_index(PlannedStmt *pstmt, const char *queryString, HookCall *call)
 						RelationGetRelationName(rel)),
 				 errhint("schema_guard.mode is \"block\". Set it to \"rewrite\" to build the index online, "
 						 "or to \"off\" to run it as written.")));
+	partitioned = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
 	relation_close(rel, NoLock);
 	if (action != SG_ACTION_STAGE)
 		return false;
-	if (in_block)
+	if (in_block || partitioned)
 	{
 		bool		saved = sg_running_own_statement;
 
 		sg_running_own_statement = true;
 		PG_TRY();
 		{
-			sg_stage_create_index(pstmt, queryString, call->context);
+			if (in_block)
+				sg_stage_create_index(pstmt, queryString, call->context);
+			else
+				sg_create_partitioned_index_in_place(pstmt, queryString, call->context,
+													 run_in_place, call);
 		}
 		PG_FINALLY();
 		{

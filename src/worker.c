@@ -296,7 +296,10 @@ dispatch(SgJob *job, SgStepResult *result, int *wait_ms)
 			result->build_relid = obj->relid;
 		}
 		else
+		{
+			sg_validate_partitioned_indexes(job);
 			result->committed = sg_job_advance(job, sg_phase_after(job, SG_PHASE_INDEX), SG_STATE_UNCHANGED, NULL);
+		}
 	}
 	else
 		result->committed = sg_job_advance(job, SG_PHASE_DONE, SG_STATE_DONE, NULL);

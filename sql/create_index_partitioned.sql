@@ -5,7 +5,7 @@
 -- plain statement names and attaches them (a partition's matching index
 -- is attached instead), all empty and invalid; a job builds each leaf's
 -- concurrently, then marks the partitioned ones valid, bottom up.
-SELECT sg_test.number_jobs_from(3900);
+SELECT sg_test.number_jobs_from(1900);
 CREATE SCHEMA cip;
 CREATE FUNCTION cip.make(name text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -61,11 +61,11 @@ COMMENT ON INDEX cip.guard_v IS 'by a migration';
 SELECT * FROM cip.indexes('guard') WHERE index LIKE 'T%v%' AND index NOT LIKE '%lower%';
 COMMIT;
 SET client_min_messages = warning;
-CALL schema_guard.wait(3900);
-CALL schema_guard.wait(3901);
-CALL schema_guard.wait(3902);
+CALL schema_guard.wait(1900);
+CALL schema_guard.wait(1901);
+CALL schema_guard.wait(1902);
 RESET client_min_messages;
-SELECT job_id, state, phase FROM schema_guard.jobs WHERE job_id BETWEEN 3900 AND 3902 ORDER BY 1;
+SELECT job_id, state, phase FROM schema_guard.jobs WHERE job_id BETWEEN 1900 AND 1902 ORDER BY 1;
 -- the same catalogs, the same index trees, every index valid
 SELECT * FROM cip.same('plain', 'guard');
 SELECT * FROM cip.indexes('plain') EXCEPT SELECT * FROM cip.indexes('guard');
@@ -84,24 +84,24 @@ BEGIN;
 CREATE INDEX guard_rolled_back ON cip.guard (w);
 ROLLBACK;
 SELECT count(*) FROM pg_class WHERE relname LIKE '%rolled_back%';
-SELECT count(*) FROM schema_guard.jobs WHERE job_id = 3903;
+SELECT count(*) FROM schema_guard.jobs WHERE job_id = 1903;
 
 -- While the job waits: a partition created meanwhile gets its index from
 -- PostgreSQL (built), a partition dropped takes its own with it; the job
 -- builds the rest and the parent ends valid.
 BEGIN;
 CREATE INDEX guard_w ON cip.guard (w);
-SELECT schema_guard.pause(3904);
+SELECT schema_guard.pause(1904);
 COMMIT;
 CREATE TABLE cip.guard_3 PARTITION OF cip.guard FOR VALUES FROM (100000) TO (200000);
 INSERT INTO cip.guard_3 VALUES (150000, 1, 'new');
 DROP TABLE cip.guard_1;
 SELECT * FROM cip.indexes('guard') WHERE index LIKE '%\_w' ESCAPE '\' OR index LIKE '%\_w\_idx' ESCAPE '\';
-SELECT schema_guard.resume(3904);
+SELECT schema_guard.resume(1904);
 SET client_min_messages = warning;
-CALL schema_guard.wait(3904);
+CALL schema_guard.wait(1904);
 RESET client_min_messages;
-SELECT state, phase FROM schema_guard.jobs WHERE job_id = 3904;
+SELECT state, phase FROM schema_guard.jobs WHERE job_id = 1904;
 SELECT * FROM cip.indexes('guard') WHERE index LIKE '%\_w' ESCAPE '\' OR index LIKE '%\_w\_idx' ESCAPE '\';
 
 -- A duplicate in one partition fails the job with PostgreSQL's error and
@@ -112,23 +112,23 @@ BEGIN;
 CREATE UNIQUE INDEX guard_dup ON cip.guard (id, v);
 COMMIT;
 SET client_min_messages = warning;
-CALL schema_guard.wait(3905);
+CALL schema_guard.wait(1905);
 RESET client_min_messages;
-SELECT state, phase, last_error, error_sqlstate FROM schema_guard.jobs WHERE job_id = 3905;
+SELECT state, phase, last_error, error_sqlstate FROM schema_guard.jobs WHERE job_id = 1905;
 SELECT index, kind, valid FROM cip.indexes('guard') WHERE index LIKE '%dup%' OR index LIKE '%id_v_idx';
-SELECT schema_guard.cancel(3905);
-SELECT state FROM schema_guard.jobs WHERE job_id = 3905;
+SELECT schema_guard.cancel(1905);
+SELECT state FROM schema_guard.jobs WHERE job_id = 1905;
 SELECT count(*) AS left_behind FROM cip.indexes('guard') WHERE index LIKE '%dup%' OR index LIKE '%id_v_idx';
 -- revert() after the same failure drops it too
 BEGIN;
 CREATE UNIQUE INDEX guard_dup ON cip.guard (id, v);
 COMMIT;
 SET client_min_messages = warning;
-CALL schema_guard.wait(3906);
+CALL schema_guard.wait(1906);
 RESET client_min_messages;
-SELECT state, error_sqlstate FROM schema_guard.jobs WHERE job_id = 3906;
-SELECT schema_guard.revert(3906);
-SELECT state FROM schema_guard.jobs WHERE job_id = 3906;
+SELECT state, error_sqlstate FROM schema_guard.jobs WHERE job_id = 1906;
+SELECT schema_guard.revert(1906);
+SELECT state FROM schema_guard.jobs WHERE job_id = 1906;
 SELECT count(*) AS left_behind FROM cip.indexes('guard') WHERE index LIKE '%dup%' OR index LIKE '%id_v_idx';
 -- retry() once the duplicate is gone: the job builds what is left, and the
 -- tree ends valid
@@ -136,14 +136,14 @@ BEGIN;
 CREATE UNIQUE INDEX guard_dup ON cip.guard (id, v);
 COMMIT;
 SET client_min_messages = warning;
-CALL schema_guard.wait(3907);
+CALL schema_guard.wait(1907);
 RESET client_min_messages;
 DELETE FROM cip.guard WHERE w LIKE 'dup%';
-SELECT schema_guard.retry(3907);
+SELECT schema_guard.retry(1907);
 SET client_min_messages = warning;
-CALL schema_guard.wait(3907);
+CALL schema_guard.wait(1907);
 RESET client_min_messages;
-SELECT state, error_sqlstate FROM schema_guard.jobs WHERE job_id = 3907;
+SELECT state, error_sqlstate FROM schema_guard.jobs WHERE job_id = 1907;
 SELECT index, kind, valid, ready FROM cip.indexes('guard') WHERE index LIKE '%dup%' OR index LIKE '%id_v_idx';
 
 -- Outside a transaction block it is built in place, the way the job builds
@@ -154,7 +154,7 @@ CREATE INDEX plain_outside ON cip.plain (v, id);
 RESET schema_guard.mode;
 CREATE INDEX guard_outside ON cip.guard (v, id);
 SELECT * FROM cip.indexes('guard') WHERE index LIKE '%outside' OR index LIKE '%v_id_idx';
-SELECT count(*) FROM schema_guard.jobs WHERE job_id > 3907;
+SELECT count(*) FROM schema_guard.jobs WHERE job_id BETWEEN 1908 AND 1999;
 -- as the plain statement made them (but for the partitions that differ)
 SELECT * FROM cip.indexes('plain') WHERE index LIKE '%outside' OR index LIKE 'T\_%\_v\_id\_idx' ESCAPE '\'
 EXCEPT SELECT * FROM cip.indexes('guard') WHERE index LIKE '%outside' OR index LIKE 'T\_%\_v\_id\_idx' ESCAPE '\';

@@ -171,11 +171,15 @@ SELECT state FROM schema_guard.jobs WHERE job_id = 3220;
 SELECT * FROM su.shape('su.dups2');
 
 -- Not staged, run as written: a primary key on a column that may be NULL
--- (the plain statement sets it NOT NULL, with a scan), a partitioned
--- table, a statement with other subcommands, USING INDEX (no scan)
-CREATE TABLE su.nullable (id int, v int);
+-- of a table with children (the plain statement sets it NOT NULL on every
+-- child, with scans), a partitioned table, a statement with other
+-- subcommands, USING INDEX (no scan)
+CREATE TABLE su.nullable (id int PRIMARY KEY, v int);
 INSERT INTO su.nullable SELECT g, g FROM generate_series(1, 2000) g;
-ALTER TABLE su.nullable ADD PRIMARY KEY (id);
+CREATE TABLE su.nullable_parent (id int, v int);
+CREATE TABLE su.nullable_child () INHERITS (su.nullable_parent);
+INSERT INTO su.nullable_parent SELECT g, g FROM generate_series(1, 2000) g;
+ALTER TABLE su.nullable_parent ADD PRIMARY KEY (id);
 CREATE TABLE su.parted (id int NOT NULL, v int) PARTITION BY RANGE (id);
 CREATE TABLE su.parted_1 PARTITION OF su.parted FOR VALUES FROM (0) TO (3000);
 INSERT INTO su.parted SELECT g, g FROM generate_series(1, 2000) g;
@@ -224,9 +228,79 @@ DROP EVENT TRIGGER su_end;
 SELECT * FROM su.shape('su.plain') EXCEPT SELECT * FROM su.shape('su.guarded');
 SELECT * FROM su.shape('su.guarded') EXCEPT SELECT * FROM su.shape('su.plain');
 
+-- A primary key on columns that may be NULL: the plain statement sets
+-- them NOT NULL, with a scan.  The job makes them NOT NULL as a staged SET
+-- NOT NULL does (a NOT VALID constraint that rejects NULL at once,
+-- validated in the background), after it builds the index, then adds the
+-- key.  The table ends as the plain statement leaves it.
+SELECT sg_test.number_jobs_from(3240);
+CREATE TABLE su.pk_plain (id int, b int NOT NULL, v text);
+INSERT INTO su.pk_plain SELECT g, g, 'v' || g FROM generate_series(1, 2000) g;
+CREATE TABLE su.pk_guarded (id int, b int NOT NULL, v text);
+INSERT INTO su.pk_guarded SELECT * FROM su.pk_plain;
+SET schema_guard.mode = off;
+ALTER TABLE su.pk_plain ADD PRIMARY KEY (id, b);
+RESET schema_guard.mode;
+BEGIN;
+ALTER TABLE su.pk_guarded ADD PRIMARY KEY (id, b);
+-- a NULL is refused at once (before 18 by the helper CHECK, 23514)
+DO $$
+BEGIN
+  INSERT INTO su.pk_guarded VALUES (NULL, 0, 'null');
+EXCEPTION WHEN integrity_constraint_violation THEN
+  RAISE NOTICE 'NULL refused';
+END $$;
+COMMIT;
+SET client_min_messages = warning;
+CALL schema_guard.wait(3240);
+RESET client_min_messages;
+SELECT state, phase, error_sqlstate FROM schema_guard.jobs WHERE job_id = 3240;
+SELECT * FROM sg_test.catalog('su.pk_plain') EXCEPT SELECT * FROM sg_test.catalog('su.pk_guarded');
+SELECT * FROM sg_test.catalog('su.pk_guarded') EXCEPT SELECT * FROM sg_test.catalog('su.pk_plain');
+SELECT * FROM su.shape('su.pk_guarded');
+-- a NULL in the table fails the job with the plain statement's error; the
+-- constraint that rejects NULL stays for retry(), which ends it once the
+-- row is fixed
+CREATE TABLE su.pk_null (id int, v text);
+INSERT INTO su.pk_null SELECT g, 'v' || g FROM generate_series(1, 2000) g;
+INSERT INTO su.pk_null VALUES (NULL, 'null');
+SET schema_guard.mode = off;
+ALTER TABLE su.pk_null ADD PRIMARY KEY (id);
+RESET schema_guard.mode;
+ALTER TABLE su.pk_null ADD PRIMARY KEY (id);
+SET client_min_messages = warning;
+CALL schema_guard.wait(3241);
+RESET client_min_messages;
+SELECT state, phase, last_error, error_sqlstate FROM schema_guard.jobs WHERE job_id = 3241;
+UPDATE su.pk_null SET id = 0 WHERE id IS NULL;
+SELECT schema_guard.retry(3241);
+SET client_min_messages = warning;
+CALL schema_guard.wait(3241);
+RESET client_min_messages;
+SELECT state FROM schema_guard.jobs WHERE job_id = 3241;
+SELECT * FROM su.shape('su.pk_null');
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'su.pk_null'::regclass AND attname = 'id';
+-- with a duplicate as well, the duplicate is the error, as in the plain
+-- statement (which builds the index before it scans for NULL)
+CREATE TABLE su.pk_both (id int);
+INSERT INTO su.pk_both VALUES (1), (1), (NULL);
+SET schema_guard.mode = off;
+ALTER TABLE su.pk_both ADD PRIMARY KEY (id);
+RESET schema_guard.mode;
+ALTER TABLE su.pk_both ADD PRIMARY KEY (id);
+SET client_min_messages = warning;
+CALL schema_guard.wait(3242);
+RESET client_min_messages;
+SELECT state, phase, error_sqlstate FROM schema_guard.jobs WHERE job_id = 3242;
+SELECT schema_guard.revert(3242);
+SELECT * FROM sg_test.catalog('su.pk_both');
+
 -- explain() says what it would do
 SELECT statement, subcommand, risk, action, steps FROM schema_guard.explain(
   'ALTER TABLE su.guarded ADD UNIQUE (c, d); ALTER TABLE su.guarded ADD CONSTRAINT guarded_pk2 PRIMARY KEY (b); ALTER TABLE su.parted ADD UNIQUE (v)');
+SELECT action, (SELECT count(*) FROM unnest(steps) s WHERE s LIKE '%it rejects NULL at once') AS not_null_steps,
+       steps[array_length(steps, 1)] AS last_step
+  FROM schema_guard.explain('ALTER TABLE su.pk_both ADD PRIMARY KEY (id)');
 SET schema_guard.mode = warn;
 SELECT statement, subcommand, action FROM schema_guard.explain('ALTER TABLE su.guarded ADD UNIQUE (c, d)');
 RESET schema_guard.mode;

@@ -23,10 +23,15 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
+#include "access/xact.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_inherits.h"
+#include "commands/tablecmds.h"
+#include "nodes/makefuncs.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -49,8 +54,8 @@
  * NULL, which the plain statement validates), a virtual generated column
  * (18), or one an unfinished job works on.
  */
-static bool
-column_stageable(Relation rel, const char *colname)
+bool
+sg_not_null_column_stageable(Relation rel, const char *colname)
 {
 	HeapTuple	tup = SearchSysCacheAttName(RelationGetRelid(rel), colname);
 	Form_pg_attribute att;
@@ -66,8 +71,8 @@ column_stageable(Relation rel, const char *colname)
 }
 
 /* Does an unfinished job fill rows of the table, its own or its tree's? */
-static bool
-rows_being_filled(Oid relid)
+bool
+sg_rows_being_filled(Oid relid)
 {
 	int64		oldest = sg_job_active_on(relid);
 	SgJob	   *job;
@@ -104,10 +109,10 @@ sg_not_null_stageable(AlterTableStmt *stmt, Relation rel)
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
 
 		if (cmd->subtype != AT_SetNotNull || cmd->name == NULL ||
-			!column_stageable(rel, cmd->name))
+			!sg_not_null_column_stageable(rel, cmd->name))
 			return false;
 	}
-	return !rows_being_filled(RelationGetRelid(rel));
+	return !sg_rows_being_filled(RelationGetRelid(rel));
 }
 
 /*
@@ -160,6 +165,49 @@ sg_stage_not_null_end(SgJob *job)
 	}
 	sg_stage_job(job, psprintf("ALTER TABLE \"%s\"", get_rel_name(job->relid)),
 				 "The column rejects NULL from now on; the existing rows are checked in the background once this transaction commits, and the column is made NOT NULL then.");
+}
+
+/*
+ * The columns of a staged primary key that the plain statement makes NOT
+ * NULL (with a scan), staged in the key's job as a staged SET NOT NULL
+ * stages its own: their NOT VALID constraints, named as
+ * sg_stage_not_null_begin names them, added now by an ALTER TABLE whose
+ * subcommands users' event triggers see as the statement's.  The job
+ * validates them, and sets the columns NOT NULL before it adds the key
+ * (finalize.c).  The caller holds the statement's ACCESS EXCLUSIVE lock.
+ */
+void
+sg_stage_not_null_columns(SgJob *job, RangeVar *relation, List *colnames,
+						  PlannedStmt *pstmt, const char *queryString)
+{
+	Relation	rel = relation_open(job->relid, NoLock);
+	AlterTableStmt *helpers = makeNode(AlterTableStmt);
+	AlterTableUtilityContext atcontext;
+	List	   *chosen = NIL;
+	List	   *made = NIL;
+	ListCell   *lc;
+
+	foreach(lc, colnames)
+	{
+		char	   *colname = strVal(lfirst(lc));
+		char	   *name = sg_not_null_constraint_name(rel, colname, NULL, job->job_id, &chosen);
+
+		helpers->cmds = lappend(helpers->cmds, sg_not_null_constraint_cmd(colname, name, false));
+		made = lappend(made, name);
+	}
+	relation_close(rel, NoLock);
+	helpers->relation = copyObject(relation);
+	helpers->objtype = OBJECT_TABLE;
+	memset(&atcontext, 0, sizeof(atcontext));
+	atcontext.pstmt = pstmt;
+	atcontext.queryString = queryString;
+	atcontext.relid = job->relid;
+	AlterTable(helpers, AccessExclusiveLock, &atcontext);
+	CommandCounterIncrement();
+	foreach(lc, made)
+		job->objects = lappend(job->objects,
+							   sg_new_object(SG_OBJECT_HELPER_CHECK, job->relid, lfirst(lc),
+											 get_relation_constraint_oid(job->relid, lfirst(lc), false)));
 }
 
 /*

@@ -25,9 +25,15 @@
  * A duplicate key fails the job with PostgreSQL's error and SQLSTATE
  * (23505); the index stays invalid for retry(), revert() drops it.  Only
  * a statement whose every subcommand is such a constraint, on a table that
- * is not partitioned, is staged; a primary key only where its columns are
- * NOT NULL already (on 18, with validated NOT NULL constraints), since
- * otherwise the plain statement sets them NOT NULL with a scan.
+ * is not partitioned, is staged.  A primary key's columns that may be NULL
+ * (the plain statement sets them NOT NULL, with a scan) are staged in the
+ * same job as a staged SET NOT NULL stages them (stage_not_null.c): NOT
+ * VALID constraints that reject NULL at once, validated by the job after
+ * the index is built (as the plain statement builds the index, then scans
+ * for NULL), the columns set NOT NULL just before the key is added; a NULL
+ * fails the job with PostgreSQL's 23502.  Where a staged SET NOT NULL
+ * cannot be (a table with children, one whose rows a job fills), the
+ * statement runs as written.
  *
  * Until the job ends the constraint does not exist, only its invalid
  * index: a foreign key that references its columns finds no unique
@@ -49,6 +55,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
 #include "commands/defrem.h"
 #include "commands/event_trigger.h"
 #include "commands/tablecmds.h"
@@ -68,6 +75,7 @@
 #include "job_objects.h"
 #include "stage.h"
 #include "stage_index.h"
+#include "stage_not_null.h"
 #include "stage_unique.h"
 #include "util.h"
 
@@ -84,32 +92,53 @@ unique_constraint(AlterTableCmd *cmd)
 	return con;
 }
 
-/* Is every column of a primary key NOT NULL already (validated, on 18)? */
+/* Is the column NOT NULL already (validated, on 18)? */
 static bool
-columns_not_null(Relation rel, List *keys)
+column_not_null(Relation rel, AttrNumber attnum)
 {
+	return TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attnotnull &&
+		sg_not_null_validated(RelationGetRelid(rel), attnum);
+}
+
+/*
+ * The key columns of the statement's primary key that the plain statement
+ * makes NOT NULL, by name (NIL if none, or if it adds no primary key).
+ */
+static List *
+nullable_key_columns(AlterTableStmt *stmt, Relation rel)
+{
+	List	   *nullable = NIL;
 	ListCell   *lc;
 
-	foreach(lc, keys)
+	foreach(lc, stmt->cmds)
 	{
-		AttrNumber	attnum = get_attnum(RelationGetRelid(rel), strVal(lfirst(lc)));
+		Constraint *con = unique_constraint(lfirst_node(AlterTableCmd, lc));
+		ListCell   *kc;
 
-		if (attnum <= 0 ||
-			!TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attnotnull ||
-			!sg_not_null_validated(RelationGetRelid(rel), attnum))
-			return false;
+		if (con == NULL || con->contype != CONSTR_PRIMARY)
+			continue;
+		foreach(kc, con->keys)
+		{
+			AttrNumber	attnum = get_attnum(RelationGetRelid(rel), strVal(lfirst(kc)));
+
+			if (attnum > 0 && !column_not_null(rel, attnum))
+				nullable = list_append_unique(nullable, lfirst(kc));
+		}
 	}
-	return true;
+	return nullable;
 }
 
 /*
  * Can the statement be staged: is every subcommand a UNIQUE or PRIMARY KEY
  * constraint that the plain statement builds an index for, on a table that
- * is not partitioned, every primary key's columns NOT NULL already?
+ * is not partitioned?  A primary key's columns that may be NULL are made
+ * NOT NULL as a staged SET NOT NULL makes them (stage_not_null.c), where
+ * that can be: a table without children, whose rows no job fills.
  */
 bool
 sg_unique_stageable(AlterTableStmt *stmt, Relation rel)
 {
+	List	   *nullable;
 	ListCell   *lc;
 
 	if (stmt->objtype != OBJECT_TABLE || stmt->cmds == NIL ||
@@ -118,11 +147,24 @@ sg_unique_stageable(AlterTableStmt *stmt, Relation rel)
 	foreach(lc, stmt->cmds)
 	{
 		Constraint *con = unique_constraint(lfirst_node(AlterTableCmd, lc));
+		ListCell   *kc;
 
-		if (con == NULL ||
-			(con->contype == CONSTR_PRIMARY && !columns_not_null(rel, con->keys)))
+		if (con == NULL)
 			return false;
+		/* a key column that does not exist: PostgreSQL's error */
+		foreach(kc, con->contype == CONSTR_PRIMARY ? con->keys : NIL)
+			if (get_attnum(RelationGetRelid(rel), strVal(lfirst(kc))) <= 0)
+				return false;
 	}
+	nullable = nullable_key_columns(stmt, rel);
+	if (nullable == NIL)
+		return true;
+	if (find_inheritance_children(RelationGetRelid(rel), NoLock) != NIL ||
+		sg_rows_being_filled(RelationGetRelid(rel)))
+		return false;
+	foreach(lc, nullable)
+		if (!sg_not_null_column_stageable(rel, strVal(lfirst(lc))))
+			return false;
 	return true;
 }
 
@@ -401,21 +443,30 @@ stage_unique_body(void *arg)
 	Oid			relid;
 	Relation	rel;
 	SgJob	   *job;
+	List	   *nullable;
 	ListCell   *lc;
 
 	relid = AlterTableLookupRelation(stmt, AlterTableGetLockLevel(stmt->cmds));
 	job = sg_index_job(relid, su->pstmt, su->queryString, GetCurrentTimestamp());
 	rel = relation_open(relid, NoLock);
 	CheckTableNotInUse(rel, "ALTER TABLE");
+	nullable = nullable_key_columns(stmt, rel);
 	relation_close(rel, NoLock);
 	EventTriggerAlterTableStart((Node *) stmt);
 	EventTriggerAlterTableRelid(relid);
+	/* first: the job sets them NOT NULL before it adds the key */
+	if (nullable != NIL)
+		sg_stage_not_null_columns(job, stmt->relation, nullable, su->pstmt, su->queryString);
 	foreach(lc, stmt->cmds)
 		reserve_constraint_index(job, relid, stmt, lfirst_node(AlterTableCmd, lc),
 								 su->queryString);
 	EventTriggerAlterTableEnd();
 	sg_stage_job(job, psprintf("ALTER TABLE \"%s\"", get_rel_name(relid)),
-				 "The constraint's index is built concurrently in the background once this transaction commits, "
+				 nullable != NIL
+				 ? "The key's columns reject NULL from now on; the constraint's index is built concurrently in the background "
+				 "once this transaction commits, the rows are checked for NULL, then the constraint is added USING INDEX; "
+				 "until then the constraint does not exist."
+				 : "The constraint's index is built concurrently in the background once this transaction commits, "
 				 "then the constraint is added USING INDEX; until then the constraint does not exist.");
 }
 
@@ -442,6 +493,7 @@ sg_describe_unique_steps(Relation rel, AlterTableCmd *cmd)
 	char	   *table = sg_qualified_relname(RelationGetRelid(rel));
 	const char *name;
 	StringInfoData keys;
+	List	   *steps = NIL;
 	ListCell   *lc;
 
 	if (con == NULL)
@@ -450,12 +502,23 @@ sg_describe_unique_steps(Relation rel, AlterTableCmd *cmd)
 	initStringInfo(&keys);
 	foreach(lc, con->keys)
 		appendStringInfo(&keys, "%s%s", keys.len ? ", " : "", quote_identifier(strVal(lfirst(lc))));
-	return list_make3(psprintf("CREATE UNIQUE INDEX %s ON %s (%s)%s, its catalog entry only: empty, invalid, not ready for inserts",
+	/* a primary key's columns that may be NULL: a staged SET NOT NULL first */
+	if (con->contype == CONSTR_PRIMARY)
+	{
+		foreach(lc, con->keys)
+		{
+			AttrNumber	attnum = get_attnum(RelationGetRelid(rel), strVal(lfirst(lc)));
+
+			if (attnum > 0 && !column_not_null(rel, attnum))
+				steps = list_concat(steps, sg_describe_not_null_steps(rel, strVal(lfirst(lc))));
+		}
+	}
+	return list_concat(steps, list_make3(psprintf("CREATE UNIQUE INDEX %s ON %s (%s)%s, its catalog entry only: empty, invalid, not ready for inserts",
 							   name, table, keys.data, con->including ? " INCLUDE (...)" : ""),
 					  "background, once the transaction commits: build it as CREATE INDEX CONCURRENTLY does, then mark it valid",
 					  psprintf("then, in one short transaction: ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s",
 							   table, name,
-							   con->contype == CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE", name));
+							   con->contype == CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE", name)));
 }
 
 /* The foreign keys a statement adds, as their Constraint nodes. */

@@ -1,8 +1,9 @@
 # Crashes at the steps 010_crash_resume.pl does not stop at: while the
 # ALTER that stages a job is still uncommitted, while the concurrent build
 # of a UNIQUE column's index waits for an older writer, between two
-# VALIDATE CONSTRAINT steps, and after the unique index is built but before
-# the finalize step adds the constraint.
+# VALIDATE CONSTRAINT steps, after the unique index is built but before
+# the finalize step adds the constraint, and between the leaves of a
+# partitioned table's index.
 #
 # Prepared transactions hold the locks that stop the worker at each point:
 # they survive the crash, so after recovery the worker stops at the same
@@ -300,6 +301,79 @@ is( query(qq{
 	  FROM schema_guard.job_events WHERE job_id = $job_fin}),
 	'created paused queued running verify validate index finalize done',
 	'the finalize job went through each phase once');
+
+#
+# 6. A crash while the job of a partitioned table's CREATE INDEX waits for
+#    a writer of its second leaf: the first leaf's index is built, the
+#    second's catalog entry committed by the concurrent build.  After
+#    recovery the job keeps the first, builds the second again once the
+#    writer commits, then the rest, and marks the partitioned indexes
+#    valid: the tree is the plain statement's.
+#
+query(q{
+	CREATE FUNCTION make_parted(name text) RETURNS void LANGUAGE plpgsql AS $$
+	BEGIN
+	  EXECUTE format('CREATE TABLE %1$I (id int NOT NULL, v text) PARTITION BY RANGE (id);
+	    CREATE TABLE %2$I PARTITION OF %1$I FOR VALUES FROM (0) TO (10000);
+	    CREATE TABLE %3$I PARTITION OF %1$I FOR VALUES FROM (10000) TO (20000);
+	    CREATE TABLE %4$I PARTITION OF %1$I FOR VALUES FROM (20000) TO (30000)
+	      PARTITION BY HASH (id);
+	    CREATE TABLE %5$I PARTITION OF %4$I FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+	    CREATE TABLE %6$I PARTITION OF %4$I FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+	    INSERT INTO %1$I SELECT g, %7$L || g FROM generate_series(1, 29999) g',
+	    name, name || '_a', name || '_b', name || '_c', name || '_c1', name || '_c2', 'row ');
+	END $$;
+	-- the indexes of a tree, names relative to its root, with their state
+	CREATE FUNCTION index_tree(root text) RETURNS text LANGUAGE sql AS $$
+	  SELECT string_agg(format('%s %s parent=%s valid=%s ready=%s',
+	                           replace(c.relname, root, 'T'), c.relkind,
+	                           replace(coalesce(inh.inhparent::regclass::text, '-'), root, 'T'),
+	                           i.indisvalid, i.indisready), E'\n' ORDER BY c.relname)
+	    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+	    LEFT JOIN pg_inherits inh ON inh.inhrelid = c.oid
+	   WHERE i.indrelid IN (SELECT relid FROM pg_partition_tree(root::regclass))
+	$$;
+	SELECT make_parted('pi_guard'), make_parted('pi_plain');
+	SET schema_guard.mode = off;
+	CREATE INDEX pi_plain_v ON pi_plain (v);
+});
+query(q{
+	BEGIN;
+	CREATE INDEX pi_guard_v ON pi_guard (v);
+	SELECT schema_guard.pause(max(job_id)) FROM schema_guard.jobs;
+	COMMIT;
+});
+my $job_pi = query('SELECT max(job_id) FROM schema_guard.jobs');
+query(q{
+	BEGIN;
+	INSERT INTO pi_guard VALUES (15000, 'prepared writer');
+	PREPARE TRANSACTION 'leaf_writer';
+});
+query("SELECT schema_guard.resume($job_pi)");
+poll_worker_blocked($job_pi, 'index', held_by_prepared('leaf_writer'),
+	'the build of the second leaf\'s index waits for the prepared writer');
+is( query(q{
+	SELECT string_agg(c.relname || '=' || i.indisvalid, ' ' ORDER BY c.relname)
+	  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+	 WHERE c.relname IN ('pi_guard_a_v_idx', 'pi_guard_b_v_idx', 'pi_guard_v')}),
+	'pi_guard_a_v_idx=true pi_guard_b_v_idx=false pi_guard_v=false',
+	'the first leaf\'s index is built, the second\'s and the parent\'s are not valid yet');
+my $first_sql = q{SELECT 'pi_guard_a_v_idx'::regclass::oid};
+my $first = query($first_sql);
+
+crash_and_restart($node);
+poll_worker_blocked($job_pi, 'index', held_by_prepared('leaf_writer'),
+	'after the crash the job is back at the second leaf, waiting for the writer');
+query("COMMIT PREPARED 'leaf_writer'");
+poll_done($job_pi, 'the job finishes once the writer commits');
+is(query($first_sql), $first, 'the index built before the crash is kept');
+is(query(q{SELECT index_tree('pi_guard')}), query(q{SELECT index_tree('pi_plain')}),
+	'the tree of indexes is the plain statement\'s, every one valid');
+is( query(q{
+	SET enable_seqscan = off;
+	SET enable_bitmapscan = off;
+	SELECT count(*) FROM pi_guard WHERE v >= ''}),
+	'30000', 'every row is in the indexes, the prepared writer\'s included');
 
 $node->stop;
 done_testing();

@@ -252,8 +252,8 @@ child_has_column(Oid relid, const char *colname)
  * job runs its statements on every table of the tree as the one owner of
  * the ALTER (exec.c).
  */
-static const char *
-other_owner(Relation rel)
+const char *
+sg_other_owner(Relation rel)
 {
 	ListCell   *lc;
 
@@ -589,10 +589,10 @@ classify_constraints(Relation rel, bool recurse, bool has_rows, SgAddColumn *col
 		find_inheritance_children(relid, NoLock) != NIL)
 		sg_add_reason(col, col->risk, SG_PATH_NOT_YET,
 				   "NOT NULL NO INHERIT marks the children's column NOT NULL without a constraint of theirs");
-	if (col->path == SG_PATH_STAGE && recurse && other_owner(rel) != NULL)
+	if (col->path == SG_PATH_STAGE && recurse && sg_other_owner(rel) != NULL)
 		sg_add_reason(col, col->risk, SG_PATH_NOT_YET,
 					  "table \"%s\" of the tree belongs to another role than the table, and a job writes every table as its one owner",
-					  other_owner(rel));
+					  sg_other_owner(rel));
 }
 
 /*

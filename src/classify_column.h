@@ -16,4 +16,6 @@ extern void sg_add_reason(SgAddColumn *col, SgRisk risk, SgPath path,
 						  const char *fmt,...) pg_attribute_printf(4, 5);
 extern void sg_set_trial_fill(bool trial);
 
+extern const char *sg_other_owner(Relation rel);
+
 #endif							/* SG_CLASSIFY_COLUMN_H */

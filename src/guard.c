@@ -162,6 +162,25 @@ sg_guard_refuse_if_active(Oid relid, bool recurse, const char *what)
 	}
 }
 
+/* Refuse if the table has an unfinished job of a staged SET NOT NULL. */
+static void
+check_not_null_job(RangeVar *rv, const char *what)
+{
+	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+	ListCell   *lc;
+
+	if (!OidIsValid(relid))
+		return;
+	foreach(lc, sg_jobs_active_on(relid))
+	{
+		int64		job_id = *(int64 *) lfirst(lc);
+		SgJob	   *job = sg_job_load(job_id, true);
+
+		if (job != NULL && sg_job_sets_not_null(job))
+			refuse_during_job(relid, job_id, what);
+	}
+}
+
 /* Refuse a database-wide command if any job is active. */
 static void
 check_database(const char *what)
@@ -218,6 +237,9 @@ check_alter_table(AlterTableStmt *stmt)
 				/* the detached table would keep the helper check, unfilled */
 				check_relation(castNode(PartitionCmd, cmd->def)->name, true,
 							   "Detaching the partition takes rows out of the job");
+				/* or the NOT VALID constraint of its parent's SET NOT NULL */
+				check_not_null_job(stmt->relation,
+								   "Detaching the partition would leave it the constraint the job checks");
 				break;
 			case AT_DropInherit:
 				/* the table would keep the fill trigger and helper check */

@@ -15,9 +15,17 @@
  * the job with PostgreSQL's error and SQLSTATE (23502, "column ... contains
  * null values"); the helper stays for retry(), revert() drops it.  Only a
  * statement whose every subcommand is such a SET NOT NULL is staged, all
- * of them as one job, on a table without children, of columns that are
- * not NOT NULL yet and that no unfinished job works on, while no job fills
- * rows of the table (its backfill would meet the helpers).
+ * of them as one job, on a table without inheritance children, of columns
+ * that are not NOT NULL yet and that no unfinished job works on, while no
+ * job fills rows of the table (its backfill would meet the helpers).
+ *
+ * On a partitioned table the constraint is the parent's, and so every
+ * partition's (inherited, as PostgreSQL gives it): VALIDATE CONSTRAINT on
+ * the parent checks every leaf, SET NOT NULL on the parent sets every
+ * partition's column, each proven by its validated copy, and dropping the
+ * helper from the parent drops the copies.  A partition detached meanwhile
+ * would keep its copy: the guard refuses DETACH PARTITION while the job
+ * runs (guard.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +46,7 @@
 #include "utils/syscache.h"
 
 #include "schema_guard.h"
+#include "classify_column.h"
 #include "guard_columns.h"
 #include "job.h"
 #include "job_lookup.h"
@@ -92,17 +101,47 @@ sg_rows_being_filled(Oid relid)
 }
 
 /*
+ * A partitioned table whose every partition a job can take over with it:
+ * the statement recurses (it cannot do otherwise), every partition stores
+ * its rows here (no foreign table) and belongs to the table's owner, as
+ * whom the job runs.
+ */
+static bool
+tree_stageable(AlterTableStmt *stmt, Relation rel)
+{
+	ListCell   *lc;
+
+	if (!stmt->relation->inh || sg_other_owner(rel) != NULL)
+		return false;
+	foreach(lc, find_all_inheritors(RelationGetRelid(rel), NoLock, NULL))
+	{
+		char		relkind = get_rel_relkind(lfirst_oid(lc));
+
+		if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+			return false;
+	}
+	return true;
+}
+
+/*
  * Is every subcommand a SET NOT NULL of an existing column that the plain
- * statement would scan rel for, and can a job take them over?
+ * statement would scan rel for (every partition of a partitioned table),
+ * and can a job take them over?
  */
 bool
 sg_not_null_stageable(AlterTableStmt *stmt, Relation rel)
 {
 	ListCell   *lc;
 
-	if (stmt->objtype != OBJECT_TABLE || stmt->cmds == NIL ||
-		rel->rd_rel->relkind != RELKIND_RELATION ||
-		find_inheritance_children(RelationGetRelid(rel), NoLock) != NIL)
+	if (stmt->objtype != OBJECT_TABLE || stmt->cmds == NIL)
+		return false;
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		if (!tree_stageable(stmt, rel))
+			return false;
+	}
+	else if (rel->rd_rel->relkind != RELKIND_RELATION ||
+			 find_inheritance_children(RelationGetRelid(rel), NoLock) != NIL)
 		return false;
 	foreach(lc, stmt->cmds)
 	{

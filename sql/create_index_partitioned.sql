@@ -30,14 +30,6 @@ LANGUAGE sql STABLE AS $$
    WHERE i.indrelid IN (SELECT relid FROM pg_partition_tree(('cip.' || root)::regclass))
    ORDER BY 1;
 $$;
--- the catalogs of every table of two trees, compared
-CREATE FUNCTION cip.same(a text, b text) RETURNS TABLE (suffix text, same bool)
-LANGUAGE sql STABLE AS $$
-  SELECT p.suffix,
-         (SELECT array_agg(c ORDER BY c) FROM sg_test.catalog(('cip.' || a || p.suffix)::regclass, a) c)
-       = (SELECT array_agg(c ORDER BY c) FROM sg_test.catalog(('cip.' || b || p.suffix)::regclass, b) c)
-    FROM unnest(ARRAY['', '_1', '_2', '_2a', '_2b', '_d']) AS p(suffix);
-$$;
 SELECT cip.make('plain'), cip.make('guard');
 
 -- The migration, plain (mode = off) and guarded: named and unnamed,
@@ -67,7 +59,7 @@ CALL schema_guard.wait(1902);
 RESET client_min_messages;
 SELECT job_id, state, phase FROM schema_guard.jobs WHERE job_id BETWEEN 1900 AND 1902 ORDER BY 1;
 -- the same catalogs, the same index trees, every index valid
-SELECT * FROM cip.same('plain', 'guard');
+SELECT * FROM sg_test.same_trees('cip', 'plain', 'guard', ARRAY['', '_1', '_2', '_2a', '_2b', '_d']);
 SELECT * FROM cip.indexes('plain') EXCEPT SELECT * FROM cip.indexes('guard');
 SELECT * FROM cip.indexes('guard') EXCEPT SELECT * FROM cip.indexes('plain');
 SELECT count(*) FILTER (WHERE NOT valid OR NOT ready) AS not_valid FROM cip.indexes('guard');

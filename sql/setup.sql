@@ -64,3 +64,12 @@ LANGUAGE sql STABLE AS $$
        AND dep.refobjid = tab AND dep.deptype IN ('a', 'i')
   ) s ORDER BY k, o;
 $$;
+-- The catalogs of two partition trees built alike, table by table: each
+-- suffix is what follows the root's name in a table's name.
+CREATE FUNCTION sg_test.same_trees(nsp text, a text, b text, suffixes text[])
+RETURNS TABLE (suffix text, same bool) LANGUAGE sql STABLE AS $$
+  SELECT p.suffix,
+         (SELECT array_agg(c ORDER BY c) FROM sg_test.catalog(format('%I.%I', nsp, a || p.suffix)::regclass, a) c)
+       = (SELECT array_agg(c ORDER BY c) FROM sg_test.catalog(format('%I.%I', nsp, b || p.suffix)::regclass, b) c)
+    FROM unnest(suffixes) AS p(suffix);
+$$;

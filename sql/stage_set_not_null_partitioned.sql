@@ -19,14 +19,6 @@ BEGIN
     CREATE TABLE snp.%1$s_d PARTITION OF snp.%1$s DEFAULT;
     INSERT INTO snp.%1$s SELECT g, g, ''w'' || g FROM generate_series(1, 3000) g', name);
 END $$;
--- the catalogs of every table of two trees, compared
-CREATE FUNCTION snp.same(a text, b text) RETURNS TABLE (suffix text, same bool)
-LANGUAGE sql STABLE AS $$
-  SELECT p.suffix,
-         (SELECT array_agg(c ORDER BY c) FROM sg_test.catalog(('snp.' || a || p.suffix)::regclass, a) c)
-       = (SELECT array_agg(c ORDER BY c) FROM sg_test.catalog(('snp.' || b || p.suffix)::regclass, b) c)
-    FROM unnest(ARRAY['', '_1', '_2', '_2a', '_2b', '_d']) AS p(suffix);
-$$;
 SELECT snp.make('plain'), snp.make('guard');
 
 SET schema_guard.mode = off;
@@ -62,7 +54,7 @@ SET client_min_messages = warning;
 CALL schema_guard.wait(2000);
 RESET client_min_messages;
 SELECT state, phase, error_sqlstate FROM schema_guard.jobs WHERE job_id = 2000;
-SELECT * FROM snp.same('plain', 'guard');
+SELECT * FROM sg_test.same_trees('snp', 'plain', 'guard', ARRAY['', '_1', '_2', '_2a', '_2b', '_d']);
 SELECT attrelid::regclass, attnotnull FROM pg_attribute
  WHERE attrelid IN (SELECT relid FROM pg_partition_tree('snp.guard')) AND attname = 'v'
  ORDER BY 1::text;

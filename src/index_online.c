@@ -107,6 +107,22 @@ drop_failed_build(Oid indexoid, SgRunUtility run, void *arg)
 }
 
 /*
+ * After a build failed with edata (copied into cxt): abort as PostgreSQL
+ * would after the error, drop what the build left from a new transaction,
+ * then raise the error again.
+ */
+static void
+fail_build(ErrorData *edata, Oid indexoid, MemoryContext cxt, SgRunUtility run, void *arg)
+{
+	AbortCurrentTransaction();
+	StartTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+	drop_failed_build(indexoid, run, arg);
+	MemoryContextSwitchTo(cxt);
+	ReThrowError(edata);
+}
+
+/*
  * Run a CREATE INDEX (at top level, outside a transaction block) as
  * CREATE INDEX CONCURRENTLY.  On an error, the index it made is dropped
  * and the error raised again, from a new transaction.
@@ -139,13 +155,7 @@ sg_create_index_concurrently(PlannedStmt *pstmt, const char *queryString,
 	if (edata == NULL)
 		return;
 
-	/* as PostgreSQL would after the error, then clean up, then report it */
-	AbortCurrentTransaction();
-	StartTransactionCommand();
-	MemoryContextSwitchTo(cxt);
-	drop_failed_build(built_index, run, arg);
-	MemoryContextSwitchTo(cxt);
-	ReThrowError(edata);
+	fail_build(edata, built_index, cxt, run, arg);
 }
 
 /* a build in place reports no waits: the client's session shows them */
@@ -227,10 +237,5 @@ sg_create_partitioned_index_in_place(PlannedStmt *pstmt, const char *queryString
 	if (edata == NULL)
 		return;
 
-	AbortCurrentTransaction();
-	StartTransactionCommand();
-	MemoryContextSwitchTo(cxt);
-	drop_failed_build(top, run, arg);
-	MemoryContextSwitchTo(cxt);
-	ReThrowError(edata);
+	fail_build(edata, top, cxt, run, arg);
 }

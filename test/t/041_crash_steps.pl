@@ -2,8 +2,9 @@
 # ALTER that stages a job is still uncommitted, while the concurrent build
 # of a UNIQUE column's index waits for an older writer, between two
 # VALIDATE CONSTRAINT steps, after the unique index is built but before
-# the finalize step adds the constraint, and between the leaves of a
-# partitioned table's index.
+# the finalize step adds the constraint, between the leaves of a
+# partitioned table's index, and while a partitioned table's SET NOT NULL
+# is validated.
 #
 # Prepared transactions hold the locks that stop the worker at each point:
 # they survive the crash, so after recovery the worker stops at the same
@@ -374,6 +375,56 @@ is( query(q{
 	SET enable_bitmapscan = off;
 	SELECT count(*) FROM pi_guard WHERE v >= ''}),
 	'30000', 'every row is in the indexes, the prepared writer\'s included');
+
+#
+# 7. A crash while the job of a partitioned table's SET NOT NULL validates
+#    the parent's constraint and waits for a lock on the second leaf: the
+#    validation is one transaction, so nothing is left validated.  After
+#    recovery the job validates again once the lock is released, then sets
+#    NOT NULL on the tree: every table is the plain statement's.
+#
+query(q{
+	SELECT make_parted('pn_guard'), make_parted('pn_plain');
+	SET schema_guard.mode = off;
+	ALTER TABLE pn_plain ALTER COLUMN v SET NOT NULL;
+});
+query(q{
+	BEGIN;
+	ALTER TABLE pn_guard ALTER COLUMN v SET NOT NULL;
+	SELECT schema_guard.pause(max(job_id)) FROM schema_guard.jobs;
+	COMMIT;
+});
+my $job_pn = query('SELECT max(job_id) FROM schema_guard.jobs');
+# VALIDATE CONSTRAINT takes SHARE UPDATE EXCLUSIVE on each partition
+query(q{
+	BEGIN;
+	LOCK TABLE pn_guard_b IN SHARE UPDATE EXCLUSIVE MODE;
+	PREPARE TRANSACTION 'leaf_lock';
+});
+query("SELECT schema_guard.resume($job_pn)");
+my $waits_for_leaf = q{w.relation = 'pn_guard_b'::regclass};
+poll_worker_blocked($job_pn, 'validate', $waits_for_leaf,
+	'the validation waits for the locked leaf');
+my $unvalidated_sql = q{
+	SELECT count(*) FILTER (WHERE NOT convalidated) || ' of ' || count(*)
+	  FROM pg_constraint
+	 WHERE conrelid IN (SELECT relid FROM pg_partition_tree('pn_guard'))
+	   AND contype IN ('c', 'n') AND conname LIKE 'pn_guard_v%'};
+is(query($unvalidated_sql), '6 of 6',
+	'every table of the tree has the job\'s constraint, none validated yet');
+
+crash_and_restart($node);
+poll_worker_blocked($job_pn, 'validate', $waits_for_leaf,
+	'after the crash the job validates again, waiting for the leaf');
+is(query($unvalidated_sql), '6 of 6', 'nothing was left half validated');
+query("COMMIT PREPARED 'leaf_lock'");
+poll_done($job_pn, 'the job finishes once the leaf is unlocked');
+for my $suffix ('', '_a', '_b', '_c', '_c1', '_c2')
+{
+	is( query(qq{SELECT replace(describe('pn_guard$suffix'), 'pn_guard', 'pn_plain')}),
+		query(qq{SELECT describe('pn_plain$suffix')}),
+		"pn_guard$suffix is what the plain ALTER gives");
+}
 
 $node->stop;
 done_testing();

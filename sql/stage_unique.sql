@@ -172,8 +172,9 @@ SELECT * FROM su.shape('su.dups2');
 
 -- Not staged, run as written: a primary key on a column that may be NULL
 -- of a table with children (the plain statement sets it NOT NULL on every
--- child, with scans), a partitioned table, a statement with other
--- subcommands, USING INDEX (no scan)
+-- child, with scans), two constraints of a partitioned table in one
+-- statement (one alone is staged: stage_unique_partitioned), a statement
+-- with other subcommands, USING INDEX (no scan)
 CREATE TABLE su.nullable (id int PRIMARY KEY, v int);
 INSERT INTO su.nullable SELECT g, g FROM generate_series(1, 2000) g;
 CREATE TABLE su.nullable_parent (id int, v int);
@@ -183,7 +184,7 @@ ALTER TABLE su.nullable_parent ADD PRIMARY KEY (id);
 CREATE TABLE su.parted (id int NOT NULL, v int) PARTITION BY RANGE (id);
 CREATE TABLE su.parted_1 PARTITION OF su.parted FOR VALUES FROM (0) TO (3000);
 INSERT INTO su.parted SELECT g, g FROM generate_series(1, 2000) g;
-ALTER TABLE su.parted ADD UNIQUE (id);
+ALTER TABLE su.parted ADD UNIQUE (id), ADD UNIQUE (v, id);
 ALTER TABLE su.nullable ADD UNIQUE (v), ADD CHECK (v > 0);
 CREATE UNIQUE INDEX CONCURRENTLY nullable_u ON su.nullable (v, id);
 ALTER TABLE su.nullable ADD CONSTRAINT nullable_u UNIQUE USING INDEX nullable_u;

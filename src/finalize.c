@@ -338,6 +338,62 @@ attach_index_constraint(SgJob *job, SgJobObject *obj)
 					 false);
 }
 
+/* Is one of the job's indexes (on any of its tables) named so? */
+static bool
+index_named(SgJob *job, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, job->objects)
+	{
+		SgJobObject *obj = lfirst(lc);
+
+		if (obj->kind == SG_OBJECT_INDEX && strcmp(obj->name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A partitioned table's UNIQUE or PRIMARY KEY, added once every leaf has
+ * its own (attach_index_constraint): the parent's constraint attaches the
+ * leaves' with their indexes instead of building any.  Its definition is
+ * a leaf's.  The parent's is the job's constraint no index stands for.
+ */
+static void
+attach_partitioned_unique(SgJob *job)
+{
+	ListCell   *lc;
+
+	if (get_rel_relkind(job->relid) != RELKIND_PARTITIONED_TABLE)
+		return;
+	foreach(lc, job->constraints)
+	{
+		SgJobConstraint *con = lfirst(lc);
+		ListCell   *oc;
+
+		if (!sg_constraint_is_index(con->kind) || index_named(job, con->conname) ||
+			OidIsValid(get_relation_constraint_oid(job->relid, con->conname, true)))
+			continue;
+		foreach(oc, job->objects)
+		{
+			SgJobObject *obj = lfirst(oc);
+			Oid			leaf_con;
+
+			if (obj->kind != SG_OBJECT_INDEX ||
+				!OidIsValid(leaf_con = get_index_constraint(obj->objid)))
+				continue;
+			sg_exec_as_owner(job, psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s",
+										   sg_qualified_relname(job->relid),
+										   quote_identifier(con->conname),
+										   TextDatumGetCString(DirectFunctionCall1(pg_get_constraintdef,
+																				   ObjectIdGetDatum(leaf_con)))),
+							 false);
+			break;
+		}
+	}
+}
+
 /*
  * A partitioned table's foreign key, added once every leaf has it
  * validated: the parent's constraint attaches the leaves' instead of
@@ -432,6 +488,7 @@ sg_finalize_complete(SgJob *job, SgStepResult *result)
 				 (name = sg_column_name(obj->relid, sg_object_column(obj))) != NULL)
 			set_not_null(job, table, name, obj);
 	}
+	attach_partitioned_unique(job);
 	attach_partitioned_foreign_keys(job);
 	foreach(lc, job->columns)
 	{

@@ -35,6 +35,12 @@
  * cannot be (a table with children, one whose rows a job fills), the
  * statement runs as written.
  *
+ * On a partitioned table a constraint alone in its statement is staged on
+ * every leaf: each leaf's index reserved under the name PostgreSQL gives
+ * the leaf's constraint, built by the job, the leaf's constraint added
+ * USING INDEX; then the parent's ADD CONSTRAINT, whose DefineIndex attaches
+ * the leaves' constraints and indexes instead of building any.
+ *
  * Until the job ends the constraint does not exist, only its invalid
  * index: a foreign key that references its columns finds no unique
  * constraint (PostgreSQL's error, 42830).  Such a statement, and any that
@@ -56,6 +62,8 @@
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
+#include "nodes/makefuncs.h"
+#include "utils/partcache.h"
 #include "commands/defrem.h"
 #include "commands/event_trigger.h"
 #include "commands/tablecmds.h"
@@ -74,6 +82,7 @@
 #include "job_lookup.h"
 #include "job_objects.h"
 #include "stage.h"
+#include "classify_column.h"
 #include "stage_index.h"
 #include "stage_not_null.h"
 #include "stage_unique.h"
@@ -129,6 +138,68 @@ nullable_key_columns(AlterTableStmt *stmt, Relation rel)
 }
 
 /*
+ * Does the key have every column of the partition key of each partitioned
+ * table of rel's tree, as PostgreSQL requires (else its error)?
+ */
+static bool
+key_covers_partition_keys(Relation rel, List *keys)
+{
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(RelationGetRelid(rel), NoLock, NULL))
+	{
+		Relation	part = relation_open(lfirst_oid(lc), NoLock);
+		bool		covered = true;
+
+		if (part->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		{
+			PartitionKey key = RelationGetPartitionKey(part);
+			int			i;
+
+			for (i = 0; covered && i < key->partnatts; i++)
+				covered = key->partattrs[i] != 0 &&
+					list_member(keys, makeString(get_attname(RelationGetRelid(part),
+															 key->partattrs[i], false)));
+		}
+		relation_close(part, NoLock);
+		if (!covered)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A partitioned table's UNIQUE or PRIMARY KEY, alone in its statement,
+ * that the job can take over on every leaf: the statement recurses, every
+ * partition stores its rows here and belongs to the table's owner, a
+ * primary key's columns are NOT NULL already, and the key has the
+ * partition keys' columns (else PostgreSQL's error).
+ */
+static bool
+partitioned_stageable(AlterTableStmt *stmt, Relation rel)
+{
+	Constraint *con;
+	ListCell   *lc;
+
+	if (list_length(stmt->cmds) != 1 || !stmt->relation->inh ||
+		(con = unique_constraint(linitial_node(AlterTableCmd, stmt->cmds))) == NULL ||
+		sg_other_owner(rel) != NULL || nullable_key_columns(stmt, rel) != NIL ||
+		!key_covers_partition_keys(rel, con->keys))
+		return false;
+	foreach(lc, list_concat_copy(con->keys, con->including))
+		if (get_attnum(RelationGetRelid(rel), strVal(lfirst(lc))) <= 0)
+			return false;
+	foreach(lc, find_all_inheritors(RelationGetRelid(rel), NoLock, NULL))
+	{
+		char		relkind = get_rel_relkind(lfirst_oid(lc));
+
+		if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+			return false;
+	}
+	return true;
+}
+
+/*
  * Can the statement be staged: is every subcommand a UNIQUE or PRIMARY KEY
  * constraint that the plain statement builds an index for, on a table that
  * is not partitioned?  A primary key's columns that may be NULL are made
@@ -141,8 +212,11 @@ sg_unique_stageable(AlterTableStmt *stmt, Relation rel)
 	List	   *nullable;
 	ListCell   *lc;
 
-	if (stmt->objtype != OBJECT_TABLE || stmt->cmds == NIL ||
-		rel->rd_rel->relkind != RELKIND_RELATION)
+	if (stmt->objtype != OBJECT_TABLE || stmt->cmds == NIL)
+		return false;
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		return partitioned_stageable(stmt, rel);
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
 		return false;
 	foreach(lc, stmt->cmds)
 	{
@@ -428,6 +502,85 @@ reserve_constraint_index(SgJob *job, Oid relid, AlterTableStmt *stmt,
 	elog(ERROR, "ADD CONSTRAINT made no index");
 }
 
+/*
+ * The subcommand on a partitioned table: PostgreSQL's transformation of it
+ * into the index to build, that index reserved on every leaf under the
+ * name PostgreSQL gives the leaf's constraint and its index (t_1_a_key),
+ * each leaf's constraint and the parent's (last) the job's.  The job
+ * builds the leaves' indexes, adds each leaf's constraint USING INDEX,
+ * then the parent's, which attaches them without a build (finalize.c).
+ * Event triggers see the subcommand with the first leaf's index.
+ */
+static void
+reserve_partitioned_indexes(SgJob *job, Oid relid, AlterTableStmt *stmt,
+							AlterTableCmd *cmd, const char *queryString)
+{
+	AlterTableStmt *one = copyObject(stmt);
+	List	   *before = NIL;
+	List	   *after = NIL;
+	Constraint *con = (Constraint *) cmd->def;
+	SgJobConstraint *parent = palloc0(sizeof(SgJobConstraint));
+	ObjectAddress address = InvalidObjectAddress;
+	AlterTableCmd *sub = NULL;
+	IndexStmt  *index = NULL;
+	List	   *leaves = NIL;
+	ListCell   *lc;
+
+	one->cmds = list_make1(copyObject(cmd));
+	one = transformAlterTableStmt(relid, one, queryString, &before, &after);
+	foreach(lc, one->cmds)
+	{
+		if (lfirst_node(AlterTableCmd, lc)->subtype == AT_AddIndex)
+		{
+			sub = lfirst_node(AlterTableCmd, lc);
+			index = (IndexStmt *) sub->def;
+		}
+	}
+	if (index == NULL)
+		elog(ERROR, "ADD CONSTRAINT made no index");
+	check_key_columns(relid, index);
+	parent->kind = index->primary ? SG_CONSTRAINT_PRIMARY_KEY : SG_CONSTRAINT_UNIQUE;
+	parent->deferrable = index->deferrable;
+	parent->initdeferred = index->initdeferred;
+	parent->conname = name_of(relid, index, con);
+	parent->colname = strVal(linitial(con->keys));
+	parent->attnum = get_attnum(relid, parent->colname);
+	check_as_constraint(job, relid, parent->conname, index->primary);
+
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		Oid			leaf = lfirst_oid(lc);
+		Relation	rel;
+		IndexStmt  *leaf_index;
+		SgJobConstraint *jc;
+		Oid			indexoid;
+
+		if (get_rel_relkind(leaf) != RELKIND_RELATION)
+			continue;
+		jc = palloc0(sizeof(SgJobConstraint));
+		*jc = *parent;
+		rel = relation_open(leaf, NoLock);
+		jc->conname = constraint_index_name(rel, index->primary, constraint_columns(con));
+		relation_close(rel, NoLock);
+		leaf_index = copyObject(index);
+		leaf_index->relation = makeRangeVar(get_namespace_name(get_rel_namespace(leaf)),
+											get_rel_name(leaf), -1);
+		leaf_index->idxname = jc->conname;
+		leaf_index->isconstraint = leaf_index->primary = false;
+		leaf_index->deferrable = leaf_index->initdeferred = false;
+		indexoid = sg_reserve_index_stmt(leaf, leaf_index, queryString, NULL);
+		check_as_constraint(job, leaf, jc->conname, index->primary);
+		if (!OidIsValid(address.objectId))
+			ObjectAddressSet(address, RelationRelationId, indexoid);
+		/* (the job's, after the checks: they count its primary keys) */
+		leaves = lappend(leaves, jc);
+		sg_index_job_add(job, indexoid);
+	}
+	EventTriggerCollectAlterTableSubcmd((Node *) sub, address);
+	job->constraints = list_concat(job->constraints, leaves);
+	job->constraints = lappend(job->constraints, parent);
+}
+
 /* What sg_stage_unique hands its body. */
 typedef struct StagedUnique
 {
@@ -458,8 +611,14 @@ stage_unique_body(void *arg)
 	if (nullable != NIL)
 		sg_stage_not_null_columns(job, stmt->relation, nullable, su->pstmt, su->queryString);
 	foreach(lc, stmt->cmds)
-		reserve_constraint_index(job, relid, stmt, lfirst_node(AlterTableCmd, lc),
-								 su->queryString);
+	{
+		if (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+			reserve_partitioned_indexes(job, relid, stmt, lfirst_node(AlterTableCmd, lc),
+										su->queryString);
+		else
+			reserve_constraint_index(job, relid, stmt, lfirst_node(AlterTableCmd, lc),
+									 su->queryString);
+	}
 	EventTriggerAlterTableEnd();
 	sg_stage_job(job, psprintf("ALTER TABLE \"%s\"", get_rel_name(relid)),
 				 nullable != NIL
@@ -499,6 +658,11 @@ sg_describe_unique_steps(Relation rel, AlterTableCmd *cmd)
 	if (con == NULL)
 		return NIL;
 	name = quote_identifier(constraint_name(rel, con));
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		return list_make3("on every leaf: CREATE UNIQUE INDEX, its catalog entry only (empty, invalid, not ready for inserts), under the name of the leaf's constraint",
+						  "background, once the transaction commits: build each as CREATE INDEX CONCURRENTLY does, then mark it valid",
+						  psprintf("then, in one short transaction: each leaf's constraint USING INDEX, then ALTER TABLE %s ADD CONSTRAINT %s %s, which attaches them",
+								   table, name, con->contype == CONSTR_PRIMARY ? "PRIMARY KEY (...)" : "UNIQUE (...)"));
 	initStringInfo(&keys);
 	foreach(lc, con->keys)
 		appendStringInfo(&keys, "%s%s", keys.len ? ", " : "", quote_identifier(strVal(lfirst(lc))));

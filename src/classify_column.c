@@ -268,6 +268,25 @@ sg_other_owner(Relation rel)
 	return NULL;
 }
 
+/*
+ * Does every table of rel's partition tree store its rows here (a table
+ * or a partitioned one; no foreign table)?
+ */
+bool
+sg_tree_stores_rows_here(Relation rel)
+{
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(RelationGetRelid(rel), NoLock, NULL))
+	{
+		char		relkind = get_rel_relkind(lfirst_oid(lc));
+
+		if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+			return false;
+	}
+	return true;
+}
+
 /* Does a named UNIQUE or PRIMARY KEY of the column ask for a taken name? */
 static bool
 index_name_taken(Relation rel, SgAddColumn *col)

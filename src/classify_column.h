@@ -17,5 +17,6 @@ extern void sg_add_reason(SgAddColumn *col, SgRisk risk, SgPath path,
 extern void sg_set_trial_fill(bool trial);
 
 extern const char *sg_other_owner(Relation rel);
+extern bool sg_tree_stores_rows_here(Relation rel);
 
 #endif							/* SG_CLASSIFY_COLUMN_H */

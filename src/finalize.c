@@ -338,6 +338,21 @@ attach_index_constraint(SgJob *job, SgJobObject *obj)
 					 false);
 }
 
+/*
+ * The partitioned table's constraint conname, defined as a leaf's
+ * constraint leaf_con: ADD CONSTRAINT on the parent finds the leaves' and
+ * attaches them.
+ */
+static void
+add_parent_constraint(SgJob *job, const char *conname, Oid leaf_con)
+{
+	sg_exec_as_owner(job, psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s",
+								   sg_qualified_relname(job->relid), quote_identifier(conname),
+								   TextDatumGetCString(DirectFunctionCall1(pg_get_constraintdef,
+																		   ObjectIdGetDatum(leaf_con)))),
+					 false);
+}
+
 /* Is one of the job's indexes (on any of its tables) named so? */
 static bool
 index_named(SgJob *job, const char *name)
@@ -383,12 +398,7 @@ attach_partitioned_unique(SgJob *job)
 			if (obj->kind != SG_OBJECT_INDEX ||
 				!OidIsValid(leaf_con = get_index_constraint(obj->objid)))
 				continue;
-			sg_exec_as_owner(job, psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s",
-										   sg_qualified_relname(job->relid),
-										   quote_identifier(con->conname),
-										   TextDatumGetCString(DirectFunctionCall1(pg_get_constraintdef,
-																				   ObjectIdGetDatum(leaf_con)))),
-							 false);
+			add_parent_constraint(job, con->conname, leaf_con);
 			break;
 		}
 	}
@@ -422,12 +432,7 @@ attach_partitioned_foreign_keys(SgJob *job)
 			if (obj->kind != SG_OBJECT_CONSTRAINT || strcmp(obj->name, con->conname) != 0 ||
 				sg_object_name(obj) == NULL)
 				continue;
-			sg_exec_as_owner(job, psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s",
-										   sg_qualified_relname(job->relid),
-										   quote_identifier(con->conname),
-										   TextDatumGetCString(DirectFunctionCall1(pg_get_constraintdef,
-																				   ObjectIdGetDatum(obj->objid)))),
-							 false);
+			add_parent_constraint(job, con->conname, obj->objid);
 			break;
 		}
 	}

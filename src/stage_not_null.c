@@ -109,18 +109,8 @@ sg_rows_being_filled(Oid relid)
 static bool
 tree_stageable(AlterTableStmt *stmt, Relation rel)
 {
-	ListCell   *lc;
-
-	if (!stmt->relation->inh || sg_other_owner(rel) != NULL)
-		return false;
-	foreach(lc, find_all_inheritors(RelationGetRelid(rel), NoLock, NULL))
-	{
-		char		relkind = get_rel_relkind(lfirst_oid(lc));
-
-		if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
-			return false;
-	}
-	return true;
+	return stmt->relation->inh && sg_other_owner(rel) == NULL &&
+		sg_tree_stores_rows_here(rel);
 }
 
 /*

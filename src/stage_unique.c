@@ -189,14 +189,7 @@ partitioned_stageable(AlterTableStmt *stmt, Relation rel)
 	foreach(lc, list_concat_copy(con->keys, con->including))
 		if (get_attnum(RelationGetRelid(rel), strVal(lfirst(lc))) <= 0)
 			return false;
-	foreach(lc, find_all_inheritors(RelationGetRelid(rel), NoLock, NULL))
-	{
-		char		relkind = get_rel_relkind(lfirst_oid(lc));
-
-		if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
-			return false;
-	}
-	return true;
+	return sg_tree_stores_rows_here(rel);
 }
 
 /*

@@ -445,6 +445,30 @@ name_of(Oid relid, IndexStmt *index, Constraint *con)
 }
 
 /*
+ * PostgreSQL's transformation of one ADD CONSTRAINT subcommand: its index
+ * (AT_AddIndex; the others are SET NOT NULL of NOT NULL columns).
+ */
+static AlterTableCmd *
+index_subcommand(Oid relid, AlterTableStmt *stmt, AlterTableCmd *cmd,
+				 const char *queryString)
+{
+	AlterTableStmt *one = copyObject(stmt);
+	List	   *before = NIL;
+	List	   *after = NIL;
+	ListCell   *lc;
+
+	one->cmds = list_make1(copyObject(cmd));
+	one = transformAlterTableStmt(relid, one, queryString, &before, &after);
+	foreach(lc, one->cmds)
+	{
+		if (lfirst_node(AlterTableCmd, lc)->subtype == AT_AddIndex)
+			return lfirst_node(AlterTableCmd, lc);
+	}
+	elog(ERROR, "ADD CONSTRAINT made no index");
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
  * One subcommand: PostgreSQL's transformation of it into the index to
  * build, that index reserved under the constraint's name, the job's
  * constraint.  Event triggers see the subcommand as the plain ALTER
@@ -455,44 +479,30 @@ static void
 reserve_constraint_index(SgJob *job, Oid relid, AlterTableStmt *stmt,
 						 AlterTableCmd *cmd, const char *queryString)
 {
-	AlterTableStmt *one = copyObject(stmt);
-	List	   *before = NIL;
-	List	   *after = NIL;
+	AlterTableCmd *sub = index_subcommand(relid, stmt, cmd, queryString);
+	IndexStmt  *index = (IndexStmt *) sub->def;
 	SgJobConstraint *jc = palloc0(sizeof(SgJobConstraint));
-	ListCell   *lc;
+	ObjectAddress address;
+	Oid			indexoid;
 
-	one->cmds = list_make1(copyObject(cmd));
-	one = transformAlterTableStmt(relid, one, queryString, &before, &after);
-	foreach(lc, one->cmds)
-	{
-		AlterTableCmd *sub = lfirst_node(AlterTableCmd, lc);
-		IndexStmt  *index = (IndexStmt *) sub->def;
-		ObjectAddress address;
-		Oid			indexoid;
+	check_key_columns(relid, index);
+	jc->kind = index->primary ? SG_CONSTRAINT_PRIMARY_KEY : SG_CONSTRAINT_UNIQUE;
+	jc->deferrable = index->deferrable;
+	jc->initdeferred = index->initdeferred;
+	jc->conname = name_of(relid, index, (Constraint *) cmd->def);
+	/* a unique index until USING INDEX makes it the constraint's */
+	index->idxname = jc->conname;
+	index->isconstraint = index->primary = false;
+	index->deferrable = index->initdeferred = false;
+	indexoid = sg_reserve_index_stmt(relid, index, queryString, NULL);
+	check_as_constraint(job, relid, jc->conname, jc->kind == SG_CONSTRAINT_PRIMARY_KEY);
+	ObjectAddressSet(address, RelationRelationId, indexoid);
+	EventTriggerCollectAlterTableSubcmd((Node *) sub, address);
 
-		if (sub->subtype != AT_AddIndex)
-			continue;			/* SET NOT NULL of a NOT NULL column */
-		check_key_columns(relid, index);
-		jc->kind = index->primary ? SG_CONSTRAINT_PRIMARY_KEY : SG_CONSTRAINT_UNIQUE;
-		jc->deferrable = index->deferrable;
-		jc->initdeferred = index->initdeferred;
-		jc->conname = name_of(relid, index, (Constraint *) cmd->def);
-		/* a unique index until USING INDEX makes it the constraint's */
-		index->idxname = jc->conname;
-		index->isconstraint = index->primary = false;
-		index->deferrable = index->initdeferred = false;
-		indexoid = sg_reserve_index_stmt(relid, index, queryString, NULL);
-		check_as_constraint(job, relid, jc->conname, jc->kind == SG_CONSTRAINT_PRIMARY_KEY);
-		ObjectAddressSet(address, RelationRelationId, indexoid);
-		EventTriggerCollectAlterTableSubcmd((Node *) sub, address);
-
-		jc->attnum = first_key_column(indexoid);
-		jc->colname = get_attname(relid, jc->attnum, false);
-		job->constraints = lappend(job->constraints, jc);
-		sg_index_job_add(job, indexoid);
-		return;
-	}
-	elog(ERROR, "ADD CONSTRAINT made no index");
+	jc->attnum = first_key_column(indexoid);
+	jc->colname = get_attname(relid, jc->attnum, false);
+	job->constraints = lappend(job->constraints, jc);
+	sg_index_job_add(job, indexoid);
 }
 
 /*
@@ -508,29 +518,14 @@ static void
 reserve_partitioned_indexes(SgJob *job, Oid relid, AlterTableStmt *stmt,
 							AlterTableCmd *cmd, const char *queryString)
 {
-	AlterTableStmt *one = copyObject(stmt);
-	List	   *before = NIL;
-	List	   *after = NIL;
 	Constraint *con = (Constraint *) cmd->def;
 	SgJobConstraint *parent = palloc0(sizeof(SgJobConstraint));
 	ObjectAddress address = InvalidObjectAddress;
-	AlterTableCmd *sub = NULL;
-	IndexStmt  *index = NULL;
+	AlterTableCmd *sub = index_subcommand(relid, stmt, cmd, queryString);
+	IndexStmt  *index = (IndexStmt *) sub->def;
 	List	   *leaves = NIL;
 	ListCell   *lc;
 
-	one->cmds = list_make1(copyObject(cmd));
-	one = transformAlterTableStmt(relid, one, queryString, &before, &after);
-	foreach(lc, one->cmds)
-	{
-		if (lfirst_node(AlterTableCmd, lc)->subtype == AT_AddIndex)
-		{
-			sub = lfirst_node(AlterTableCmd, lc);
-			index = (IndexStmt *) sub->def;
-		}
-	}
-	if (index == NULL)
-		elog(ERROR, "ADD CONSTRAINT made no index");
 	check_key_columns(relid, index);
 	parent->kind = index->primary ? SG_CONSTRAINT_PRIMARY_KEY : SG_CONSTRAINT_UNIQUE;
 	parent->deferrable = index->deferrable;
